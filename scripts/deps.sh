@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs everything frazil needs to build, test, demo and benchmark. Idempotent: every
+# step checks a stamp or the installed state first, so a second run takes seconds.
+# Versions are pinned here and nowhere else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DEPS=$ROOT/.deps
+mkdir -p "$DEPS"
+
+DUCKDB_VERSION=1.5.5
+DUCKDB_NPM_LIB="@duckdb/node-bindings-linux-x64@1.5.5-r.5"
+DUCKDB_NPM_HEADER="duckdb@1.4.4"   # its duckdb.h (C API) still serves 1.5.5
+PYICEBERG_VERSION=0.12.0
+PYARROW_VERSION=21.0.0
+PYSPARK_VERSION=3.5.7
+ICEBERG_SPARK_RUNTIME="org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0"
+SQLITE_JDBC="org.xerial:sqlite-jdbc:3.46.1.3"
+
+APT_PACKAGES=(build-essential cmake ninja-build pkg-config nlohmann-json3-dev libsqlite3-dev
+  libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
+  libbenchmark-dev libpq-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libsnappy-dev
+  clang-format clang-tidy time postgresql-15 sqlite3 openjdk-17-jre-headless maven)
+
+log() { printf '[deps] %s\n' "$*"; }
+
+# --- Debian packages --------------------------------------------------------------------
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- DuckDB (library + C header) --------------------------------------------------------
+if [[ ! -f $DEPS/duckdb/stamp-$DUCKDB_VERSION ]]; then
+  log "DuckDB $DUCKDB_VERSION"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$DUCKDB_NPM_LIB" >/dev/null && npm pack --silent "$DUCKDB_NPM_HEADER" >/dev/null)
+  rm -rf "$DEPS/duckdb" && mkdir -p "$DEPS/duckdb/lib" "$DEPS/duckdb/include"
+  tar xzf "$tmp"/duckdb-node-bindings-linux-x64-*.tgz -C "$tmp" package/libduckdb.so
+  mv "$tmp/package/libduckdb.so" "$DEPS/duckdb/lib/"
+  tar xzf "$tmp"/duckdb-1.4.4.tgz -C "$tmp" package/src/duckdb/src/include/duckdb.h
+  mv "$tmp/package/src/duckdb/src/include/duckdb.h" "$DEPS/duckdb/include/"
+  rm -rf "$tmp"
+  touch "$DEPS/duckdb/stamp-$DUCKDB_VERSION"
+fi
+
+# --- Python peers (.venv) ---------------------------------------------------------------
+PY_REQS="pytest==8.4.2 pytest-timeout==2.4.0 pyiceberg[sql-sqlite,pyarrow]==$PYICEBERG_VERSION pyarrow==$PYARROW_VERSION duckdb==$DUCKDB_VERSION duckdb-extension-iceberg==$DUCKDB_VERSION duckdb-extension-httpfs==$DUCKDB_VERSION pyspark==$PYSPARK_VERSION pyyaml==6.0.2"
+stamp=$(echo "$PY_REQS" | md5sum | cut -c1-12)
+if [[ ! -f $ROOT/.venv/stamp-$stamp ]]; then
+  log "python venv"
+  [[ -x $ROOT/.venv/bin/python ]] || python3 -m venv "$ROOT/.venv"
+  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check $PY_REQS
+  rm -f "$ROOT"/.venv/stamp-* && touch "$ROOT/.venv/stamp-$stamp"
+fi
+
+# --- Spark's Iceberg runtime and the SQLite JDBC driver (Maven Central) -------------------
+jar_of() { # group:artifact:version -> path in the local Maven repository
+  local g a v; IFS=: read -r g a v <<<"$1"
+  echo "$HOME/.m2/repository/${g//.//}/$a/$v/$a-$v.jar"
+}
+mkdir -p "$DEPS/jars"
+for art in "$ICEBERG_SPARK_RUNTIME" "$SQLITE_JDBC"; do
+  jar=$(jar_of "$art")
+  if [[ ! -f $DEPS/jars/$(basename "$jar") ]]; then
+    log "maven $art"
+    [[ -f $jar ]] || mvn -q dependency:get -Dtransitive=false -Dartifact="$art" >/dev/null
+    cp "$jar" "$DEPS/jars/"
+  fi
+done
+log "ok"

@@ -1,0 +1,57 @@
+// FileIO: the one way frazil touches storage. Locations are URIs: `file:///abs/path`,
+// `file:/abs/path` (Spark's form), plain `/abs/path`, later `s3://bucket/key`.
+// Data files are written once and never modified; metadata pointers are swapped by the
+// catalog, not by renaming files, so FileIO needs no rename.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "frazil/base/result.h"
+
+namespace frazil::io {
+
+struct FileInfo {
+  std::string location;  // full location, same scheme as the listed prefix
+  int64_t size = 0;
+  int64_t modified_ms = 0;
+};
+
+class FileIO {
+ public:
+  virtual ~FileIO() = default;
+
+  // Whole-file read. Errors: NotFound if absent, IOError otherwise.
+  virtual Result<std::string> Read(std::string_view location) = 0;
+  // Byte range read [offset, offset+length). Errors as Read; Corrupt if the file is shorter.
+  virtual Result<std::string> ReadRange(std::string_view location, int64_t offset, int64_t length) = 0;
+  // Creates or replaces a file with `data`, durably (fsync) before returning; parent
+  // directories are created. Readers never see a partial file (temp + rename).
+  virtual Status Write(std::string_view location, std::string_view data) = 0;
+  // Creates the file only if absent. Errors: AlreadyExists.
+  virtual Status WriteNew(std::string_view location, std::string_view data) = 0;
+  virtual Result<bool> Exists(std::string_view location) = 0;
+  virtual Result<int64_t> Size(std::string_view location) = 0;
+  // Deleting a missing file is not an error.
+  virtual Status Delete(std::string_view location) = 0;
+  // Every file under a prefix (recursive).
+  virtual Result<std::vector<FileInfo>> List(std::string_view prefix) = 0;
+  // A local filesystem path for the location if the storage is local (DuckDB then reads
+  // and writes it directly); empty otherwise.
+  virtual std::string LocalPath(std::string_view location) const = 0;
+};
+
+// Local file system.
+std::unique_ptr<FileIO> NewLocalFileIO();
+// Memory only, for unit tests.
+std::unique_ptr<FileIO> NewMemoryFileIO();
+
+// Strips `file:` / `file://` prefixes: `file:///a/b` -> `/a/b`, `file:/a/b` -> `/a/b`.
+std::string StripFileScheme(std::string_view location);
+// Joins a location and a relative path with exactly one '/'.
+std::string JoinLocation(std::string_view base, std::string_view rel);
+
+}  // namespace frazil::io
