@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "frazil/base/result.h"
@@ -53,5 +54,23 @@ std::string DatumToString(const Type& type, const Datum& value);
 // metadata and in the REST API, and for default values.
 Result<nlohmann::json> DatumToJson(const Type& type, const Datum& value);
 Result<Datum> DatumFromJson(const Type& type, const nlohmann::json& json);
+
+// Proleptic Gregorian calendar over day counts from 1970-01-01 (negative = earlier), used
+// by DatumToString and the year/month transforms.
+struct CivilDate {
+  int64_t year = 1970;
+  int month = 1;  // 1..12
+  int day = 1;    // 1..31
+};
+CivilDate CivilFromDays(int64_t days);
+int64_t DaysFromCivil(int64_t year, int month, int day);
+
+// Parses the text forms DatumToString/DatumToJson write for date ("2017-11-16"), time
+// ("22:31:08.123456"), timestamp ("2017-11-16T22:31:08.123456") and timestamptz (same with
+// "+00:00", "Z" or any offset, converted to UTC; no offset = UTC). Fractional seconds may
+// have 0..9 digits (beyond microseconds truncated). Errors: InvalidArgument.
+Result<int32_t> ParseDate(std::string_view text);
+Result<int64_t> ParseTime(std::string_view text);
+Result<int64_t> ParseTimestamp(std::string_view text, bool with_zone);
 
 }  // namespace frazil::iceberg

@@ -36,28 +36,16 @@ class Schema {
   bool SameStructure(const Schema& other) const;  // equal fields, ignoring schema id
 
  private:
+  // Builds the id and name indexes. Indexed fields are copies (cheap: types are shared
+  // immutable pointers), so a Schema can be copied and moved with the defaults.
   void Index();
   int schema_id_ = 0;
   std::vector<NestedField> fields_;
   std::vector<int> identifier_field_ids_;
-  std::map<int, const NestedField*> by_id_;
+  std::map<int, NestedField> by_id_;
   std::map<std::string, int, std::less<>> by_name_;
   std::map<int, std::string> name_of_;
   int highest_ = 0;
-
- public:
-  Schema(const Schema& o) : Schema(o.schema_id_, o.fields_, o.identifier_field_ids_) {}
-  Schema& operator=(const Schema& o) {
-    if (this != &o) {
-      schema_id_ = o.schema_id_;
-      fields_ = o.fields_;
-      identifier_field_ids_ = o.identifier_field_ids_;
-      Index();
-    }
-    return *this;
-  }
-  Schema(Schema&& o) noexcept : Schema(o) {}
-  Schema& operator=(Schema&& o) noexcept { return *this = static_cast<const Schema&>(o); }
 };
 
 }  // namespace frazil::iceberg

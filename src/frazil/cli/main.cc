@@ -1,0 +1,3 @@
+#include "frazil/cli/cli.h"
+
+int main(int argc, char** argv) { return frazil::cli::Main(argc, argv); }
