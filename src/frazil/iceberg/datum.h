@@ -5,6 +5,7 @@
 //   string -> std::string (UTF-8); binary, fixed, uuid (16 raw bytes) -> Bytes.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <string_view>

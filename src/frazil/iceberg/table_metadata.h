@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,6 +52,11 @@ struct MetadataLogEntry {
 };
 
 inline constexpr const char* kMainBranch = "main";
+
+// Keys that describe the table itself (format-version, uuid, snapshot-count,
+// current-snapshot-*, current-schema, default-partition-spec, default-sort-order); they are
+// derived from the metadata and never stored in `properties`.
+bool IsReservedTableProperty(std::string_view key);
 
 struct TableMetadata {
   int format_version = 2;

@@ -1,12 +1,17 @@
 """Regenerates the golden metadata.json fixtures written by real Iceberg implementations.
 
 Usage (from the repo root):
-  .venv/bin/python tests/resources/metadata/make_fixtures.py [pyiceberg|spark|all]
+  .venv/bin/python tests/resources/metadata/make_fixtures.py [pyiceberg|spark|broken|all]
 
-pyiceberg_v2.metadata.json: PyIceberg 0.12, SQL catalog, partitioned table, two appends and a
-  delete (several snapshots, snapshot-log, metadata-log).
-spark_v2.metadata.json: Spark 3.5 + Iceberg 1.10 (hadoop catalog), partitioned format v2
-  table, inserts, a row-level delete (merge-on-read position deletes) and a sort order.
+pyiceberg_v2.metadata.json: PyIceberg 0.12, SQL catalog, nested types, identifier field,
+  sort order, two appends and a delete (3 snapshots), then spec and schema evolution.
+spark_v2.metadata.json: Spark 3.5 + Iceberg 1.10 (hadoop catalog), format v2 table
+  partitioned by identity/day/bucket, two inserts, a DELETE (it drops a whole data file),
+  a write order and a tag.
+spark_v1.metadata.json: the same Spark, a format v1 table ("schema", "partition-spec", no
+  sequence numbers) with two inserts.
+broken_*.metadata.json: damaged copies of the PyIceberg golden (truncated, a required
+  field missing, a wrong type, a dangling current-snapshot-id).
 Volatile values (uuids, timestamps, local paths) stay as written; the tests only compare
 round trips and a few stable facts.
 """
@@ -123,9 +128,32 @@ def make_spark():
     shutil.rmtree(tmp)
 
 
+def make_broken():
+    """Broken variants of the PyIceberg golden, each expected to fail with Corrupt."""
+    import json
+    src = os.path.join(HERE, "pyiceberg_v2.metadata.json")
+    text = open(src).read()
+    with open(os.path.join(HERE, "broken_truncated.metadata.json"), "w") as f:
+        f.write(text[: len(text) // 2])
+    doc = json.loads(text)
+    del doc["last-column-id"]
+    with open(os.path.join(HERE, "broken_missing_field.metadata.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+    doc = json.loads(text)
+    doc["schemas"][0]["fields"][1]["id"] = "2"
+    with open(os.path.join(HERE, "broken_wrong_type.metadata.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+    doc = json.loads(text)
+    doc["current-snapshot-id"] = 12345
+    with open(os.path.join(HERE, "broken_unknown_snapshot.metadata.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "all"
     if which in ("pyiceberg", "all"):
         make_pyiceberg()
     if which in ("spark", "all"):
         make_spark()
+    if which in ("broken", "all"):
+        make_broken()

@@ -1,0 +1,105 @@
+#include "frazil/app/sql_session.h"
+
+#include <regex>
+#include <set>
+
+#include "frazil/app/table_ops.h"
+
+namespace frazil::app {
+namespace {
+
+std::string RegexEscape(const std::string& s) {
+  static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
+  return std::regex_replace(s, special, R"(\$&)");
+}
+
+// Keywords that may follow a table reference without an alias in between.
+bool IsClauseKeyword(std::string word) {
+  for (auto& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::set<std::string> kw = {"WHERE", "JOIN", "LEFT", "RIGHT", "INNER", "FULL", "CROSS", "ON", "USING",
+                                           "GROUP", "ORDER", "LIMIT", "UNION", "EXCEPT", "INTERSECT", "HAVING",
+                                           "WINDOW", "QUALIFY", "OFFSET", "NATURAL", "POSITIONAL", "ASOF", "ANTI", "SEMI",
+                                           "TO"};
+  return kw.count(word) > 0;
+}
+
+Result<int64_t> EvalTimestampMillis(engine::Connection& con, const std::string& expr) {
+  FRZ_ASSIGN_OR_RETURN(auto r, con.Query("SELECT epoch_ms(CAST((" + expr + ") AS TIMESTAMPTZ))"));
+  auto rows = r.FetchAll();
+  if (rows.empty() || !rows[0][0]) return MakeError(ErrorKind::kInvalidArgument, "time travel timestamp '" + expr + "' is null");
+  return std::stoll(*rows[0][0]);
+}
+
+}  // namespace
+
+Result<std::string> PrepareSql(Warehouse& w, engine::Connection& con, const std::string& sql) {
+  std::string out = sql;
+  FRZ_ASSIGN_OR_RETURN(auto namespaces, w.catalog().ListNamespaces({}));
+  for (const auto& ns : namespaces) {
+    FRZ_ASSIGN_OR_RETURN(auto tables, w.catalog().ListTables(ns));
+    for (const auto& id : tables) {
+      std::string ns_text = catalog::NamespaceToString(id.ns);
+      std::string pattern = "(^|[^A-Za-z0-9_.\"])\"?" + RegexEscape(ns_text) + "\"?\\s*\\.\\s*\"?" + RegexEscape(id.name) +
+                            "\"?(?![A-Za-z0-9_])" +
+                            R"((\s+AT\s*\(\s*(VERSION|TIMESTAMP)\s*=>\s*((?:[^()]|\([^()]*\))+)\))?)";
+      std::regex re(pattern, std::regex::icase);
+      std::smatch m;
+      bool plain_used = false;
+      std::string rewritten;
+      auto begin = out.cbegin();
+      while (std::regex_search(begin, out.cend(), m, re)) {
+        rewritten.append(begin, m[0].first);
+        rewritten += m[1].str();
+        if (m[2].matched) {
+          FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
+          iceberg::ScanOptions opts;
+          std::string kind = m[3].str();
+          for (auto& c : kind) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+          if (kind == "VERSION") {
+            std::string v = m[4].str();
+            try {
+              opts.snapshot_id = std::stoll(v);
+            } catch (...) {
+              return MakeError(ErrorKind::kInvalidArgument, "AT (VERSION => " + v + "): expected a snapshot id");
+            }
+          } else {
+            FRZ_ASSIGN_OR_RETURN(opts.as_of_ms, EvalTimestampMillis(con, m[4].str()));
+          }
+          auto scan = TableScanSql(w, table, opts);
+          if (!scan) return MakeError(scan.error().kind, id.ToString() + ": " + scan.error().message);
+          rewritten += "(" + *scan + ")";
+          // Give the subquery the table's name unless the query aliases it.
+          auto rest = m[0].second;
+          while (rest != out.cend() && std::isspace(static_cast<unsigned char>(*rest))) ++rest;
+          std::string next_word;
+          for (auto it = rest; it != out.cend() && (std::isalnum(static_cast<unsigned char>(*it)) || *it == '_'); ++it) next_word += *it;
+          if (next_word.empty() || IsClauseKeyword(next_word)) {
+            rewritten += " AS " + engine::QuoteIdentifier(id.name);
+          }
+        } else {
+          rewritten += m[0].str().substr(m[1].length());
+          plain_used = true;
+        }
+        begin = m[0].second;
+      }
+      rewritten.append(begin, out.cend());
+      out = std::move(rewritten);
+      if (plain_used) {
+        FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
+        auto scan = TableScanSql(w, table, {});
+        if (!scan) return MakeError(scan.error().kind, id.ToString() + ": " + scan.error().message);
+        FRZ_RETURN_IF_ERROR(con.Execute("CREATE SCHEMA IF NOT EXISTS " + engine::QuoteIdentifier(ns_text)));
+        FRZ_RETURN_IF_ERROR(con.Execute("CREATE OR REPLACE VIEW " + engine::QuoteIdentifier(ns_text) + "." +
+                                        engine::QuoteIdentifier(id.name) + " AS " + *scan));
+      }
+    }
+  }
+  return out;
+}
+
+Result<engine::QueryResult> RunSql(Warehouse& w, engine::Connection& con, const std::string& sql) {
+  FRZ_ASSIGN_OR_RETURN(std::string prepared, PrepareSql(w, con, sql));
+  return con.Query(prepared);
+}
+
+}  // namespace frazil::app

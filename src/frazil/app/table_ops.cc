@@ -1,0 +1,219 @@
+#include "frazil/app/table_ops.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "frazil/base/log.h"
+#include "frazil/engine/parquet_writer.h"
+#include "frazil/engine/table_scan.h"
+#include "frazil/engine/types.h"
+#include "frazil/iceberg/snapshot_producer.h"
+#include "frazil/iceberg/table_update.h"
+
+namespace frazil::app {
+namespace {
+
+constexpr int kMaxCommitAttempts = 10;
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string ToLocation(const std::string& local_path) {
+  if (local_path.starts_with("file:")) return local_path;
+  return "file://" + local_path;
+}
+
+// Produces and commits one snapshot, rebuilding it from a fresh load after each concurrent
+// commit. `make` turns the current table into the changes to commit; data files it refers
+// to are written once by the caller, so a retry only rewrites manifests.
+template <typename MakeChanges>
+Result<WriteResult> CommitSnapshot(Warehouse& w, const catalog::TableIdentifier& id, MakeChanges make) {
+  for (int attempt = 1;; ++attempt) {
+    FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
+    FRZ_ASSIGN_OR_RETURN(iceberg::SnapshotChanges changes, make(table));
+    FRZ_ASSIGN_OR_RETURN(auto produced, iceberg::ProduceSnapshot(table.metadata, w.io(), changes, w.clock().NowMillis()));
+    auto committed = w.catalog().CommitTable(id, produced.requirements, produced.updates);
+    if (committed) {
+      WriteResult r;
+      r.snapshot_id = produced.snapshot.snapshot_id;
+      for (const auto& f : changes.added_data_files) {
+        r.rows += f.record_count;
+        r.files++;
+        r.bytes += f.file_size_in_bytes;
+      }
+      for (const auto& f : changes.added_delete_files) {
+        r.rows += f.record_count;
+        r.files++;
+        r.bytes += f.file_size_in_bytes;
+      }
+      return r;
+    }
+    if (committed.error().kind != ErrorKind::kCommitFailed) {
+      // State unknown (or a hard error after the swap may have happened): keep every file.
+      return std::unexpected(committed.error());
+    }
+    for (const auto& f : produced.written_files) (void)w.io().Delete(f);
+    if (attempt >= kMaxCommitAttempts) {
+      return MakeError(ErrorKind::kCommitFailed, "commit to " + id.ToString() + " failed after " +
+                                                     std::to_string(attempt) + " attempts: " + committed.error().message);
+    }
+    Log(LogLevel::kInfo, "commit conflict, retrying", {{"table", id.ToString()}, {"attempt", std::to_string(attempt)}});
+  }
+}
+
+}  // namespace
+
+Result<catalog::LoadedTable> CreateTable(Warehouse& w, const catalog::TableIdentifier& id,
+                                         const iceberg::Schema& schema, const iceberg::PartitionSpec& spec,
+                                         const std::map<std::string, std::string>& properties) {
+  FRZ_ASSIGN_OR_RETURN(bool ns_exists, w.catalog().NamespaceExists(id.ns));
+  if (!ns_exists) {
+    auto s = w.catalog().CreateNamespace(id.ns, {});
+    if (!s && s.error().kind != ErrorKind::kAlreadyExists) return std::unexpected(s.error());
+  }
+  return w.catalog().CreateTable(id, schema, spec, iceberg::SortOrder{}, std::nullopt, properties);
+}
+
+Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id, const std::string& select_sql,
+                                bool overwrite) {
+  FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
+  const iceberg::Schema* schema = table.metadata.current_schema();
+  const iceberg::PartitionSpec* spec = table.metadata.default_spec();
+  if (schema == nullptr || spec == nullptr) return MakeError(ErrorKind::kCorrupt, id.ToString() + ": metadata has no current schema or spec");
+
+  FRZ_ASSIGN_OR_RETURN(auto con, engine::Connection::Open(w.db()));
+  // Match the query's columns to the table by name.
+  FRZ_ASSIGN_OR_RETURN(auto probe, con.Query("SELECT * FROM (" + select_sql + ") LIMIT 0"));
+  std::map<std::string, std::string> query_cols;  // lower name -> actual name
+  for (size_t i = 0; i < probe.column_count(); ++i) query_cols[Lower(probe.column_name(i))] = probe.column_name(i);
+  std::string projection;
+  std::set<std::string> used;
+  for (const auto& f : schema->fields()) {
+    if (!projection.empty()) projection += ", ";
+    auto it = query_cols.find(Lower(f.name));
+    if (it == query_cols.end()) {
+      if (f.required) {
+        return MakeError(ErrorKind::kInvalidArgument, "cannot write to " + id.ToString() + ": required column '" + f.name + "' is missing from the input");
+      }
+      projection += "NULL";
+    } else {
+      projection += engine::QuoteIdentifier(it->second);
+      used.insert(it->first);
+    }
+  }
+  for (const auto& [lower, name] : query_cols) {
+    if (!used.count(lower)) {
+      return MakeError(ErrorKind::kInvalidArgument, "cannot write to " + id.ToString() + ": the input has column '" + name +
+                                                        "' which the table does not have (add it with `frazil table alter " +
+                                                        id.ToString() + " add-column " + name + " <type>`)");
+    }
+  }
+  std::string sql = "SELECT " + projection + " FROM (" + select_sql + ")";
+  std::string local_dir = w.io().LocalPath(iceberg::DataDir(table.metadata));
+  engine::WriteOptions opts;
+  opts.target_file_size_bytes = table.metadata.PropertyInt("write.target-file-size-bytes", w.config().target_file_size_bytes);
+  opts.compression = table.metadata.Property("write.parquet.compression-codec", w.config().parquet_compression);
+  std::vector<iceberg::DataFile> files;
+  if (spec->is_unpartitioned()) {
+    FRZ_ASSIGN_OR_RETURN(files, engine::WriteParquet(con, sql, *schema, local_dir, opts));
+  } else {
+    FRZ_ASSIGN_OR_RETURN(files, engine::WritePartitioned(con, sql, *schema, *spec, local_dir, opts));
+  }
+  for (auto& f : files) f.file_path = ToLocation(f.file_path);
+  const int spec_id = spec->spec_id;
+  const int schema_id = schema->schema_id();
+
+  auto result = CommitSnapshot(w, id, [&](const catalog::LoadedTable& current) -> Result<iceberg::SnapshotChanges> {
+    if (current.metadata.current_schema_id != schema_id || current.metadata.default_spec_id != spec_id) {
+      return MakeError(ErrorKind::kCommitFailed, id.ToString() + " changed schema or partitioning during the write; run it again");
+    }
+    iceberg::SnapshotChanges c;
+    c.spec_id = spec_id;
+    c.added_data_files = files;
+    if (overwrite) {
+      c.operation = "overwrite";
+      if (const auto* snap = current.metadata.current_snapshot()) {
+        FRZ_ASSIGN_OR_RETURN(auto live, iceberg::ReadLiveFiles(current.metadata, *snap, w.io()));
+        for (const auto& lf : live) c.removed_files.insert(lf.entry.data_file.file_path);
+      }
+    }
+    return c;
+  });
+  if (!result) {
+    // The data files were never referenced by a committed snapshot: remove them, unless
+    // the commit's outcome is unknown.
+    if (result.error().kind != ErrorKind::kCommitStateUnknown) {
+      for (const auto& f : files) (void)w.io().Delete(f.file_path);
+    }
+  }
+  return result;
+}
+
+Result<std::string> TableScanSql(Warehouse& w, const catalog::LoadedTable& table, const iceberg::ScanOptions& options) {
+  FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(table.metadata, w.io(), options));
+  engine::ScanSqlOptions so;
+  return engine::ScanSql(plan.schema, plan.tasks, [&w](const std::string& loc) { return w.io().LocalPath(loc); }, so);
+}
+
+Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id, const std::string& predicate) {
+  FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
+  const auto* snap = table.metadata.current_snapshot();
+  if (snap == nullptr) return WriteResult{};
+  const int64_t base_snapshot = snap->snapshot_id;
+  FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(table.metadata, w.io(), {}));
+  engine::ScanSqlOptions so;
+  so.with_row_position = true;
+  FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(plan.schema, plan.tasks,
+                                                         [&w](const std::string& loc) { return w.io().LocalPath(loc); }, so));
+  FRZ_ASSIGN_OR_RETURN(auto con, engine::Connection::Open(w.db()));
+  // One delete file per data file: each names exactly one data file, so readers match it
+  // without partition logic, and rewriting that data file later drops its deletes with it.
+  std::map<std::string, const iceberg::FileScanTask*> task_of;
+  for (const auto& t : plan.tasks) task_of[t.data_file.file_path] = &t;
+  std::string matched = "SELECT " + std::string(engine::kFilePathColumn) + ", " + engine::kRowPositionColumn + " FROM (" +
+                        scan + ") WHERE (" + predicate + ")";
+  FRZ_ASSIGN_OR_RETURN(auto counts, con.Query("SELECT DISTINCT " + std::string(engine::kFilePathColumn) + " FROM (" +
+                                                matched + ") ORDER BY 1"));
+  auto rows = counts.FetchAll();
+  std::string local_dir = w.io().LocalPath(iceberg::DataDir(table.metadata));
+  std::vector<iceberg::DataFile> delete_files;
+  std::vector<int> spec_ids;
+  for (const auto& row : rows) {
+    const std::string& path = *row[0];
+    const auto* task = task_of.at(path);
+    FRZ_ASSIGN_OR_RETURN(auto files, engine::WritePositionDeletes(
+                                         con, "SELECT * FROM (" + matched + ") WHERE " + engine::kFilePathColumn + " = " +
+                                                  engine::QuoteLiteral(path),
+                                         local_dir));
+    for (auto& f : files) {
+      f.file_path = ToLocation(f.file_path);
+      f.partition = task->data_file.partition;
+      f.referenced_data_file = path;
+      delete_files.push_back(std::move(f));
+      spec_ids.push_back(task->spec_id);
+    }
+  }
+  if (delete_files.empty()) return WriteResult{};
+  auto result = CommitSnapshot(w, id, [&](const catalog::LoadedTable& current) -> Result<iceberg::SnapshotChanges> {
+    if (current.metadata.current_snapshot_id != base_snapshot) {
+      // Another writer committed in between: the positions computed above may no longer
+      // be the rows the predicate selects. Fail rather than delete the wrong rows.
+      return MakeError(ErrorKind::kCommitFailed, id.ToString() + " changed while deleting; run the delete again");
+    }
+    iceberg::SnapshotChanges c;
+    c.operation = "delete";
+    c.spec_id = spec_ids.front();
+    c.added_delete_files = delete_files;
+    c.delete_spec_ids = spec_ids;
+    return c;
+  });
+  if (!result && result.error().kind != ErrorKind::kCommitStateUnknown) {
+    for (const auto& f : delete_files) (void)w.io().Delete(f.file_path);
+  }
+  return result;
+}
+
+}  // namespace frazil::app

@@ -1,0 +1,60 @@
+// Table operations a user (CLI, later HTTP) runs against the warehouse: create, append,
+// overwrite, delete rows, evolve schema and partitioning, roll back. Each is one Iceberg
+// commit through the catalog's compare-and-swap, retried on a concurrent commit.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "frazil/app/warehouse.h"
+#include "frazil/catalog/catalog.h"
+#include "frazil/iceberg/scan.h"
+
+namespace frazil::app {
+
+struct WriteResult {
+  int64_t snapshot_id = 0;
+  int64_t rows = 0;
+  int64_t files = 0;
+  int64_t bytes = 0;
+};
+
+// Creates the namespace if missing, then the table.
+Result<catalog::LoadedTable> CreateTable(Warehouse& w, const catalog::TableIdentifier& id,
+                                         const iceberg::Schema& schema,
+                                         const iceberg::PartitionSpec& spec,
+                                         const std::map<std::string, std::string>& properties);
+
+// Appends the rows of a DuckDB query (columns matched to the table's schema by name;
+// missing optional columns become null). `overwrite` replaces all current rows instead.
+// Errors: InvalidArgument naming a query column the table lacks or a required column the
+// query lacks; CommitFailed after repeated conflicts.
+Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id,
+                                const std::string& select_sql, bool overwrite);
+
+// Deletes the rows matching a SQL predicate by writing position delete files.
+Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id,
+                                const std::string& predicate);
+
+// Schema and partition evolution, one change per call:
+//   add-column <name> <type> | drop-column <name> | rename-column <old> <new> |
+//   update-column <name> <type> | move-column <name> first|after <other> |
+//   add-partition-field <transform>(<column>) | drop-partition-field <name>
+// Errors: InvalidArgument naming what is wrong (unknown column, disallowed promotion...).
+Result<catalog::LoadedTable> AlterTable(Warehouse& w, const catalog::TableIdentifier& id,
+                                        const std::vector<std::string>& change);
+
+// Makes `snapshot_id` the current snapshot of main.
+Result<catalog::LoadedTable> Rollback(Warehouse& w, const catalog::TableIdentifier& id, int64_t snapshot_id);
+
+// SQL (DuckDB dialect) that reads a table as planned, columns by field id, deletes applied.
+Result<std::string> TableScanSql(Warehouse& w, const catalog::LoadedTable& table,
+                                 const iceberg::ScanOptions& options);
+
+// Parses "bucket(16, id)", "day(ts)", "identity(a)" or a bare column name into a partition
+// field over `schema`.
+Result<iceberg::PartitionField> ParsePartitionField(const iceberg::Schema& schema, std::string_view text,
+                                                    int field_id);
+
+}  // namespace frazil::app

@@ -1,0 +1,39 @@
+// The composition root for one warehouse: configuration -> FileIO, catalog and engine.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "frazil/base/clock.h"
+#include "frazil/base/config.h"
+#include "frazil/catalog/catalog.h"
+#include "frazil/engine/duckdb.h"
+#include "frazil/io/file_io.h"
+
+namespace frazil::app {
+
+class Warehouse {
+ public:
+  // Opens (creating the directory and catalog if needed) the warehouse of `config`.
+  // Errors: IOError if the directory or catalog cannot be created.
+  static Result<std::unique_ptr<Warehouse>> Open(const Config& config);
+
+  const Config& config() const { return config_; }
+  io::FileIO& io() { return *io_; }
+  catalog::Catalog& catalog() { return *catalog_; }
+  engine::Database& db() { return *db_; }
+  Clock& clock() { return *clock_; }
+  // The warehouse root as a location ("file:///abs/dir").
+  const std::string& root() const { return root_; }
+
+ private:
+  Warehouse() = default;
+  Config config_;
+  std::string root_;
+  std::shared_ptr<io::FileIO> io_;
+  std::unique_ptr<catalog::Catalog> catalog_;
+  std::unique_ptr<engine::Database> db_;
+  Clock* clock_ = &Clock::System();
+};
+
+}  // namespace frazil::app

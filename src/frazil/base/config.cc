@@ -1,0 +1,153 @@
+#include "frazil/base/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <functional>
+
+extern char** environ;
+
+namespace frazil {
+namespace {
+
+struct Key {
+  const char* yaml;  // dotted path in the YAML file
+  const char* env;   // environment variable
+  std::function<Status(Config&, const std::string&)> set;
+};
+
+Status ParseInt(const std::string& text, int64_t* out, const std::string& what) {
+  try {
+    size_t used = 0;
+    int64_t v = std::stoll(text, &used);
+    // Accept size suffixes: 512MB, 1GB, 64KB.
+    std::string suffix = text.substr(used);
+    for (auto& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (suffix == "KB" || suffix == "K") v *= 1024;
+    else if (suffix == "MB" || suffix == "M") v *= 1024 * 1024;
+    else if (suffix == "GB" || suffix == "G") v *= 1024LL * 1024 * 1024;
+    else if (!suffix.empty()) throw std::invalid_argument("suffix");
+    *out = v;
+    return Ok();
+  } catch (...) {
+    return MakeError(ErrorKind::kInvalidArgument, what + ": expected an integer (optionally with KB/MB/GB), got '" + text + "'");
+  }
+}
+
+const std::vector<Key>& Keys() {
+  static const std::vector<Key> keys = {
+      {"warehouse", "FRAZIL_WAREHOUSE", [](Config& c, const std::string& v) -> Status { c.warehouse = v; return Ok(); }},
+      {"catalog.uri", "FRAZIL_CATALOG_URI", [](Config& c, const std::string& v) -> Status { c.catalog_uri = v; return Ok(); }},
+      {"catalog.name", "FRAZIL_CATALOG_NAME", [](Config& c, const std::string& v) -> Status { c.catalog_name = v; return Ok(); }},
+      {"write.target_file_size", "FRAZIL_WRITE_TARGET_FILE_SIZE",
+       [](Config& c, const std::string& v) -> Status { return ParseInt(v, &c.target_file_size_bytes, "write.target_file_size"); }},
+      {"write.compression", "FRAZIL_WRITE_COMPRESSION",
+       [](Config& c, const std::string& v) -> Status { c.parquet_compression = v; return Ok(); }},
+      {"engine.threads", "FRAZIL_ENGINE_THREADS",
+       [](Config& c, const std::string& v) -> Status {
+         int64_t n = 0;
+         FRZ_RETURN_IF_ERROR(ParseInt(v, &n, "engine.threads"));
+         c.threads = static_cast<int>(n);
+         return Ok();
+       }},
+      {"engine.memory_limit", "FRAZIL_ENGINE_MEMORY_LIMIT",
+       [](Config& c, const std::string& v) -> Status { c.memory_limit = v; return Ok(); }},
+      {"log.level", "FRAZIL_LOG_LEVEL",
+       [](Config& c, const std::string& v) -> Status {
+         if (v != "debug" && v != "info" && v != "warn" && v != "error") {
+           return Status(MakeError(ErrorKind::kInvalidArgument, "log.level must be debug, info, warn or error, got '" + v + "'"));
+         }
+         c.log_level = v;
+         return Ok();
+       }},
+      {"log.format", "FRAZIL_LOG_FORMAT",
+       [](Config& c, const std::string& v) -> Status {
+         if (v != "text" && v != "json") {
+           return Status(MakeError(ErrorKind::kInvalidArgument, "log.format must be text or json, got '" + v + "'"));
+         }
+         c.log_format = v;
+         return Ok();
+       }},
+  };
+  return keys;
+}
+
+Status ApplyNode(Config& config, const YAML::Node& node, const std::string& prefix, const std::string& file) {
+  for (const auto& kv : node) {
+    std::string key = prefix + kv.first.as<std::string>();
+    if (kv.second.IsMap()) {
+      FRZ_RETURN_IF_ERROR(ApplyNode(config, kv.second, key + ".", file));
+      continue;
+    }
+    const Key* found = nullptr;
+    for (const auto& k : Keys()) {
+      if (key == k.yaml) found = &k;
+    }
+    int line = kv.first.Mark().line + 1;
+    if (found == nullptr) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       file + ":" + std::to_string(line) + ": unknown configuration key '" + key + "'");
+    }
+    if (!kv.second.IsScalar()) {
+      return MakeError(ErrorKind::kInvalidArgument, file + ":" + std::to_string(line) + ": '" + key + "' must be a single value");
+    }
+    auto s = found->set(config, kv.second.as<std::string>());
+    if (!s) return MakeError(ErrorKind::kInvalidArgument, file + ":" + std::to_string(line) + ": " + s.error().message);
+  }
+  return Ok();
+}
+
+}  // namespace
+
+std::string Config::CatalogPath() const {
+  if (!catalog_uri.empty()) {
+    std::string p = catalog_uri;
+    if (p.starts_with("sqlite:///")) p = p.substr(9);
+    else if (p.starts_with("sqlite:")) p = p.substr(7);
+    return p;
+  }
+  std::string w = warehouse;
+  if (w.starts_with("file://")) w = w.substr(7);
+  while (w.size() > 1 && w.back() == '/') w.pop_back();
+  return w + "/catalog.db";
+}
+
+std::map<std::string, std::string> ProcessEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos && kv.starts_with("FRAZIL_")) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+Result<Config> LoadConfig(const std::string& path, const std::map<std::string, std::string>& env) {
+  Config config;
+  std::string file = path;
+  if (file.empty() && std::filesystem::exists("frazil.yaml")) file = "frazil.yaml";
+  if (!file.empty()) {
+    if (!std::filesystem::exists(file)) {
+      return MakeError(ErrorKind::kNotFound, "configuration file " + file + " does not exist");
+    }
+    try {
+      YAML::Node root = YAML::LoadFile(file);
+      if (root && !root.IsNull()) {
+        if (!root.IsMap()) return MakeError(ErrorKind::kInvalidArgument, file + ": expected a mapping of settings");
+        FRZ_RETURN_IF_ERROR(ApplyNode(config, root, "", file));
+      }
+    } catch (const YAML::Exception& e) {
+      return MakeError(ErrorKind::kInvalidArgument, file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    }
+    config.source_file = file;
+  }
+  for (const auto& k : Keys()) {
+    auto it = env.find(k.env);
+    if (it == env.end()) continue;
+    auto s = k.set(config, it->second);
+    if (!s) return MakeError(ErrorKind::kInvalidArgument, std::string("environment ") + k.env + ": " + s.error().message);
+  }
+  return config;
+}
+
+}  // namespace frazil

@@ -1,0 +1,49 @@
+#include "frazil/base/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "frazil/base/random.h"
+
+namespace frazil {
+namespace {
+
+std::string WriteTemp(const std::string& text) {
+  auto p = std::filesystem::temp_directory_path() / ("frazil-cfg-" + NewUuid() + ".yaml");
+  std::ofstream(p) << text;
+  return p.string();
+}
+
+TEST(ConfigTest, DefaultsFileAndEnvironment) {
+  std::string f = WriteTemp("warehouse: /tmp/wh\nwrite:\n  target_file_size: 64MB\nlog:\n  level: debug\n");
+  auto c = LoadConfig(f, {{"FRAZIL_LOG_LEVEL", "warn"}});
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->warehouse, "/tmp/wh");
+  EXPECT_EQ(c->target_file_size_bytes, 64LL * 1024 * 1024);
+  EXPECT_EQ(c->log_level, "warn");  // environment wins over the file
+  EXPECT_EQ(c->CatalogPath(), "/tmp/wh/catalog.db");
+  std::filesystem::remove(f);
+}
+
+TEST(ConfigTest, UnknownKeyNamesFileAndLine) {
+  std::string f = WriteTemp("warehouse: /tmp/wh\nwarehose: typo\n");
+  auto c = LoadConfig(f, {});
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find(":2:"), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("warehose"), std::string::npos);
+  std::filesystem::remove(f);
+}
+
+TEST(ConfigTest, BadValues) {
+  EXPECT_FALSE(LoadConfig("", {{"FRAZIL_WRITE_TARGET_FILE_SIZE", "big"}}));
+  EXPECT_FALSE(LoadConfig("", {{"FRAZIL_LOG_FORMAT", "xml"}}));
+  EXPECT_FALSE(LoadConfig("/nonexistent/frazil.yaml", {}));
+  std::string f = WriteTemp("warehouse: [unclosed\n");
+  EXPECT_FALSE(LoadConfig(f, {}));
+  std::filesystem::remove(f);
+}
+
+}  // namespace
+}  // namespace frazil
