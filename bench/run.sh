@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `make bench`: frazil's figures next to a peer measured in the same run.
+#   1. load 10 M rows: frazil load vs DuckDB COPY TO parquet (same data), vs PyIceberg append
+#   2. commit latency with 1,000 snapshots of history
+#   3. query: frazil sql vs DuckDB read_parquet on the same files; and with 10% deleted
+# Wall time, CPU-seconds (user+sys) and peak RSS from GNU time. BENCH_ROWS overrides 10 M.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+FRAZIL=$ROOT/build/frazil
+PY=$ROOT/.venv/bin/python
+ROWS=${BENCH_ROWS:-10000000}
+W=$(mktemp -d /tmp/frazil-bench.XXXX)
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$ROOT/bench/results"
+OUT=$ROOT/bench/results/$(date +%Y%m%d-%H%M%S).txt
+
+measure() {  # name cmd... -> "name wall cpu rss"
+  local name=$1; shift
+  /usr/bin/time -f "%e %U %S %M" -o "$W/time" "$@" >/dev/null 2>"$W/err" || { cat "$W/err"; exit 1; }
+  read -r wall user sys rss <"$W/time"
+  printf '%-34s wall %7.2f s  cpu %7.2f s  peak %7.0f MB\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$(echo "$rss / 1024" | bc)"
+  echo "$name $wall $(echo "$user + $sys" | bc) $rss" >>"$W/figures"
+}
+fig() { awk -v n="$1" -v c="$2" '$1==n {print $c}' "$W/figures"; }
+ratio() { echo "scale=2; $1 / $2" | bc; }
+
+{
+echo "frazil benchmarks, $(date -u), $(nproc) cores, rows=$ROWS"
+echo
+echo "## 1. Load $ROWS rows (7 columns) from Parquet"
+"$FRAZIL" --warehouse "$W/wh0" sql "COPY (SELECT i AS id, i % 1000 AS account, CAST(i % 100000 AS DECIMAL(15,2)) / 100 AS amount,
+  'channel-' || (i % 7) AS channel, TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i % 31536000) AS ts,
+  (i % 3 = 0) AS flag, md5(i::VARCHAR) AS note FROM range($ROWS) t(i)) TO '$W/input.parquet'" >/dev/null
+measure frazil_load "$FRAZIL" --warehouse "$W/wh1" load bench.t "$W/input.parquet"
+measure duckdb_copy_parquet "$PY" -c "import duckdb; duckdb.sql(\"COPY (SELECT * FROM read_parquet('$W/input.parquet')) TO '$W/copy.parquet' (FORMAT parquet, COMPRESSION zstd)\")"
+measure pyiceberg_append "$PY" - <<PY
+from pyiceberg.catalog.sql import SqlCatalog
+import pyarrow.parquet as pq
+cat = SqlCatalog("b", uri="sqlite:///$W/py.db", warehouse="file://$W/pywh")
+cat.create_namespace("bench")
+t = pq.read_table("$W/input.parquet")
+tbl = cat.create_table("bench.t", schema=t.schema)
+tbl.append(t)
+PY
+echo "frazil load vs DuckDB COPY: throughput ratio $(ratio "$(fig duckdb_copy_parquet 2)" "$(fig frazil_load 2)")x (goal >= 0.9x)"
+echo "frazil load vs PyIceberg append: throughput ratio $(ratio "$(fig pyiceberg_append 2)" "$(fig frazil_load 2)")x (goal >= 5x)"
+echo "frazil CPU-seconds per million rows: $(echo "scale=3; $(fig frazil_load 3) * 1000000 / $ROWS" | bc)"
+echo
+echo "## 2. Commit latency with 1,000 snapshots of history"
+"$ROOT/build/commit_latency" 1000 "$W/commits"
+echo
+echo "## 3. Query: full aggregate over the loaded table"
+FILES=$("$FRAZIL" --warehouse "$W/wh1" table files bench.t --format csv | tail -n +2 | cut -d, -f2 | sed 's#^file://##' | paste -sd, -)
+Q="SELECT channel, count(*), sum(amount), max(ts) FROM"
+LIST="['${FILES//,/\',\'}']"
+measure duckdb_read_parquet "$PY" -c "import duckdb; print(duckdb.sql(\"$Q read_parquet($LIST) GROUP BY channel\").fetchall())"
+measure frazil_sql "$FRAZIL" --warehouse "$W/wh1" sql "$Q bench.t GROUP BY channel"
+echo "frazil sql vs DuckDB read_parquet: time ratio $(ratio "$(fig frazil_sql 2)" "$(fig duckdb_read_parquet 2)")x (goal <= 1.1x)"
+"$FRAZIL" --warehouse "$W/wh1" table delete bench.t --where "id % 10 = 3" >/dev/null 2>&1
+measure frazil_sql_10pct_deleted "$FRAZIL" --warehouse "$W/wh1" sql "$Q bench.t GROUP BY channel"
+echo "with 10% rows position-deleted vs plain read_parquet: $(ratio "$(fig frazil_sql_10pct_deleted 2)" "$(fig duckdb_read_parquet 2)")x (goal <= 1.5x)"
+} 2>&1 | tee "$OUT"
+echo "results saved to $OUT"
