@@ -15,7 +15,6 @@ import glob
 import itertools
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -168,7 +167,8 @@ def pyiceberg_catalog(warehouse: Path):
 @pytest.fixture(scope="session")
 def shared_wh(tmp_path_factory) -> Path:
     """Session warehouse shared with Spark. Its catalog tables are created by PyIceberg's
-    SqlCatalog (so frazil must also open a catalog created by a peer)."""
+    SqlCatalog (so frazil must also open a catalog created by a peer); Spark's JdbcCatalog
+    is told not to create them (see the spark fixture)."""
     d = tmp_path_factory.mktemp("shared") / "warehouse"
     d.mkdir()
     pyiceberg_catalog(d)  # creates iceberg_tables / iceberg_namespace_properties
@@ -263,6 +263,12 @@ def spark(shared_wh: Path):
         .config(f"{c}.uri", f"jdbc:sqlite:{shared_wh}/catalog.db")
         .config(f"{c}.warehouse", f"file://{shared_wh}")
         .config(f"{c}.jdbc.schema-version", "V1")
+        # The catalog tables already exist (frazil or PyIceberg made them). Left on, this
+        # check runs DatabaseMetaData.getTables() and never closes the ResultSet, so the
+        # pooled sqlite-jdbc connection keeps a read transaction open for the whole session:
+        # in rollback-journal mode every other writer (frazil, PyIceberg) then gets
+        # "database is locked", in WAL mode Spark never sees their later commits.
+        .config(f"{c}.jdbc.init-catalog-tables", "false")
         # frazil and PyIceberg commit behind Spark's back: never serve cached metadata.
         .config(f"{c}.cache-enabled", "false")
         .getOrCreate()

@@ -163,7 +163,9 @@ def test_spark_writes_frazil_reads(shared_frazil, ns, spark, duck, tmp_path):
     spark.sql(f"ALTER TABLE frazil.{ident} DROP COLUMN c_binary")
     spark.sql(f"ALTER TABLE frazil.{ident} ADD COLUMN c_binary string")
     spark.sql(f"ALTER TABLE frazil.{ident} ALTER COLUMN c_int TYPE bigint")
-    spark.sql(f"INSERT INTO frazil.{ident} (id, c_dbl, c_binary, c_int) VALUES (5001, 1.5, 'new', 9000000000)")
+    new_row = {"id": 5001, "c_dbl": 1.5, "c_binary": "new", "c_int": 9000000000}
+    target = spark.table(f"frazil.{ident}")
+    spark.createDataFrame([tuple(new_row.get(f.name) for f in target.schema.fields)], schema=target.schema).writeTo(f"frazil.{ident}").append()
     final = {"type": "struct", "schema-id": 0, "fields": []}
     for f in sschema["fields"]:
         if f["name"] == "c_binary":
@@ -178,7 +180,7 @@ def test_spark_writes_frazil_reads(shared_frazil, ns, spark, duck, tmp_path):
         r = {("c_dbl" if k == "c_double" else k): v for k, v in r.items()}
         r["c_binary"] = None
         exp2.append(r)
-    exp2.append({f["name"]: None for f in final["fields"]} | {"id": 5001, "c_dbl": 1.5, "c_binary": "new", "c_int": 9000000000})
+    exp2.append({f["name"]: None for f in final["fields"]} | new_row)
     own = spark_read(spark, ident)
     S.assert_same_rows(own, exp2, final, "Spark own read after evolution")
     S.assert_same_rows(fz.export(f"SELECT * FROM {ident}"), exp2, final, "frazil sql after Spark evolution")

@@ -171,8 +171,8 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
   FRZ_ASSIGN_OR_RETURN(auto con, engine::Connection::Open(w.db()));
   // One delete file per data file: each names exactly one data file, so readers match it
   // without partition logic, and rewriting that data file later drops its deletes with it.
-  std::map<std::string, const iceberg::FileScanTask*> task_of;
-  for (const auto& t : plan.tasks) task_of[t.data_file.file_path] = &t;
+  std::map<std::string, const iceberg::FileScanTask*> task_of;  // by local path
+  for (const auto& t : plan.tasks) task_of[w.io().LocalPath(t.data_file.file_path)] = &t;
   std::string matched = "SELECT " + std::string(engine::kFilePathColumn) + ", " + engine::kRowPositionColumn + " FROM (" +
                         scan + ") WHERE (" + predicate + ")";
   FRZ_ASSIGN_OR_RETURN(auto counts, con.Query("SELECT DISTINCT " + std::string(engine::kFilePathColumn) + " FROM (" +
@@ -182,11 +182,13 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
   std::vector<iceberg::DataFile> delete_files;
   std::vector<int> spec_ids;
   for (const auto& row : rows) {
-    const std::string& path = *row[0];
-    const auto* task = task_of.at(path);
+    const std::string& local = *row[0];
+    const auto* task = task_of.at(local);
+    const std::string& path = task->data_file.file_path;
     FRZ_ASSIGN_OR_RETURN(auto files, engine::WritePositionDeletes(
-                                         con, "SELECT * FROM (" + matched + ") WHERE " + engine::kFilePathColumn + " = " +
-                                                  engine::QuoteLiteral(path),
+                                         con, "SELECT " + engine::QuoteLiteral(path) + ", " + engine::kRowPositionColumn +
+                                                  " FROM (" + matched + ") WHERE " + engine::kFilePathColumn + " = " +
+                                                  engine::QuoteLiteral(local),
                                          local_dir));
     for (auto& f : files) {
       f.file_path = ToLocation(f.file_path);

@@ -103,6 +103,11 @@ Result<std::unique_ptr<SqliteCatalog>> SqliteCatalog::Make(SqliteCatalogOptions 
 
 Status SqliteCatalog::InitTables() {
   std::lock_guard lock(mu_);
+  if (options_.wal && options_.path != ":memory:") {
+    // Best effort: another connection in the middle of a transaction makes it fail, and the
+    // catalog still works in rollback-journal mode.
+    (void)db_.Exec("PRAGMA journal_mode=WAL", "enable WAL");
+  }
   if (options_.create_tables) {
     FRZ_RETURN_IF_ERROR(db_.Exec(kCreateTablesSql, "create iceberg_tables"));
     FRZ_RETURN_IF_ERROR(db_.Exec(kCreateNamespacePropertiesSql, "create iceberg_namespace_properties"));

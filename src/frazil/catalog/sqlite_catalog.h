@@ -24,6 +24,9 @@ struct SqliteCatalogOptions {
   int busy_timeout_ms = 10000;  // how long to wait for another connection's lock
   int max_commit_attempts = 20; // compare-and-swap races retried before CommitFailed
   bool create_tables = true;    // create iceberg_tables / iceberg_namespace_properties if absent
+  // Switch the file to write-ahead logging (persistent; every peer handles it). Without it a
+  // reader that keeps a statement open -- Spark's JdbcCatalog does -- blocks all writers.
+  bool wal = true;
   Clock* clock = nullptr;       // stamps last-updated-ms; nullptr = Clock::System()
 };
 

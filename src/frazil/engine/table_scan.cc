@@ -52,7 +52,7 @@ std::string OutputColumns(const iceberg::Schema& schema) {
 }  // namespace
 
 Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<iceberg::FileScanTask>& tasks,
-                            const LocalPathFn& local_path) {
+                            const LocalPathFn& local_path, const ScanSqlOptions& options) {
   if (tasks.empty()) {
     std::string out = "SELECT ";
     for (size_t i = 0; i < schema.fields().size(); ++i) {
@@ -61,6 +61,9 @@ Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<ice
              QuoteIdentifier(f.name);
     }
     if (schema.fields().empty()) out += "NULL AS __empty";
+    if (options.with_row_position) {
+      out += std::string(", CAST(NULL AS VARCHAR) AS ") + kFilePathColumn + ", CAST(NULL AS BIGINT) AS " + kRowPositionColumn;
+    }
     return out + " WHERE false";
   }
 
@@ -99,7 +102,8 @@ Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<ice
     }
   }
 
-  if (!pos_delete_files.empty()) {
+  const bool row_numbers = !pos_delete_files.empty() || options.with_row_position;
+  if (row_numbers) {
     for (const auto& f : schema.fields()) {
       if (f.name == "file_row_number") {
         return MakeError(ErrorKind::kUnsupported,
@@ -121,9 +125,13 @@ Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<ice
            ": {name: '__pos', type: 'BIGINT', default_value: NULL}}, filename='__dfile_name') d "
            "JOIN __applies a ON d.__dfile_name = a.__dfile AND d.__file_path = a.__path) ";
   }
-  sql += "SELECT " + OutputColumns(schema) + " FROM read_parquet(" + FileList(data_files) +
+  std::string row_columns;
+  if (options.with_row_position) {
+    row_columns = ", r." + std::string(kFileColumn) + " AS " + kFilePathColumn + ", r.file_row_number AS " + kRowPositionColumn;
+  }
+  sql += "SELECT " + OutputColumns(schema) + row_columns + " FROM read_parquet(" + FileList(data_files) +
          ", schema=" + SchemaMap(top) + ", filename=" + QuoteLiteral(kFileColumn) +
-         (pos_delete_files.empty() ? "" : ", file_row_number=true") + ") r";
+         (row_numbers ? ", file_row_number=true" : "") + ") r";
   if (!pos_delete_files.empty()) {
     sql += " ANTI JOIN __posdel p ON p.__local = r." + std::string(kFileColumn) + " AND p.__pos = r.file_row_number";
   }

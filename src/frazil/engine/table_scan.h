@@ -25,7 +25,15 @@ using LocalPathFn = std::function<std::string(const std::string&)>;
 // their equality_ids (top-level columns only). No tasks -> a typed empty query.
 // Errors: Unsupported for equality deletes on nested columns, and for position deletes on a
 // table with a column named file_row_number (DuckDB refuses to read those files that way).
+struct ScanSqlOptions {
+  // Also return each row's data file (its local path, column kFilePathColumn) and 0-based
+  // position in it (kRowPositionColumn): what a position delete needs.
+  bool with_row_position = false;
+};
+inline constexpr const char* kFilePathColumn = "__frazil_file";
+inline constexpr const char* kRowPositionColumn = "__frazil_pos";
+
 Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<iceberg::FileScanTask>& tasks,
-                            const LocalPathFn& local_path);
+                            const LocalPathFn& local_path, const ScanSqlOptions& options = {});
 
 }  // namespace frazil::engine

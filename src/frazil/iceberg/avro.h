@@ -61,15 +61,15 @@ struct AvroField {
 
 struct AvroSchema {
   AvroType type = AvroType::kNull;
-  std::string name;       // record / enum / fixed: full name (namespace.name)
-  std::string logical_type;  // "date", "decimal", "map", "uuid", ... (empty = none)
-  int precision = 0;      // decimal
-  int scale = 0;          // decimal
-  std::optional<bool> adjust_to_utc;  // Iceberg timestamps
-  int size = 0;           // fixed
-  std::vector<AvroField> fields;       // record
-  std::vector<std::string> symbols;    // enum
-  AvroSchemaPtr items;                 // array items, map values
+  std::string name;                     // record / enum / fixed: full name (namespace.name)
+  std::string logical_type;             // "date", "decimal", "map", "uuid", ... (empty = none)
+  int precision = 0;                    // decimal
+  int scale = 0;                        // decimal
+  std::optional<bool> adjust_to_utc;    // Iceberg timestamps
+  int size = 0;                         // fixed
+  std::vector<AvroField> fields;        // record
+  std::vector<std::string> symbols;     // enum
+  AvroSchemaPtr items;                  // array items, map values
   std::vector<AvroSchemaPtr> branches;  // union
   std::optional<int> element_id;        // array "element-id"
   std::optional<int> key_id;            // map "key-id"
@@ -88,11 +88,11 @@ Result<AvroSchemaPtr> ParseAvroSchema(std::string_view json_text);
 
 struct AvroValue {
   AvroType type = AvroType::kNull;
-  int branch = -1;      // union branch it was decoded from / must be encoded as (-1 = pick)
+  int branch = -1;  // union branch it was decoded from / must be encoded as (-1 = pick)
   bool bool_value = false;
-  int64_t long_value = 0;  // int, long, enum index
-  double double_value = 0;  // float, double
-  std::string bytes;        // bytes, string, fixed, enum symbol (when decoded)
+  int64_t long_value = 0;        // int, long, enum index
+  double double_value = 0;       // float, double
+  std::string bytes;             // bytes, string, fixed, enum symbol (when decoded)
   std::vector<AvroValue> items;  // array items
   // record fields (in schema order when decoded) or map entries
   std::vector<std::pair<std::string, AvroValue>> entries;
@@ -164,15 +164,15 @@ class AvroFileWriter {
   std::vector<std::pair<std::string, std::string>> metadata_;
   AvroCodec codec_ = AvroCodec::kDeflate;
   std::string sync_;
-  std::string blocks_;  // encoded, framed blocks
+  std::string blocks_;   // encoded, framed blocks
   std::string pending_;  // records of the current block, uncompressed
   int64_t pending_count_ = 0;
 };
 
 struct AvroFile {
   std::map<std::string, std::string, std::less<>> metadata;  // header, incl. avro.*
-  std::string schema_json;  // the writer's schema text
-  AvroSchemaPtr schema;     // parsed writer schema
+  std::string schema_json;                                   // the writer's schema text
+  AvroSchemaPtr schema;                                      // parsed writer schema
   AvroCodec codec = AvroCodec::kNull;
   std::vector<AvroValue> records;
 };

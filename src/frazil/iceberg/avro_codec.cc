@@ -14,10 +14,12 @@ namespace {
 constexpr int64_t kMaxZeroSizeItems = 1 << 20;
 constexpr int kMaxDepth = 64;
 
-std::unexpected<Error> InvalidValue(const AvroSchema& schema, const AvroValue& value, std::string_view what) {
-  return MakeError(ErrorKind::kInvalidArgument,
-                   "avro encode: " + std::string(what) + " (schema " + std::string(AvroTypeName(schema.type)) +
-                       ", value " + std::string(AvroTypeName(value.type)) + ")");
+std::unexpected<Error> InvalidValue(const AvroSchema& schema, const AvroValue& value,
+                                    std::string_view what) {
+  return MakeError(ErrorKind::kInvalidArgument, "avro encode: " + std::string(what) + " (schema " +
+                                                    std::string(AvroTypeName(schema.type)) +
+                                                    ", value " +
+                                                    std::string(AvroTypeName(value.type)) + ")");
 }
 
 void PutFixed32(uint32_t v, std::string* out) {
@@ -44,14 +46,17 @@ int BranchFit(AvroType v, AvroType s) {
 
 bool ItemsCanBeEmpty(const AvroSchema& s) {
   switch (s.type) {
-    case AvroType::kNull: return true;
-    case AvroType::kFixed: return s.size == 0;
+    case AvroType::kNull:
+      return true;
+    case AvroType::kFixed:
+      return s.size == 0;
     case AvroType::kRecord:
       for (const AvroField& f : s.fields) {
         if (!ItemsCanBeEmpty(*f.type)) return false;
       }
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -94,7 +99,8 @@ Status Encode(const AvroSchema& schema, const AvroValue& value, std::string* out
       return Ok();
     case AvroType::kBytes:
     case AvroType::kString:
-      if (value.type != AvroType::kBytes && value.type != AvroType::kString && value.type != AvroType::kFixed) {
+      if (value.type != AvroType::kBytes && value.type != AvroType::kString &&
+          value.type != AvroType::kFixed) {
         return InvalidValue(schema, value, "expected bytes or string");
       }
       EncodeAvroLong(static_cast<int64_t>(value.bytes.size()), out);
@@ -146,7 +152,8 @@ Status Encode(const AvroSchema& schema, const AvroValue& value, std::string* out
       if (value.type != AvroType::kArray) return InvalidValue(schema, value, "expected array");
       if (!value.items.empty()) {
         EncodeAvroLong(static_cast<int64_t>(value.items.size()), out);
-        for (const AvroValue& item : value.items) FRZ_RETURN_IF_ERROR(Encode(*schema.items, item, out, depth + 1));
+        for (const AvroValue& item : value.items)
+          FRZ_RETURN_IF_ERROR(Encode(*schema.items, item, out, depth + 1));
       }
       out->push_back(0);
       return Ok();
@@ -207,8 +214,8 @@ class Decoder {
 
   Result<std::string_view> Raw(size_t n, std::string_view what) {
     if (n > data_.size() - pos_) {
-      return Corrupt("truncated " + std::string(what) + " (" + std::to_string(n) + " bytes needed, " +
-                     std::to_string(data_.size() - pos_) + " left)");
+      return Corrupt("truncated " + std::string(what) + " (" + std::to_string(n) +
+                     " bytes needed, " + std::to_string(data_.size() - pos_) + " left)");
     }
     std::string_view r = data_.substr(pos_, n);
     pos_ += n;
@@ -231,7 +238,8 @@ class Decoder {
       FRZ_ASSIGN_OR_RETURN(int64_t size, Long("block size"));
       if (size < 0) return Corrupt("negative block size");
     }
-    int64_t limit = ItemsCanBeEmpty(items) ? kMaxZeroSizeItems : static_cast<int64_t>(data_.size() - pos_);
+    int64_t limit =
+        ItemsCanBeEmpty(items) ? kMaxZeroSizeItems : static_cast<int64_t>(data_.size() - pos_);
     if (count > limit) return Corrupt("block count " + std::to_string(count) + " exceeds the data");
     return count;
   }
@@ -251,7 +259,8 @@ class Decoder {
       }
       case AvroType::kInt: {
         FRZ_ASSIGN_OR_RETURN(v.long_value, Long("int"));
-        if (v.long_value < INT32_MIN || v.long_value > INT32_MAX) return Corrupt("int out of range");
+        if (v.long_value < INT32_MIN || v.long_value > INT32_MAX)
+          return Corrupt("int out of range");
         return v;
       }
       case AvroType::kLong: {
@@ -335,7 +344,8 @@ class Decoder {
         if (index < 0 || index >= static_cast<int64_t>(schema.branches.size())) {
           return Corrupt("union index " + std::to_string(index) + " out of range");
         }
-        FRZ_ASSIGN_OR_RETURN(AvroValue bv, Value(*schema.branches[static_cast<size_t>(index)], depth + 1));
+        FRZ_ASSIGN_OR_RETURN(AvroValue bv,
+                             Value(*schema.branches[static_cast<size_t>(index)], depth + 1));
         bv.branch = static_cast<int>(index);
         return bv;
       }
@@ -365,12 +375,14 @@ Result<int64_t> DecodeAvroLong(std::string_view data, size_t* pos) {
   size_t p = *pos;
   for (int shift = 0; shift < 70; shift += 7) {
     if (p >= data.size()) {
-      return MakeError(ErrorKind::kCorrupt, "avro: truncated varint at offset " + std::to_string(p));
+      return MakeError(ErrorKind::kCorrupt,
+                       "avro: truncated varint at offset " + std::to_string(p));
     }
     uint8_t b = static_cast<uint8_t>(data[p++]);
     // The 10th byte may only carry the top bit of a 64-bit value.
     if (shift == 63 && b > 1) {
-      return MakeError(ErrorKind::kCorrupt, "avro: varint overflows 64 bits at offset " + std::to_string(p - 1));
+      return MakeError(ErrorKind::kCorrupt,
+                       "avro: varint overflows 64 bits at offset " + std::to_string(p - 1));
     }
     n |= static_cast<uint64_t>(b & 0x7f) << shift;
     if ((b & 0x80) == 0) {
@@ -378,15 +390,18 @@ Result<int64_t> DecodeAvroLong(std::string_view data, size_t* pos) {
       return static_cast<int64_t>((n >> 1) ^ (~(n & 1) + 1));
     }
   }
-  return MakeError(ErrorKind::kCorrupt, "avro: varint longer than 10 bytes at offset " + std::to_string(*pos));
+  return MakeError(ErrorKind::kCorrupt,
+                   "avro: varint longer than 10 bytes at offset " + std::to_string(*pos));
 }
 
 Status EncodeAvro(const AvroSchema& schema, const AvroValue& value, std::string* out) {
   return Encode(schema, value, out, 0);
 }
 
-Result<AvroValue> DecodeAvro(const AvroSchema& schema, std::string_view data, size_t* pos, size_t base_offset) {
-  if (*pos > data.size()) return MakeError(ErrorKind::kInternal, "avro decode: position past the data");
+Result<AvroValue> DecodeAvro(const AvroSchema& schema, std::string_view data, size_t* pos,
+                             size_t base_offset) {
+  if (*pos > data.size())
+    return MakeError(ErrorKind::kInternal, "avro decode: position past the data");
   Decoder d(data, *pos, base_offset);
   FRZ_ASSIGN_OR_RETURN(AvroValue v, d.Value(schema, 0));
   *pos = d.pos();

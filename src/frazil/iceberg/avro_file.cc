@@ -1,9 +1,9 @@
 // Avro object container files (spec "Object Container Files").
-#include <random>
-#include <string>
-
 #include <snappy.h>
 #include <zlib.h>
+
+#include <random>
+#include <string>
 
 #include "frazil/iceberg/avro.h"
 
@@ -18,9 +18,12 @@ constexpr size_t kMaxBlockSize = size_t{1} << 30;
 
 std::string_view CodecName(AvroCodec codec) {
   switch (codec) {
-    case AvroCodec::kNull: return "null";
-    case AvroCodec::kDeflate: return "deflate";
-    case AvroCodec::kSnappy: return "snappy";
+    case AvroCodec::kNull:
+      return "null";
+    case AvroCodec::kDeflate:
+      return "deflate";
+    case AvroCodec::kSnappy:
+      return "snappy";
   }
   return "null";
 }
@@ -46,7 +49,8 @@ Result<std::string> Deflate(std::string_view in) {
 
 Result<std::string> Inflate(std::string_view in, const std::string& where) {
   z_stream zs{};
-  if (inflateInit2(&zs, -15) != Z_OK) return MakeError(ErrorKind::kInternal, "avro: inflateInit2 failed");
+  if (inflateInit2(&zs, -15) != Z_OK)
+    return MakeError(ErrorKind::kInternal, "avro: inflateInit2 failed");
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
   std::string out;
@@ -75,13 +79,16 @@ uint32_t Crc32(std::string_view data) {
 
 Result<std::string> Compress(AvroCodec codec, std::string_view in) {
   switch (codec) {
-    case AvroCodec::kNull: return std::string(in);
-    case AvroCodec::kDeflate: return Deflate(in);
+    case AvroCodec::kNull:
+      return std::string(in);
+    case AvroCodec::kDeflate:
+      return Deflate(in);
     case AvroCodec::kSnappy: {
       std::string out;
       snappy::Compress(in.data(), in.size(), &out);
       uint32_t crc = Crc32(in);
-      for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((crc >> shift) & 0xff));
+      for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<char>((crc >> shift) & 0xff));
       return out;
     }
   }
@@ -90,13 +97,17 @@ Result<std::string> Compress(AvroCodec codec, std::string_view in) {
 
 Result<std::string> Decompress(AvroCodec codec, std::string_view in, const std::string& where) {
   switch (codec) {
-    case AvroCodec::kNull: return std::string(in);
-    case AvroCodec::kDeflate: return Inflate(in, where);
+    case AvroCodec::kNull:
+      return std::string(in);
+    case AvroCodec::kDeflate:
+      return Inflate(in, where);
     case AvroCodec::kSnappy: {
-      if (in.size() < 4) return MakeError(ErrorKind::kCorrupt, "avro: snappy " + where + " shorter than its CRC");
+      if (in.size() < 4)
+        return MakeError(ErrorKind::kCorrupt, "avro: snappy " + where + " shorter than its CRC");
       std::string_view body = in.substr(0, in.size() - 4);
       size_t length = 0;
-      if (!snappy::GetUncompressedLength(body.data(), body.size(), &length) || length > kMaxBlockSize) {
+      if (!snappy::GetUncompressedLength(body.data(), body.size(), &length) ||
+          length > kMaxBlockSize) {
         return MakeError(ErrorKind::kCorrupt, "avro: bad snappy data in " + where);
       }
       std::string out;
@@ -104,8 +115,10 @@ Result<std::string> Decompress(AvroCodec codec, std::string_view in, const std::
         return MakeError(ErrorKind::kCorrupt, "avro: bad snappy data in " + where);
       }
       uint32_t expected = 0;
-      for (size_t i = in.size() - 4; i < in.size(); ++i) expected = (expected << 8) | static_cast<uint8_t>(in[i]);
-      if (Crc32(out) != expected) return MakeError(ErrorKind::kCorrupt, "avro: snappy CRC mismatch in " + where);
+      for (size_t i = in.size() - 4; i < in.size(); ++i)
+        expected = (expected << 8) | static_cast<uint8_t>(in[i]);
+      if (Crc32(out) != expected)
+        return MakeError(ErrorKind::kCorrupt, "avro: snappy CRC mismatch in " + where);
       return out;
     }
   }
@@ -126,9 +139,9 @@ void PutBytes(std::string_view s, std::string* out) {
 
 }  // namespace
 
-Result<AvroFileWriter> AvroFileWriter::Make(std::string schema_json,
-                                            std::vector<std::pair<std::string, std::string>> metadata,
-                                            AvroCodec codec) {
+Result<AvroFileWriter> AvroFileWriter::Make(
+    std::string schema_json, std::vector<std::pair<std::string, std::string>> metadata,
+    AvroCodec codec) {
   AvroFileWriter w;
   FRZ_ASSIGN_OR_RETURN(w.schema_, ParseAvroSchema(schema_json));
   for (const auto& [key, value] : metadata) {
@@ -167,7 +180,8 @@ Status AvroFileWriter::FlushBlock() {
 }
 
 Result<std::string> AvroFileWriter::Finish() {
-  if (sync_.size() != kSyncSize) return MakeError(ErrorKind::kInvalidArgument, "avro: sync marker must be 16 bytes");
+  if (sync_.size() != kSyncSize)
+    return MakeError(ErrorKind::kInvalidArgument, "avro: sync marker must be 16 bytes");
   FRZ_RETURN_IF_ERROR(FlushBlock());
   std::string out(kMagic);
   // Metadata map: one block with every entry, then the terminating zero count.
@@ -205,16 +219,19 @@ Result<AvroFile> ReadAvroFile(std::string_view bytes) {
   }
   for (auto& [key, value] : header->entries) file.metadata[key] = std::move(value.bytes);
   if (bytes.size() - pos < kSyncSize) {
-    return MakeError(ErrorKind::kCorrupt, "avro: truncated sync marker at offset " + std::to_string(pos));
+    return MakeError(ErrorKind::kCorrupt,
+                     "avro: truncated sync marker at offset " + std::to_string(pos));
   }
   std::string_view sync = bytes.substr(pos, kSyncSize);
   pos += kSyncSize;
 
   auto schema_it = file.metadata.find("avro.schema");
-  if (schema_it == file.metadata.end()) return MakeError(ErrorKind::kCorrupt, "avro: header without avro.schema");
+  if (schema_it == file.metadata.end())
+    return MakeError(ErrorKind::kCorrupt, "avro: header without avro.schema");
   file.schema_json = schema_it->second;
   auto schema = ParseAvroSchema(file.schema_json);
-  if (!schema) return MakeError(ErrorKind::kCorrupt, "avro: bad writer schema: " + schema.error().message);
+  if (!schema)
+    return MakeError(ErrorKind::kCorrupt, "avro: bad writer schema: " + schema.error().message);
   file.schema = *schema;
   if (auto codec_it = file.metadata.find("avro.codec"); codec_it != file.metadata.end()) {
     const std::string& name = codec_it->second;
@@ -230,7 +247,8 @@ Result<AvroFile> ReadAvroFile(std::string_view bytes) {
   }
 
   for (int block = 0; pos < bytes.size(); ++block) {
-    const std::string where = "block " + std::to_string(block) + " at offset " + std::to_string(pos);
+    const std::string where =
+        "block " + std::to_string(block) + " at offset " + std::to_string(pos);
     auto count = DecodeAvroLong(bytes, &pos);
     if (!count) return MakeError(ErrorKind::kCorrupt, "avro: bad record count of " + where);
     auto size = DecodeAvroLong(bytes, &pos);
@@ -253,10 +271,11 @@ Result<AvroFile> ReadAvroFile(std::string_view bytes) {
     size_t p = 0;
     for (int64_t i = 0; i < *count; ++i) {
       // Offsets of compressed blocks are relative to the decompressed data.
-      auto value = DecodeAvro(*file.schema, data, &p, file.codec == AvroCodec::kNull ? data_offset : 0);
+      auto value =
+          DecodeAvro(*file.schema, data, &p, file.codec == AvroCodec::kNull ? data_offset : 0);
       if (!value) {
-        return MakeError(ErrorKind::kCorrupt,
-                         value.error().message + " (record " + std::to_string(i) + " of " + where + ")");
+        return MakeError(ErrorKind::kCorrupt, value.error().message + " (record " +
+                                                  std::to_string(i) + " of " + where + ")");
       }
       file.records.push_back(std::move(*value));
     }

@@ -1,9 +1,8 @@
 // Avro schema JSON parsing and the AvroValue helpers.
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "frazil/iceberg/avro.h"
 
@@ -31,7 +30,8 @@ Result<std::optional<int>> OptionalId(const Json& obj, const char* key) {
   if (it->is_number_integer()) {
     int64_t v = it->get<int64_t>();
     if (v < INT32_MIN || v > INT32_MAX) {
-      return MakeError(ErrorKind::kInvalidArgument, std::string("avro schema: ") + key + " out of range");
+      return MakeError(ErrorKind::kInvalidArgument,
+                       std::string("avro schema: ") + key + " out of range");
     }
     return std::optional<int>(static_cast<int>(v));
   }
@@ -44,7 +44,8 @@ Result<std::optional<int>> OptionalId(const Json& obj, const char* key) {
     } catch (const std::exception&) {
     }
   }
-  return MakeError(ErrorKind::kInvalidArgument, std::string("avro schema: bad ") + key + ": " + it->dump());
+  return MakeError(ErrorKind::kInvalidArgument,
+                   std::string("avro schema: bad ") + key + ": " + it->dump());
 }
 
 class SchemaParser {
@@ -62,22 +63,28 @@ class SchemaParser {
         }
         s->branches.push_back(std::move(branch));
       }
-      if (s->branches.empty()) return MakeError(ErrorKind::kInvalidArgument, "avro schema: empty union");
+      if (s->branches.empty())
+        return MakeError(ErrorKind::kInvalidArgument, "avro schema: empty union");
       return AvroSchemaPtr(s);
     }
-    if (!j.is_object()) return MakeError(ErrorKind::kInvalidArgument, "avro schema: unexpected " + j.dump());
+    if (!j.is_object())
+      return MakeError(ErrorKind::kInvalidArgument, "avro schema: unexpected " + j.dump());
     auto type_it = j.find("type");
-    if (type_it == j.end()) return MakeError(ErrorKind::kInvalidArgument, "avro schema: object without type");
+    if (type_it == j.end())
+      return MakeError(ErrorKind::kInvalidArgument, "avro schema: object without type");
     if (!type_it->is_string()) {
       // {"type": {...}} or {"type": [...]}: a wrapped schema.
       return Parse(*type_it, enclosing_ns, depth + 1);
     }
     const std::string type_name = type_it->get<std::string>();
     auto s = std::make_shared<AvroSchema>();
-    if (auto lt = j.find("logicalType"); lt != j.end() && lt->is_string()) s->logical_type = lt->get<std::string>();
-    if (auto p = j.find("precision"); p != j.end() && p->is_number_integer()) s->precision = p->get<int>();
+    if (auto lt = j.find("logicalType"); lt != j.end() && lt->is_string())
+      s->logical_type = lt->get<std::string>();
+    if (auto p = j.find("precision"); p != j.end() && p->is_number_integer())
+      s->precision = p->get<int>();
     if (auto p = j.find("scale"); p != j.end() && p->is_number_integer()) s->scale = p->get<int>();
-    if (auto p = j.find("adjust-to-utc"); p != j.end() && p->is_boolean()) s->adjust_to_utc = p->get<bool>();
+    if (auto p = j.find("adjust-to-utc"); p != j.end() && p->is_boolean())
+      s->adjust_to_utc = p->get<bool>();
 
     if (auto prim = PrimitiveFromName(type_name)) {
       s->type = *prim;
@@ -86,7 +93,8 @@ class SchemaParser {
     if (type_name == "array") {
       s->type = AvroType::kArray;
       auto items = j.find("items");
-      if (items == j.end()) return MakeError(ErrorKind::kInvalidArgument, "avro schema: array without items");
+      if (items == j.end())
+        return MakeError(ErrorKind::kInvalidArgument, "avro schema: array without items");
       FRZ_ASSIGN_OR_RETURN(s->items, Parse(*items, enclosing_ns, depth + 1));
       FRZ_ASSIGN_OR_RETURN(s->element_id, OptionalId(j, "element-id"));
       return AvroSchemaPtr(s);
@@ -94,13 +102,15 @@ class SchemaParser {
     if (type_name == "map") {
       s->type = AvroType::kMap;
       auto values = j.find("values");
-      if (values == j.end()) return MakeError(ErrorKind::kInvalidArgument, "avro schema: map without values");
+      if (values == j.end())
+        return MakeError(ErrorKind::kInvalidArgument, "avro schema: map without values");
       FRZ_ASSIGN_OR_RETURN(s->items, Parse(*values, enclosing_ns, depth + 1));
       FRZ_ASSIGN_OR_RETURN(s->key_id, OptionalId(j, "key-id"));
       FRZ_ASSIGN_OR_RETURN(s->value_id, OptionalId(j, "value-id"));
       return AvroSchemaPtr(s);
     }
-    if (type_name != "record" && type_name != "error" && type_name != "enum" && type_name != "fixed") {
+    if (type_name != "record" && type_name != "error" && type_name != "enum" &&
+        type_name != "fixed") {
       // A named type reference written as {"type": "r102"}.
       return ParseName(type_name, enclosing_ns);
     }
@@ -134,7 +144,8 @@ class SchemaParser {
         return MakeError(ErrorKind::kInvalidArgument, "avro schema: enum without symbols");
       }
       for (const Json& sym : *symbols) {
-        if (!sym.is_string()) return MakeError(ErrorKind::kInvalidArgument, "avro schema: bad enum symbol");
+        if (!sym.is_string())
+          return MakeError(ErrorKind::kInvalidArgument, "avro schema: bad enum symbol");
         s->symbols.push_back(sym.get<std::string>());
       }
     } else {
@@ -154,7 +165,8 @@ class SchemaParser {
         }
         field.name = name->get<std::string>();
         if (s->FieldIndex(field.name) >= 0) {
-          return MakeError(ErrorKind::kInvalidArgument, "avro schema: duplicate field " + field.name);
+          return MakeError(ErrorKind::kInvalidArgument,
+                           "avro schema: duplicate field " + field.name);
         }
         FRZ_ASSIGN_OR_RETURN(field.type, Parse(*ftype, ns, depth + 1));
         FRZ_ASSIGN_OR_RETURN(field.field_id, OptionalId(f, "field-id"));
@@ -198,20 +210,34 @@ class SchemaParser {
 
 std::string_view AvroTypeName(AvroType type) {
   switch (type) {
-    case AvroType::kNull: return "null";
-    case AvroType::kBoolean: return "boolean";
-    case AvroType::kInt: return "int";
-    case AvroType::kLong: return "long";
-    case AvroType::kFloat: return "float";
-    case AvroType::kDouble: return "double";
-    case AvroType::kBytes: return "bytes";
-    case AvroType::kString: return "string";
-    case AvroType::kRecord: return "record";
-    case AvroType::kEnum: return "enum";
-    case AvroType::kArray: return "array";
-    case AvroType::kMap: return "map";
-    case AvroType::kUnion: return "union";
-    case AvroType::kFixed: return "fixed";
+    case AvroType::kNull:
+      return "null";
+    case AvroType::kBoolean:
+      return "boolean";
+    case AvroType::kInt:
+      return "int";
+    case AvroType::kLong:
+      return "long";
+    case AvroType::kFloat:
+      return "float";
+    case AvroType::kDouble:
+      return "double";
+    case AvroType::kBytes:
+      return "bytes";
+    case AvroType::kString:
+      return "string";
+    case AvroType::kRecord:
+      return "record";
+    case AvroType::kEnum:
+      return "enum";
+    case AvroType::kArray:
+      return "array";
+    case AvroType::kMap:
+      return "map";
+    case AvroType::kUnion:
+      return "union";
+    case AvroType::kFixed:
+      return "fixed";
   }
   return "?";
 }
@@ -235,7 +261,8 @@ Result<AvroSchemaPtr> ParseAvroSchema(std::string_view json_text) {
   try {
     j = Json::parse(json_text);
   } catch (const Json::exception& e) {
-    return MakeError(ErrorKind::kInvalidArgument, std::string("avro schema is not JSON: ") + e.what());
+    return MakeError(ErrorKind::kInvalidArgument,
+                     std::string("avro schema is not JSON: ") + e.what());
   }
   SchemaParser parser;
   return parser.Parse(j, "", 0);

@@ -1,10 +1,10 @@
 #include "frazil/iceberg/avro.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <limits>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace frazil::iceberg::avro {
 namespace {
@@ -21,14 +21,16 @@ TEST(AvroVarint, KnownEncodings) {
   EXPECT_EQ(Varint(1), "\x02");
   EXPECT_EQ(Varint(-64), "\x7f");
   EXPECT_EQ(Varint(64), "\x80\x01");
-  EXPECT_EQ(Varint(std::numeric_limits<int64_t>::max()), "\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01");
-  EXPECT_EQ(Varint(std::numeric_limits<int64_t>::min()), "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01");
+  EXPECT_EQ(Varint(std::numeric_limits<int64_t>::max()),
+            "\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01");
+  EXPECT_EQ(Varint(std::numeric_limits<int64_t>::min()),
+            "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01");
 }
 
 TEST(AvroVarint, RoundTripsEdgeValues) {
-  for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{63}, int64_t{-64}, int64_t{64}, int64_t{-65},
-                    int64_t{INT32_MAX}, int64_t{INT32_MIN}, std::numeric_limits<int64_t>::max(),
-                    std::numeric_limits<int64_t>::min()}) {
+  for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{63}, int64_t{-64}, int64_t{64},
+                    int64_t{-65}, int64_t{INT32_MAX}, int64_t{INT32_MIN},
+                    std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
     std::string enc = Varint(v);
     size_t pos = 0;
     auto dec = DecodeAvroLong(enc, &pos);
@@ -112,17 +114,21 @@ TEST(AvroSchema, ParsesIcebergAttributes) {
 
 TEST(AvroSchema, RejectsBadSchemas) {
   EXPECT_FALSE(ParseAvroSchema("{").has_value());
-  EXPECT_FALSE(ParseAvroSchema(R"({"type":"record","name":"a","fields":[{"name":"x","type":"nope"}]})").has_value());
+  EXPECT_FALSE(
+      ParseAvroSchema(R"({"type":"record","name":"a","fields":[{"name":"x","type":"nope"}]})")
+          .has_value());
   EXPECT_FALSE(ParseAvroSchema(R"({"type":"fixed","name":"f"})").has_value());
   EXPECT_FALSE(ParseAvroSchema("[]").has_value());
-  auto rec = ParseAvroSchema(R"({"type":"record","name":"a","fields":[{"name":"x","type":["null","a"]}]})");
+  auto rec = ParseAvroSchema(
+      R"({"type":"record","name":"a","fields":[{"name":"x","type":["null","a"]}]})");
   ASSERT_FALSE(rec.has_value());
   EXPECT_EQ(rec.error().kind, ErrorKind::kUnsupported);
 }
 
 AvroValue SampleRecord(int i) {
   AvroValue kv = AvroValue::Array();
-  kv.items.push_back(AvroValue::Record().Add("key", AvroValue::Int(3)).Add("value", AvroValue::Long(-7)));
+  kv.items.push_back(
+      AvroValue::Record().Add("key", AvroValue::Int(3)).Add("value", AvroValue::Long(-7)));
   AvroValue arr = AvroValue::Array();
   arr.items = {AvroValue::Long(1), AvroValue::Long(-1LL << 40)};
   AvroValue m = AvroValue::Map();
@@ -201,13 +207,18 @@ TEST(AvroCodec, KnownBytes) {
       R"({"type":"record","name":"x","fields":[{"name":"a","type":"long"},{"name":"b","type":["null","string"]}]})");
   ASSERT_TRUE(schema.has_value());
   std::string buf;
-  ASSERT_TRUE(EncodeAvro(**schema, AvroValue::Record().Add("a", AvroValue::Int(1)).Add("b", AvroValue::String("foo")),
-                         &buf)
-                  .has_value());
-  EXPECT_EQ(buf, "\x02\x02\x06" "foo");
+  ASSERT_TRUE(
+      EncodeAvro(**schema,
+                 AvroValue::Record().Add("a", AvroValue::Int(1)).Add("b", AvroValue::String("foo")),
+                 &buf)
+          .has_value());
+  EXPECT_EQ(buf,
+            "\x02\x02\x06"
+            "foo");
   // A missing field with a null default encodes as the null branch.
   buf.clear();
-  ASSERT_TRUE(EncodeAvro(**schema, AvroValue::Record().Add("a", AvroValue::Long(-1)), &buf).has_value());
+  ASSERT_TRUE(
+      EncodeAvro(**schema, AvroValue::Record().Add("a", AvroValue::Long(-1)), &buf).has_value());
   EXPECT_EQ(buf, std::string("\x01\x00", 2));
 }
 
@@ -222,7 +233,8 @@ TEST(AvroCodec, RejectsValuesThatDoNotFit) {
   auto st = EncodeAvro(**schema, bad_fixed, &buf);
   ASSERT_FALSE(st.has_value());
   EXPECT_EQ(st.error().kind, ErrorKind::kInvalidArgument);
-  EXPECT_FALSE(EncodeAvro(**schema, AvroValue::Record().Add("i", AvroValue::Int(1)), &buf).has_value());
+  EXPECT_FALSE(
+      EncodeAvro(**schema, AvroValue::Record().Add("i", AvroValue::Int(1)), &buf).has_value());
   auto int_schema = ParseAvroSchema(R"("int")");
   ASSERT_TRUE(int_schema.has_value());
   EXPECT_FALSE(EncodeAvro(**int_schema, AvroValue::Long(int64_t{1} << 40), &buf).has_value());
@@ -258,7 +270,8 @@ class AvroFileTest : public ::testing::TestWithParam<AvroCodec> {};
 
 TEST_P(AvroFileTest, RoundTripsWithHeaderAndManyBlocks) {
   std::string schema_text(kSchema);
-  auto writer = AvroFileWriter::Make(schema_text, {{"format-version", "2"}, {"content", "data"}}, GetParam());
+  auto writer =
+      AvroFileWriter::Make(schema_text, {{"format-version", "2"}, {"content", "data"}}, GetParam());
   ASSERT_TRUE(writer.has_value()) << writer.error().ToString();
   // Enough records for several 1 MiB blocks.
   AvroValue big = SampleRecord(1);
@@ -292,10 +305,12 @@ TEST_P(AvroFileTest, RoundTripsWithHeaderAndManyBlocks) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Codecs, AvroFileTest,
-                         ::testing::Values(AvroCodec::kNull, AvroCodec::kDeflate, AvroCodec::kSnappy));
+                         ::testing::Values(AvroCodec::kNull, AvroCodec::kDeflate,
+                                           AvroCodec::kSnappy));
 
 Result<std::string> SmallFile(AvroCodec codec) {
-  FRZ_ASSIGN_OR_RETURN(auto writer, AvroFileWriter::Make(std::string(kSchema), {{"k", "v"}}, codec));
+  FRZ_ASSIGN_OR_RETURN(auto writer,
+                       AvroFileWriter::Make(std::string(kSchema), {{"k", "v"}}, codec));
   writer.set_sync_marker("0123456789abcdef");
   for (int i = 0; i < 3; ++i) FRZ_RETURN_IF_ERROR(writer.Append(SampleRecord(i)));
   return writer.Finish();
@@ -370,6 +385,27 @@ TEST(AvroFile, DetectsCorruption) {
   EXPECT_EQ(r.error().kind, ErrorKind::kCorrupt);
   EXPECT_NE(r.error().message.find("union index"), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("block 0"), std::string::npos) << r.error().message;
+}
+
+// Single-byte corruption anywhere must give an error or a decodable file, never a crash
+// (run under ASan/UBSan with FRAZIL_SANITIZE).
+TEST(AvroFile, SurvivesByteFlips) {
+  for (AvroCodec codec : {AvroCodec::kNull, AvroCodec::kDeflate, AvroCodec::kSnappy}) {
+    auto bytes = SmallFile(codec);
+    ASSERT_TRUE(bytes.has_value());
+    for (size_t i = 0; i < bytes->size(); ++i) {
+      for (uint8_t x : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xff}}) {
+        std::string bad = *bytes;
+        bad[i] = static_cast<char>(static_cast<uint8_t>(bad[i]) ^ x);
+        auto r = ReadAvroFile(bad);
+        if (!r.has_value()) {
+          EXPECT_TRUE(r.error().kind == ErrorKind::kCorrupt ||
+                      r.error().kind == ErrorKind::kUnsupported)
+              << r.error().ToString();
+        }
+      }
+    }
+  }
 }
 
 TEST(AvroFile, WriterRejectsReservedKeysAndBadSchema) {

@@ -1,9 +1,8 @@
 // Manifest files (spec "Manifests"): Avro record manifest_entry with every Iceberg field id.
 #include "frazil/iceberg/manifest.h"
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "frazil/iceberg/avro.h"
 #include "frazil/iceberg/table_metadata.h"
@@ -32,10 +31,12 @@ OJson Field(std::string_view name, int id, OJson type, bool required, std::strin
 
 // An Iceberg int-keyed map as Avro: array of k<id>_v<id> records with logicalType map.
 OJson IntMap(int key_id, int value_id, std::string_view value_type) {
-  OJson record = {{"type", "record"},
-                  {"name", "k" + std::to_string(key_id) + "_v" + std::to_string(value_id)},
-                  {"fields", OJson::array({{{"name", "key"}, {"type", "int"}, {"field-id", key_id}},
-                                           {{"name", "value"}, {"type", value_type}, {"field-id", value_id}}})}};
+  OJson record = {
+      {"type", "record"},
+      {"name", "k" + std::to_string(key_id) + "_v" + std::to_string(value_id)},
+      {"fields",
+       OJson::array({{{"name", "key"}, {"type", "int"}, {"field-id", key_id}},
+                     {{"name", "value"}, {"type", value_type}, {"field-id", value_id}}})}};
   return {{"type", "array"}, {"items", std::move(record)}, {"logicalType", "map"}};
 }
 
@@ -61,27 +62,42 @@ Result<OJson> PartitionAvroType(const NestedField& field) {
   const Type& t = *field.type;
   const std::string fixed_name = "fixed_" + std::to_string(field.id);
   switch (t.id) {
-    case TypeId::kBoolean: return OJson("boolean");
-    case TypeId::kInt: return OJson("int");
-    case TypeId::kLong: return OJson("long");
-    case TypeId::kFloat: return OJson("float");
-    case TypeId::kDouble: return OJson("double");
-    case TypeId::kDate: return OJson{{"type", "int"}, {"logicalType", "date"}};
-    case TypeId::kTime: return OJson{{"type", "long"}, {"logicalType", "time-micros"}};
+    case TypeId::kBoolean:
+      return OJson("boolean");
+    case TypeId::kInt:
+      return OJson("int");
+    case TypeId::kLong:
+      return OJson("long");
+    case TypeId::kFloat:
+      return OJson("float");
+    case TypeId::kDouble:
+      return OJson("double");
+    case TypeId::kDate:
+      return OJson{{"type", "int"}, {"logicalType", "date"}};
+    case TypeId::kTime:
+      return OJson{{"type", "long"}, {"logicalType", "time-micros"}};
     case TypeId::kTimestamp:
       return OJson{{"type", "long"}, {"logicalType", "timestamp-micros"}, {"adjust-to-utc", false}};
     case TypeId::kTimestampTz:
       return OJson{{"type", "long"}, {"logicalType", "timestamp-micros"}, {"adjust-to-utc", true}};
-    case TypeId::kString: return OJson("string");
-    case TypeId::kBinary: return OJson("bytes");
-    case TypeId::kFixed: return OJson{{"type", "fixed"}, {"name", fixed_name}, {"size", t.length}};
+    case TypeId::kString:
+      return OJson("string");
+    case TypeId::kBinary:
+      return OJson("bytes");
+    case TypeId::kFixed:
+      return OJson{{"type", "fixed"}, {"name", fixed_name}, {"size", t.length}};
     case TypeId::kUuid:
       return OJson{{"type", "fixed"}, {"name", fixed_name}, {"size", 16}, {"logicalType", "uuid"}};
     case TypeId::kDecimal:
-      return OJson{{"type", "fixed"},          {"name", fixed_name},        {"size", DecimalBytes(t.precision)},
-                   {"logicalType", "decimal"}, {"precision", t.precision}, {"scale", t.scale}};
+      return OJson{{"type", "fixed"},
+                   {"name", fixed_name},
+                   {"size", DecimalBytes(t.precision)},
+                   {"logicalType", "decimal"},
+                   {"precision", t.precision},
+                   {"scale", t.scale}};
     default:
-      return MakeError(ErrorKind::kInvalidArgument, "partition field " + field.name + " has nested type");
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "partition field " + field.name + " has nested type");
   }
 }
 
@@ -153,13 +169,14 @@ Result<Datum> PartitionValueFromAvro(const NestedField& field, const AvroValue& 
   if (v.is_null()) return Datum{};
   const Type& t = *field.type;
   auto corrupt = [&]() {
-    return MakeError(ErrorKind::kCorrupt, "manifest: partition value " + field.name + " of Avro type " +
-                                              std::string(avro::AvroTypeName(v.type)) + " is not a " +
-                                              t.ToString());
+    return MakeError(ErrorKind::kCorrupt,
+                     "manifest: partition value " + field.name + " of Avro type " +
+                         std::string(avro::AvroTypeName(v.type)) + " is not a " + t.ToString());
   };
   auto is_int = v.type == AvroType::kInt || v.type == AvroType::kLong;
   auto is_fp = v.type == AvroType::kFloat || v.type == AvroType::kDouble;
-  auto is_binary = v.type == AvroType::kBytes || v.type == AvroType::kFixed || v.type == AvroType::kString;
+  auto is_binary =
+      v.type == AvroType::kBytes || v.type == AvroType::kFixed || v.type == AvroType::kString;
   switch (t.id) {
     case TypeId::kBoolean:
       if (v.type == AvroType::kBoolean) return Datum(v.bool_value);
@@ -203,13 +220,17 @@ Result<Datum> PartitionValueFromAvro(const NestedField& field, const AvroValue& 
 
 AvroValue CountsToAvro(const std::map<int, int64_t>& m) {
   AvroValue arr = AvroValue::Array();
-  for (const auto& [k, v] : m) arr.items.push_back(AvroValue::Record().Add("key", AvroValue::Int(k)).Add("value", AvroValue::Long(v)));
+  for (const auto& [k, v] : m)
+    arr.items.push_back(
+        AvroValue::Record().Add("key", AvroValue::Int(k)).Add("value", AvroValue::Long(v)));
   return arr;
 }
 
 AvroValue BoundsToAvro(const std::map<int, std::string>& m) {
   AvroValue arr = AvroValue::Array();
-  for (const auto& [k, v] : m) arr.items.push_back(AvroValue::Record().Add("key", AvroValue::Int(k)).Add("value", AvroValue::Bytes(v)));
+  for (const auto& [k, v] : m)
+    arr.items.push_back(
+        AvroValue::Record().Add("key", AvroValue::Int(k)).Add("value", AvroValue::Bytes(v)));
   return arr;
 }
 
@@ -218,7 +239,9 @@ AvroValue OrNull(AvroValue arr) { return arr.items.empty() ? AvroValue::Null() :
 
 Status ReadIntMap(const AvroValue& v, std::string_view name, std::map<int, int64_t>* counts,
                   std::map<int, std::string>* bounds) {
-  auto bad = [&]() { return MakeError(ErrorKind::kCorrupt, "manifest: malformed " + std::string(name)); };
+  auto bad = [&]() {
+    return MakeError(ErrorKind::kCorrupt, "manifest: malformed " + std::string(name));
+  };
   if (v.type == AvroType::kArray) {
     for (const AvroValue& item : v.items) {
       const AvroValue* key = item.FindNonNull("key");
@@ -239,19 +262,22 @@ Status ReadIntMap(const AvroValue& v, std::string_view name, std::map<int, int64
 
 std::optional<int64_t> OptLong(const AvroValue& rec, std::string_view name) {
   const AvroValue* v = rec.FindNonNull(name);
-  if (v == nullptr || (v->type != AvroType::kLong && v->type != AvroType::kInt)) return std::nullopt;
+  if (v == nullptr || (v->type != AvroType::kLong && v->type != AvroType::kInt))
+    return std::nullopt;
   return v->long_value;
 }
 
 Result<int64_t> ReqLong(const AvroValue& rec, std::string_view name, std::string_view what) {
   auto v = OptLong(rec, name);
-  if (!v) return MakeError(ErrorKind::kCorrupt, std::string(what) + ": missing " + std::string(name));
+  if (!v)
+    return MakeError(ErrorKind::kCorrupt, std::string(what) + ": missing " + std::string(name));
   return *v;
 }
 
 std::optional<std::string> OptBytes(const AvroValue& rec, std::string_view name) {
   const AvroValue* v = rec.FindNonNull(name);
-  if (v == nullptr || (v->type != AvroType::kBytes && v->type != AvroType::kString && v->type != AvroType::kFixed)) {
+  if (v == nullptr || (v->type != AvroType::kBytes && v->type != AvroType::kString &&
+                       v->type != AvroType::kFixed)) {
     return std::nullopt;
   }
   return v->bytes;
@@ -293,7 +319,9 @@ Result<DataFile> ReadDataFile(const AvroValue& rec, const avro::AvroSchema* part
   DataFile df;
   constexpr std::string_view kWhat = "manifest data_file";
   if (auto c = OptLong(rec, "content")) {
-    if (*c < 0 || *c > 2) return MakeError(ErrorKind::kCorrupt, "manifest: bad data_file content " + std::to_string(*c));
+    if (*c < 0 || *c > 2)
+      return MakeError(ErrorKind::kCorrupt,
+                       "manifest: bad data_file content " + std::to_string(*c));
     df.content = static_cast<FileContent>(*c);
   }
   auto path = OptBytes(rec, "file_path");
@@ -302,7 +330,8 @@ Result<DataFile> ReadDataFile(const AvroValue& rec, const avro::AvroSchema* part
   df.file_format = OptBytes(rec, "file_format").value_or("PARQUET");
   const AvroValue* partition = rec.Find("partition");
   if (partition == nullptr || partition->type != AvroType::kRecord) {
-    if (!partition_type.fields.empty()) return MakeError(ErrorKind::kCorrupt, "manifest data_file: missing partition");
+    if (!partition_type.fields.empty())
+      return MakeError(ErrorKind::kCorrupt, "manifest data_file: missing partition");
     df.partition.clear();
   } else {
     FRZ_ASSIGN_OR_RETURN(df.partition, ReadPartition(*partition, partition_schema, partition_type));
@@ -315,7 +344,8 @@ Result<DataFile> ReadDataFile(const AvroValue& rec, const avro::AvroSchema* part
       {"null_value_counts", &df.null_value_counts},
       {"nan_value_counts", &df.nan_value_counts}};
   for (const auto& [name, target] : counts) {
-    if (const AvroValue* v = rec.FindNonNull(name)) FRZ_RETURN_IF_ERROR(ReadIntMap(*v, name, target, nullptr));
+    if (const AvroValue* v = rec.FindNonNull(name))
+      FRZ_RETURN_IF_ERROR(ReadIntMap(*v, name, target, nullptr));
   }
   if (const AvroValue* v = rec.FindNonNull("lower_bounds")) {
     FRZ_RETURN_IF_ERROR(ReadIntMap(*v, "lower_bounds", nullptr, &df.lower_bounds));
@@ -324,11 +354,14 @@ Result<DataFile> ReadDataFile(const AvroValue& rec, const avro::AvroSchema* part
     FRZ_RETURN_IF_ERROR(ReadIntMap(*v, "upper_bounds", nullptr, &df.upper_bounds));
   }
   df.key_metadata = OptBytes(rec, "key_metadata");
-  if (const AvroValue* v = rec.FindNonNull("split_offsets"); v != nullptr && v->type == AvroType::kArray) {
+  if (const AvroValue* v = rec.FindNonNull("split_offsets");
+      v != nullptr && v->type == AvroType::kArray) {
     for (const AvroValue& item : v->items) df.split_offsets.push_back(item.long_value);
   }
-  if (const AvroValue* v = rec.FindNonNull("equality_ids"); v != nullptr && v->type == AvroType::kArray) {
-    for (const AvroValue& item : v->items) df.equality_ids.push_back(static_cast<int>(item.long_value));
+  if (const AvroValue* v = rec.FindNonNull("equality_ids");
+      v != nullptr && v->type == AvroType::kArray) {
+    for (const AvroValue& item : v->items)
+      df.equality_ids.push_back(static_cast<int>(item.long_value));
   }
   if (auto v = OptLong(rec, "sort_order_id")) df.sort_order_id = static_cast<int>(*v);
   df.referenced_data_file = OptBytes(rec, "referenced_data_file");
@@ -340,10 +373,12 @@ Result<DataFile> ReadDataFile(const AvroValue& rec, const avro::AvroSchema* part
 
 }  // namespace
 
-Result<std::string> WriteManifest(const ManifestContext& ctx, const std::vector<ManifestEntry>& entries) {
+Result<std::string> WriteManifest(const ManifestContext& ctx,
+                                  const std::vector<ManifestEntry>& entries) {
   if (ctx.format_version < 2 || ctx.format_version > 3) {
-    return MakeError(ErrorKind::kUnsupported,
-                     "manifest: writing format version " + std::to_string(ctx.format_version) + " is not supported");
+    return MakeError(ErrorKind::kUnsupported, "manifest: writing format version " +
+                                                  std::to_string(ctx.format_version) +
+                                                  " is not supported");
   }
   const bool v3 = ctx.format_version >= 3;
   FRZ_ASSIGN_OR_RETURN(TypePtr partition_type, ctx.spec.PartitionType(ctx.schema));
@@ -354,36 +389,62 @@ Result<std::string> WriteManifest(const ManifestContext& ctx, const std::vector<
     partition_fields.push_back(Field(f.name, f.id, std::move(t), false));
   }
   OJson data_file_fields = OJson::array();
-  data_file_fields.push_back(Field("content", 134, "int", true, "Contents of the file: 0=data, 1=position deletes, 2=equality deletes"));
-  data_file_fields.push_back(Field("file_path", 100, "string", true, "Location URI with FS scheme"));
-  data_file_fields.push_back(Field("file_format", 101, "string", true, "File format name: avro, orc, or parquet"));
-  data_file_fields.push_back(Field("partition", 102, {{"type", "record"}, {"name", "r102"}, {"fields", partition_fields}}, true,
-                                   "Partition data tuple, schema based on the partition spec"));
-  data_file_fields.push_back(Field("record_count", 103, "long", true, "Number of records in the file"));
-  data_file_fields.push_back(Field("file_size_in_bytes", 104, "long", true, "Total file size in bytes"));
-  data_file_fields.push_back(Field("column_sizes", 108, IntMap(117, 118, "long"), false, "Map of column id to total size on disk"));
-  data_file_fields.push_back(Field("value_counts", 109, IntMap(119, 120, "long"), false, "Map of column id to total count, including null and NaN"));
-  data_file_fields.push_back(Field("null_value_counts", 110, IntMap(121, 122, "long"), false, "Map of column id to null value count"));
-  data_file_fields.push_back(Field("nan_value_counts", 137, IntMap(138, 139, "long"), false, "Map of column id to number of NaN values in the column"));
-  data_file_fields.push_back(Field("lower_bounds", 125, IntMap(126, 127, "bytes"), false, "Map of column id to lower bound"));
-  data_file_fields.push_back(Field("upper_bounds", 128, IntMap(129, 130, "bytes"), false, "Map of column id to upper bound"));
-  data_file_fields.push_back(Field("key_metadata", 131, "bytes", false, "Encryption key metadata blob"));
-  data_file_fields.push_back(Field("split_offsets", 132, List(133, "long"), false, "Splittable offsets"));
-  data_file_fields.push_back(Field("equality_ids", 135, List(136, "int"), false, "Equality comparison field IDs"));
+  data_file_fields.push_back(
+      Field("content", 134, "int", true,
+            "Contents of the file: 0=data, 1=position deletes, 2=equality deletes"));
+  data_file_fields.push_back(
+      Field("file_path", 100, "string", true, "Location URI with FS scheme"));
+  data_file_fields.push_back(
+      Field("file_format", 101, "string", true, "File format name: avro, orc, or parquet"));
+  data_file_fields.push_back(
+      Field("partition", 102, {{"type", "record"}, {"name", "r102"}, {"fields", partition_fields}},
+            true, "Partition data tuple, schema based on the partition spec"));
+  data_file_fields.push_back(
+      Field("record_count", 103, "long", true, "Number of records in the file"));
+  data_file_fields.push_back(
+      Field("file_size_in_bytes", 104, "long", true, "Total file size in bytes"));
+  data_file_fields.push_back(Field("column_sizes", 108, IntMap(117, 118, "long"), false,
+                                   "Map of column id to total size on disk"));
+  data_file_fields.push_back(Field("value_counts", 109, IntMap(119, 120, "long"), false,
+                                   "Map of column id to total count, including null and NaN"));
+  data_file_fields.push_back(Field("null_value_counts", 110, IntMap(121, 122, "long"), false,
+                                   "Map of column id to null value count"));
+  data_file_fields.push_back(Field("nan_value_counts", 137, IntMap(138, 139, "long"), false,
+                                   "Map of column id to number of NaN values in the column"));
+  data_file_fields.push_back(Field("lower_bounds", 125, IntMap(126, 127, "bytes"), false,
+                                   "Map of column id to lower bound"));
+  data_file_fields.push_back(Field("upper_bounds", 128, IntMap(129, 130, "bytes"), false,
+                                   "Map of column id to upper bound"));
+  data_file_fields.push_back(
+      Field("key_metadata", 131, "bytes", false, "Encryption key metadata blob"));
+  data_file_fields.push_back(
+      Field("split_offsets", 132, List(133, "long"), false, "Splittable offsets"));
+  data_file_fields.push_back(
+      Field("equality_ids", 135, List(136, "int"), false, "Equality comparison field IDs"));
   data_file_fields.push_back(Field("sort_order_id", 140, "int", false, "Sort order ID"));
-  if (v3) data_file_fields.push_back(Field("first_row_id", 142, "long", false, "The first row ID assigned to the first row in the data file"));
-  data_file_fields.push_back(Field("referenced_data_file", 143, "string", false, "Fully qualified location (URI with FS scheme) of a data file that all deletes reference"));
+  if (v3)
+    data_file_fields.push_back(
+        Field("first_row_id", 142, "long", false,
+              "The first row ID assigned to the first row in the data file"));
+  data_file_fields.push_back(Field(
+      "referenced_data_file", 143, "string", false,
+      "Fully qualified location (URI with FS scheme) of a data file that all deletes reference"));
   if (v3) {
-    data_file_fields.push_back(Field("content_offset", 144, "long", false, "The offset in the file where the content starts"));
-    data_file_fields.push_back(Field("content_size_in_bytes", 145, "long", false, "The length of referenced content stored in the file"));
+    data_file_fields.push_back(Field("content_offset", 144, "long", false,
+                                     "The offset in the file where the content starts"));
+    data_file_fields.push_back(Field("content_size_in_bytes", 145, "long", false,
+                                     "The length of referenced content stored in the file"));
   }
   OJson schema_json = {
       {"type", "record"},
       {"name", "manifest_entry"},
-      {"fields", OJson::array({Field("status", 0, "int", true), Field("snapshot_id", 1, "long", false),
-                               Field("sequence_number", 3, "long", false),
-                               Field("file_sequence_number", 4, "long", false),
-                               Field("data_file", 2, {{"type", "record"}, {"name", "r2"}, {"fields", data_file_fields}}, true)})}};
+      {"fields",
+       OJson::array(
+           {Field("status", 0, "int", true), Field("snapshot_id", 1, "long", false),
+            Field("sequence_number", 3, "long", false),
+            Field("file_sequence_number", 4, "long", false),
+            Field("data_file", 2,
+                  {{"type", "record"}, {"name", "r2"}, {"fields", data_file_fields}}, true)})}};
 
   std::vector<std::pair<std::string, std::string>> header = {
       {"schema", SchemaToJson(ctx.schema).dump()},
@@ -393,20 +454,23 @@ Result<std::string> WriteManifest(const ManifestContext& ctx, const std::vector<
       {"format-version", std::to_string(ctx.format_version)},
       {"content", ctx.content == ManifestContent::kData ? "data" : "deletes"},
   };
-  FRZ_ASSIGN_OR_RETURN(auto writer, avro::AvroFileWriter::Make(schema_json.dump(), std::move(header)));
+  FRZ_ASSIGN_OR_RETURN(auto writer,
+                       avro::AvroFileWriter::Make(schema_json.dump(), std::move(header)));
 
   for (size_t i = 0; i < entries.size(); ++i) {
     const ManifestEntry& e = entries[i];
     const DataFile& df = e.data_file;
     const bool is_data = df.content == FileContent::kData;
     if (is_data != (ctx.content == ManifestContent::kData)) {
-      return MakeError(ErrorKind::kInvalidArgument, "manifest: entry " + std::to_string(i) + " (" + df.file_path +
-                                                        ") has the wrong content for this manifest");
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "manifest: entry " + std::to_string(i) + " (" + df.file_path +
+                           ") has the wrong content for this manifest");
     }
     if (df.partition.size() != partition_type->fields.size()) {
       return MakeError(ErrorKind::kInvalidArgument,
-                       "manifest: entry " + df.file_path + " has " + std::to_string(df.partition.size()) +
-                           " partition values, spec " + std::to_string(ctx.spec.spec_id) + " has " +
+                       "manifest: entry " + df.file_path + " has " +
+                           std::to_string(df.partition.size()) + " partition values, spec " +
+                           std::to_string(ctx.spec.spec_id) + " has " +
                            std::to_string(partition_type->fields.size()) + " fields");
     }
     AvroValue partition = AvroValue::Record();
@@ -415,7 +479,9 @@ Result<std::string> WriteManifest(const ManifestContext& ctx, const std::vector<
       FRZ_ASSIGN_OR_RETURN(AvroValue v, PartitionValueToAvro(f, df.partition[p]));
       partition.Add(f.name, std::move(v));
     }
-    auto opt_long = [](const std::optional<int64_t>& v) { return v ? AvroValue::Long(*v) : AvroValue::Null(); };
+    auto opt_long = [](const std::optional<int64_t>& v) {
+      return v ? AvroValue::Long(*v) : AvroValue::Null();
+    };
     AvroValue split_offsets = AvroValue::Array();
     for (int64_t o : df.split_offsets) split_offsets.items.push_back(AvroValue::Long(o));
     AvroValue equality_ids = AvroValue::Array();
@@ -434,12 +500,15 @@ Result<std::string> WriteManifest(const ManifestContext& ctx, const std::vector<
         .Add("nan_value_counts", OrNull(CountsToAvro(df.nan_value_counts)))
         .Add("lower_bounds", OrNull(BoundsToAvro(df.lower_bounds)))
         .Add("upper_bounds", OrNull(BoundsToAvro(df.upper_bounds)))
-        .Add("key_metadata", df.key_metadata ? AvroValue::Bytes(*df.key_metadata) : AvroValue::Null())
+        .Add("key_metadata",
+             df.key_metadata ? AvroValue::Bytes(*df.key_metadata) : AvroValue::Null())
         .Add("split_offsets", OrNull(std::move(split_offsets)))
         .Add("equality_ids", OrNull(std::move(equality_ids)))
-        .Add("sort_order_id", df.sort_order_id ? AvroValue::Int(*df.sort_order_id) : AvroValue::Null())
-        .Add("referenced_data_file",
-             df.referenced_data_file ? AvroValue::String(*df.referenced_data_file) : AvroValue::Null());
+        .Add("sort_order_id",
+             df.sort_order_id ? AvroValue::Int(*df.sort_order_id) : AvroValue::Null())
+        .Add("referenced_data_file", df.referenced_data_file
+                                         ? AvroValue::String(*df.referenced_data_file)
+                                         : AvroValue::Null());
     if (v3) {
       data_file.Add("first_row_id", opt_long(df.first_row_id))
           .Add("content_offset", opt_long(df.content_offset))
@@ -462,9 +531,11 @@ Result<std::vector<ManifestEntry>> ReadManifest(std::string_view bytes, const Sc
   FRZ_ASSIGN_OR_RETURN(TypePtr partition_type, spec.PartitionType(schema));
   // The writer's r102 schema carries the partition field ids.
   const avro::AvroSchema* partition_schema = nullptr;
-  if (file.schema->type != AvroType::kRecord) return MakeError(ErrorKind::kCorrupt, "manifest: schema is not a record");
+  if (file.schema->type != AvroType::kRecord)
+    return MakeError(ErrorKind::kCorrupt, "manifest: schema is not a record");
   if (int i = file.schema->FieldIndex("data_file"); i >= 0) {
-    const avro::AvroSchema* df = NonNullBranch(file.schema->fields[static_cast<size_t>(i)].type.get());
+    const avro::AvroSchema* df =
+        NonNullBranch(file.schema->fields[static_cast<size_t>(i)].type.get());
     if (int p = df->FieldIndex("partition"); p >= 0) {
       partition_schema = NonNullBranch(df->fields[static_cast<size_t>(p)].type.get());
     }
@@ -476,7 +547,8 @@ Result<std::vector<ManifestEntry>> ReadManifest(std::string_view bytes, const Sc
     ManifestEntry e;
     auto status = OptLong(rec, "status");
     if (!status || *status < 0 || *status > 2) {
-      return MakeError(ErrorKind::kCorrupt, "manifest: entry " + std::to_string(i) + " has no valid status");
+      return MakeError(ErrorKind::kCorrupt,
+                       "manifest: entry " + std::to_string(i) + " has no valid status");
     }
     e.status = static_cast<EntryStatus>(*status);
     e.snapshot_id = OptLong(rec, "snapshot_id");
@@ -484,11 +556,13 @@ Result<std::vector<ManifestEntry>> ReadManifest(std::string_view bytes, const Sc
     e.file_sequence_number = OptLong(rec, "file_sequence_number");
     const AvroValue* df = rec.FindNonNull("data_file");
     if (df == nullptr || df->type != AvroType::kRecord) {
-      return MakeError(ErrorKind::kCorrupt, "manifest: entry " + std::to_string(i) + " has no data_file");
+      return MakeError(ErrorKind::kCorrupt,
+                       "manifest: entry " + std::to_string(i) + " has no data_file");
     }
     auto data_file = ReadDataFile(*df, partition_schema, *partition_type);
     if (!data_file) {
-      return MakeError(data_file.error().kind, data_file.error().message + " (entry " + std::to_string(i) + ")");
+      return MakeError(data_file.error().kind,
+                       data_file.error().message + " (entry " + std::to_string(i) + ")");
     }
     e.data_file = std::move(*data_file);
     entries.push_back(std::move(e));
@@ -501,7 +575,8 @@ void InheritManifestValues(const ManifestFile& manifest, std::vector<ManifestEnt
     if (!e.snapshot_id) e.snapshot_id = manifest.added_snapshot_id;
     // Only entries added by the manifest's snapshot inherit its sequence number; v1
     // manifests (no sequence numbers) have sequence number 0 in the manifest list.
-    const bool added_here = e.status == EntryStatus::kAdded || e.snapshot_id == manifest.added_snapshot_id;
+    const bool added_here =
+        e.status == EntryStatus::kAdded || e.snapshot_id == manifest.added_snapshot_id;
     if (added_here) {
       if (!e.sequence_number) e.sequence_number = manifest.sequence_number;
       if (!e.file_sequence_number) e.file_sequence_number = manifest.sequence_number;

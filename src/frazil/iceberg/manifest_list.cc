@@ -1,8 +1,7 @@
 // Manifest lists (spec "Manifest Lists"): Avro record manifest_file, ids 500-520.
 #include <cmath>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "frazil/iceberg/avro.h"
 #include "frazil/iceberg/manifest.h"
@@ -32,10 +31,14 @@ std::string ManifestListSchema(int format_version) {
   OJson summary = {
       {"type", "record"},
       {"name", "r508"},
-      {"fields", OJson::array({Field("contains_null", 509, "boolean", true, "True if any file has a null partition value"),
-                               Field("contains_nan", 518, "boolean", false, "True if any file has a nan partition value"),
-                               Field("lower_bound", 510, "bytes", false, "Partition lower bound for all files"),
-                               Field("upper_bound", 511, "bytes", false, "Partition upper bound for all files")})}};
+      {"fields",
+       OJson::array(
+           {Field("contains_null", 509, "boolean", true,
+                  "True if any file has a null partition value"),
+            Field("contains_nan", 518, "boolean", false,
+                  "True if any file has a nan partition value"),
+            Field("lower_bound", 510, "bytes", false, "Partition lower bound for all files"),
+            Field("upper_bound", 511, "bytes", false, "Partition upper bound for all files")})}};
   OJson fields = OJson::array({
       Field("manifest_path", 500, "string", true, "Location URI with FS scheme"),
       Field("manifest_length", 501, "long", true, "Total file size in bytes"),
@@ -55,7 +58,8 @@ std::string ManifestListSchema(int format_version) {
       Field("key_metadata", 519, "bytes", false, "Encryption key metadata blob"),
   });
   if (format_version >= 3) {
-    fields.push_back(Field("first_row_id", 520, "long", false, "Starting row ID to assign to new rows in ADDED data files"));
+    fields.push_back(Field("first_row_id", 520, "long", false,
+                           "Starting row ID to assign to new rows in ADDED data files"));
   }
   OJson schema = {{"type", "record"}, {"name", "manifest_file"}, {"fields", std::move(fields)}};
   return schema.dump();
@@ -63,20 +67,23 @@ std::string ManifestListSchema(int format_version) {
 
 std::optional<int64_t> OptLong(const AvroValue& rec, std::string_view name) {
   const AvroValue* v = rec.FindNonNull(name);
-  if (v == nullptr || (v->type != AvroType::kLong && v->type != AvroType::kInt)) return std::nullopt;
+  if (v == nullptr || (v->type != AvroType::kLong && v->type != AvroType::kInt))
+    return std::nullopt;
   return v->long_value;
 }
 
 std::optional<std::string> OptBytes(const AvroValue& rec, std::string_view name) {
   const AvroValue* v = rec.FindNonNull(name);
-  if (v == nullptr || (v->type != AvroType::kBytes && v->type != AvroType::kString && v->type != AvroType::kFixed)) {
+  if (v == nullptr || (v->type != AvroType::kBytes && v->type != AvroType::kString &&
+                       v->type != AvroType::kFixed)) {
     return std::nullopt;
   }
   return v->bytes;
 }
 
 // The first present of several names (v1 writers used "added_data_files_count").
-std::optional<int64_t> OptLongAny(const AvroValue& rec, std::initializer_list<std::string_view> names) {
+std::optional<int64_t> OptLongAny(const AvroValue& rec,
+                                  std::initializer_list<std::string_view> names) {
   for (std::string_view n : names) {
     if (auto v = OptLong(rec, n)) return v;
   }
@@ -92,11 +99,13 @@ bool IsNaN(const Datum& d) {
 }  // namespace
 
 Result<std::string> WriteManifestList(int format_version, int64_t snapshot_id,
-                                      std::optional<int64_t> parent_snapshot_id, int64_t sequence_number,
+                                      std::optional<int64_t> parent_snapshot_id,
+                                      int64_t sequence_number,
                                       const std::vector<ManifestFile>& manifests) {
   if (format_version < 2 || format_version > 3) {
-    return MakeError(ErrorKind::kUnsupported,
-                     "manifest list: writing format version " + std::to_string(format_version) + " is not supported");
+    return MakeError(ErrorKind::kUnsupported, "manifest list: writing format version " +
+                                                  std::to_string(format_version) +
+                                                  " is not supported");
   }
   std::vector<std::pair<std::string, std::string>> header = {
       {"snapshot-id", std::to_string(snapshot_id)},
@@ -104,16 +113,20 @@ Result<std::string> WriteManifestList(int format_version, int64_t snapshot_id,
       {"sequence-number", std::to_string(sequence_number)},
       {"format-version", std::to_string(format_version)},
   };
-  FRZ_ASSIGN_OR_RETURN(auto writer, avro::AvroFileWriter::Make(ManifestListSchema(format_version), std::move(header)));
+  FRZ_ASSIGN_OR_RETURN(auto writer, avro::AvroFileWriter::Make(ManifestListSchema(format_version),
+                                                               std::move(header)));
   for (const ManifestFile& m : manifests) {
     AvroValue partitions = AvroValue::Array();
     for (const PartitionFieldSummary& s : m.partitions) {
       partitions.items.push_back(
           AvroValue::Record()
               .Add("contains_null", AvroValue::Bool(s.contains_null))
-              .Add("contains_nan", s.contains_nan ? AvroValue::Bool(*s.contains_nan) : AvroValue::Null())
-              .Add("lower_bound", s.lower_bound ? AvroValue::Bytes(*s.lower_bound) : AvroValue::Null())
-              .Add("upper_bound", s.upper_bound ? AvroValue::Bytes(*s.upper_bound) : AvroValue::Null()));
+              .Add("contains_nan",
+                   s.contains_nan ? AvroValue::Bool(*s.contains_nan) : AvroValue::Null())
+              .Add("lower_bound",
+                   s.lower_bound ? AvroValue::Bytes(*s.lower_bound) : AvroValue::Null())
+              .Add("upper_bound",
+                   s.upper_bound ? AvroValue::Bytes(*s.upper_bound) : AvroValue::Null()));
     }
     AvroValue rec = AvroValue::Record();
     rec.Add("manifest_path", AvroValue::String(m.manifest_path))
@@ -130,8 +143,11 @@ Result<std::string> WriteManifestList(int format_version, int64_t snapshot_id,
         .Add("existing_rows_count", AvroValue::Long(m.existing_rows_count))
         .Add("deleted_rows_count", AvroValue::Long(m.deleted_rows_count))
         .Add("partitions", std::move(partitions))
-        .Add("key_metadata", m.key_metadata ? AvroValue::Bytes(*m.key_metadata) : AvroValue::Null());
-    if (format_version >= 3) rec.Add("first_row_id", m.first_row_id ? AvroValue::Long(*m.first_row_id) : AvroValue::Null());
+        .Add("key_metadata",
+             m.key_metadata ? AvroValue::Bytes(*m.key_metadata) : AvroValue::Null());
+    if (format_version >= 3)
+      rec.Add("first_row_id",
+              m.first_row_id ? AvroValue::Long(*m.first_row_id) : AvroValue::Null());
     FRZ_RETURN_IF_ERROR(writer.Append(rec));
   }
   return writer.Finish();
@@ -144,8 +160,8 @@ Result<std::vector<ManifestFile>> ReadManifestList(std::string_view bytes) {
   for (size_t i = 0; i < file.records.size(); ++i) {
     const AvroValue& rec = file.records[i];
     auto missing = [&](std::string_view what) {
-      return MakeError(ErrorKind::kCorrupt,
-                       "manifest list: entry " + std::to_string(i) + " has no " + std::string(what));
+      return MakeError(ErrorKind::kCorrupt, "manifest list: entry " + std::to_string(i) +
+                                                " has no " + std::string(what));
     };
     ManifestFile m;
     auto path = OptBytes(rec, "manifest_path");
@@ -158,7 +174,8 @@ Result<std::vector<ManifestFile>> ReadManifestList(std::string_view bytes) {
     if (!spec_id) return missing("partition_spec_id");
     m.partition_spec_id = static_cast<int>(*spec_id);
     if (auto c = OptLong(rec, "content")) {
-      if (*c != 0 && *c != 1) return MakeError(ErrorKind::kCorrupt, "manifest list: bad content " + std::to_string(*c));
+      if (*c != 0 && *c != 1)
+        return MakeError(ErrorKind::kCorrupt, "manifest list: bad content " + std::to_string(*c));
       m.content = static_cast<ManifestContent>(*c);
     }
     // v1 lists have no sequence numbers: everything is sequence number 0.
@@ -167,22 +184,26 @@ Result<std::vector<ManifestFile>> ReadManifestList(std::string_view bytes) {
     auto added_snapshot = OptLong(rec, "added_snapshot_id");
     if (!added_snapshot) return missing("added_snapshot_id");
     m.added_snapshot_id = *added_snapshot;
-    m.added_files_count = static_cast<int>(OptLongAny(rec, {"added_files_count", "added_data_files_count"}).value_or(0));
-    m.existing_files_count =
-        static_cast<int>(OptLongAny(rec, {"existing_files_count", "existing_data_files_count"}).value_or(0));
-    m.deleted_files_count =
-        static_cast<int>(OptLongAny(rec, {"deleted_files_count", "deleted_data_files_count"}).value_or(0));
+    m.added_files_count = static_cast<int>(
+        OptLongAny(rec, {"added_files_count", "added_data_files_count"}).value_or(0));
+    m.existing_files_count = static_cast<int>(
+        OptLongAny(rec, {"existing_files_count", "existing_data_files_count"}).value_or(0));
+    m.deleted_files_count = static_cast<int>(
+        OptLongAny(rec, {"deleted_files_count", "deleted_data_files_count"}).value_or(0));
     m.added_rows_count = OptLong(rec, "added_rows_count").value_or(0);
     m.existing_rows_count = OptLong(rec, "existing_rows_count").value_or(0);
     m.deleted_rows_count = OptLong(rec, "deleted_rows_count").value_or(0);
     if (const AvroValue* parts = rec.FindNonNull("partitions")) {
-      if (parts->type != AvroType::kArray) return MakeError(ErrorKind::kCorrupt, "manifest list: bad partitions");
+      if (parts->type != AvroType::kArray)
+        return MakeError(ErrorKind::kCorrupt, "manifest list: bad partitions");
       for (const AvroValue& p : parts->items) {
         PartitionFieldSummary s;
         const AvroValue* cn = p.FindNonNull("contains_null");
-        if (cn == nullptr || cn->type != AvroType::kBoolean) return missing("partitions.contains_null");
+        if (cn == nullptr || cn->type != AvroType::kBoolean)
+          return missing("partitions.contains_null");
         s.contains_null = cn->bool_value;
-        if (const AvroValue* nan = p.FindNonNull("contains_nan"); nan != nullptr && nan->type == AvroType::kBoolean) {
+        if (const AvroValue* nan = p.FindNonNull("contains_nan");
+            nan != nullptr && nan->type == AvroType::kBoolean) {
           s.contains_nan = nan->bool_value;
         }
         s.lower_bound = OptBytes(p, "lower_bound");
@@ -197,8 +218,8 @@ Result<std::vector<ManifestFile>> ReadManifestList(std::string_view bytes) {
   return out;
 }
 
-Result<std::vector<PartitionFieldSummary>> SummarizePartitions(const PartitionSpec& spec, const Schema& schema,
-                                                               const std::vector<ManifestEntry>& entries) {
+Result<std::vector<PartitionFieldSummary>> SummarizePartitions(
+    const PartitionSpec& spec, const Schema& schema, const std::vector<ManifestEntry>& entries) {
   FRZ_ASSIGN_OR_RETURN(TypePtr partition_type, spec.PartitionType(schema));
   const size_t n = partition_type->fields.size();
   std::vector<PartitionFieldSummary> out(n);
@@ -207,8 +228,9 @@ Result<std::vector<PartitionFieldSummary>> SummarizePartitions(const PartitionSp
   for (const ManifestEntry& e : entries) {
     const std::vector<Datum>& values = e.data_file.partition;
     if (values.size() != n) {
-      return MakeError(ErrorKind::kInvalidArgument, "partition summary: " + e.data_file.file_path + " has " +
-                                                        std::to_string(values.size()) + " partition values, spec has " +
+      return MakeError(ErrorKind::kInvalidArgument, "partition summary: " + e.data_file.file_path +
+                                                        " has " + std::to_string(values.size()) +
+                                                        " partition values, spec has " +
                                                         std::to_string(n));
     }
     for (size_t i = 0; i < n; ++i) {

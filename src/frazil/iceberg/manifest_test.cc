@@ -1,12 +1,12 @@
 #include "frazil/iceberg/manifest.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "frazil/iceberg/avro.h"
 #include "frazil/iceberg/table_metadata.h"
@@ -39,26 +39,29 @@ NestedField Col(int id, std::string name, TypePtr type, bool required = false) {
 }
 
 Schema WideSchema() {
-  return Schema(3, {Col(1, "id", Primitive(TypeId::kLong), true), Col(2, "i", Primitive(TypeId::kInt)),
-                    Col(3, "d", Primitive(TypeId::kDate)), Col(4, "ts", Primitive(TypeId::kTimestamp)),
-                    Col(5, "tstz", Primitive(TypeId::kTimestampTz)), Col(6, "s", Primitive(TypeId::kString)),
-                    Col(7, "bin", Primitive(TypeId::kBinary)), Col(8, "fx", Fixed(3)),
-                    Col(9, "u", Primitive(TypeId::kUuid)), Col(10, "dec", Decimal(10, 2)),
-                    Col(11, "b", Primitive(TypeId::kBoolean)), Col(12, "f", Primitive(TypeId::kFloat)),
-                    Col(13, "dbl", Primitive(TypeId::kDouble)), Col(14, "t", Primitive(TypeId::kTime))});
+  return Schema(
+      3, {Col(1, "id", Primitive(TypeId::kLong), true), Col(2, "i", Primitive(TypeId::kInt)),
+          Col(3, "d", Primitive(TypeId::kDate)), Col(4, "ts", Primitive(TypeId::kTimestamp)),
+          Col(5, "tstz", Primitive(TypeId::kTimestampTz)), Col(6, "s", Primitive(TypeId::kString)),
+          Col(7, "bin", Primitive(TypeId::kBinary)), Col(8, "fx", Fixed(3)),
+          Col(9, "u", Primitive(TypeId::kUuid)), Col(10, "dec", Decimal(10, 2)),
+          Col(11, "b", Primitive(TypeId::kBoolean)), Col(12, "f", Primitive(TypeId::kFloat)),
+          Col(13, "dbl", Primitive(TypeId::kDouble)), Col(14, "t", Primitive(TypeId::kTime))});
 }
 
 PartitionSpec WideSpec() {
   PartitionSpec spec;
   spec.spec_id = 2;
-  const std::pair<int, const char*> identity[] = {{2, "i"},    {3, "d"},   {4, "ts"}, {5, "tstz"}, {6, "s"},
-                                                  {7, "bin"},  {8, "fx"},  {9, "u"},  {10, "dec"}, {11, "b"},
-                                                  {12, "f"},   {13, "dbl"}, {14, "t"}};
+  const std::pair<int, const char*> identity[] = {
+      {2, "i"}, {3, "d"},    {4, "ts"}, {5, "tstz"}, {6, "s"},    {7, "bin"}, {8, "fx"},
+      {9, "u"}, {10, "dec"}, {11, "b"}, {12, "f"},   {13, "dbl"}, {14, "t"}};
   int next = 1000;
   for (const auto& [source, name] : identity) {
-    spec.fields.push_back(PartitionField{source, next++, name, Transform{TransformKind::kIdentity, 0}});
+    spec.fields.push_back(
+        PartitionField{source, next++, name, Transform{TransformKind::kIdentity, 0}});
   }
-  spec.fields.push_back(PartitionField{1, next++, "id_bucket", Transform{TransformKind::kBucket, 16}});
+  spec.fields.push_back(
+      PartitionField{1, next++, "id_bucket", Transform{TransformKind::kBucket, 16}});
   return spec;
 }
 
@@ -141,7 +144,8 @@ TEST(Manifest, RoundTripsEveryPartitionTypeAndField) {
       ASSERT_TRUE(std::holds_alternative<double>(a.data_file.partition[i]));
       EXPECT_TRUE(std::isnan(std::get<double>(a.data_file.partition[i])));
     } else {
-      EXPECT_EQ(a.data_file.partition[i], entries[0].data_file.partition[i]) << "partition field " << i;
+      EXPECT_EQ(a.data_file.partition[i], entries[0].data_file.partition[i])
+          << "partition field " << i;
     }
   }
   const ManifestEntry& b = (*read)[1];
@@ -175,8 +179,11 @@ TEST(Manifest, HeaderAndAvroSchemaCarryIcebergIds) {
 
   const avro::AvroSchema& s = *file->schema;
   EXPECT_EQ(s.name, "manifest_entry");
-  std::vector<std::pair<std::string, int>> top = {
-      {"status", 0}, {"snapshot_id", 1}, {"sequence_number", 3}, {"file_sequence_number", 4}, {"data_file", 2}};
+  std::vector<std::pair<std::string, int>> top = {{"status", 0},
+                                                  {"snapshot_id", 1},
+                                                  {"sequence_number", 3},
+                                                  {"file_sequence_number", 4},
+                                                  {"data_file", 2}};
   ASSERT_EQ(s.fields.size(), top.size());
   for (size_t i = 0; i < top.size(); ++i) {
     EXPECT_EQ(s.fields[i].name, top[i].first);
@@ -185,11 +192,12 @@ TEST(Manifest, HeaderAndAvroSchemaCarryIcebergIds) {
   const avro::AvroSchema& df = *s.fields[4].type;
   EXPECT_EQ(df.name, "r2");
   const std::vector<std::pair<std::string, int>> ids = {
-      {"content", 134},          {"file_path", 100},       {"file_format", 101},   {"partition", 102},
-      {"record_count", 103},     {"file_size_in_bytes", 104}, {"column_sizes", 108}, {"value_counts", 109},
-      {"null_value_counts", 110}, {"nan_value_counts", 137}, {"lower_bounds", 125}, {"upper_bounds", 128},
-      {"key_metadata", 131},     {"split_offsets", 132},   {"equality_ids", 135},  {"sort_order_id", 140},
-      {"referenced_data_file", 143}};
+      {"content", 134},          {"file_path", 100},           {"file_format", 101},
+      {"partition", 102},        {"record_count", 103},        {"file_size_in_bytes", 104},
+      {"column_sizes", 108},     {"value_counts", 109},        {"null_value_counts", 110},
+      {"nan_value_counts", 137}, {"lower_bounds", 125},        {"upper_bounds", 128},
+      {"key_metadata", 131},     {"split_offsets", 132},       {"equality_ids", 135},
+      {"sort_order_id", 140},    {"referenced_data_file", 143}};
   ASSERT_EQ(df.fields.size(), ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     EXPECT_EQ(df.fields[i].name, ids[i].first);
@@ -316,7 +324,8 @@ TEST(Manifest, ReadsV1Manifests) {
       {"name":"file_size_in_bytes","type":"long","field-id":104},
       {"name":"block_size_in_bytes","type":"long","field-id":105},
       {"name":"something_new","type":["null","string"],"default":null}]}}]})";
-  auto writer = avro::AvroFileWriter::Make(schema, {{"format-version", "1"}}, avro::AvroCodec::kNull);
+  auto writer =
+      avro::AvroFileWriter::Make(schema, {{"format-version", "1"}}, avro::AvroCodec::kNull);
   ASSERT_TRUE(writer.has_value());
   using avro::AvroValue;
   AvroValue part = AvroValue::Record().Add("renamed", AvroValue::Int(5));
@@ -328,7 +337,12 @@ TEST(Manifest, ReadsV1Manifests) {
                      .Add("file_size_in_bytes", AvroValue::Long(30))
                      .Add("block_size_in_bytes", AvroValue::Long(67108864))
                      .Add("something_new", AvroValue::String("?"));
-  ASSERT_TRUE(writer->Append(AvroValue::Record().Add("status", AvroValue::Int(0)).Add("snapshot_id", AvroValue::Long(5)).Add("data_file", df)).has_value());
+  ASSERT_TRUE(writer
+                  ->Append(AvroValue::Record()
+                               .Add("status", AvroValue::Int(0))
+                               .Add("snapshot_id", AvroValue::Long(5))
+                               .Add("data_file", df))
+                  .has_value());
   auto bytes = writer->Finish();
   ASSERT_TRUE(bytes.has_value());
   Schema table(0, {Col(1, "x", Primitive(TypeId::kInt))});
@@ -443,16 +457,19 @@ TEST(ManifestList, RoundTripsWithHeader) {
 TEST(ManifestList, SummarizesPartitions) {
   Schema schema(0, {Col(1, "id", Primitive(TypeId::kLong)), Col(2, "s", Primitive(TypeId::kString)),
                     Col(3, "x", Primitive(TypeId::kDouble))});
-  PartitionSpec spec{0, {PartitionField{2, 1000, "s", Transform{}}, PartitionField{3, 1001, "x", Transform{}},
-                         PartitionField{1, 1002, "b", Transform{TransformKind::kBucket, 4}}}};
+  PartitionSpec spec{
+      0,
+      {PartitionField{2, 1000, "s", Transform{}}, PartitionField{3, 1001, "x", Transform{}},
+       PartitionField{1, 1002, "b", Transform{TransformKind::kBucket, 4}}}};
   auto entry = [](Datum s, Datum x, Datum b) {
     ManifestEntry e;
     e.data_file.partition = {std::move(s), std::move(x), std::move(b)};
     return e;
   };
-  std::vector<ManifestEntry> entries = {entry(Datum(std::string("m")), Datum(2.0), Datum(int32_t{3})),
-                                        entry(Datum(std::string("c")), Datum(std::nan("")), Datum()),
-                                        entry(Datum(std::string("x")), Datum(-1.0), Datum(int32_t{0}))};
+  std::vector<ManifestEntry> entries = {
+      entry(Datum(std::string("m")), Datum(2.0), Datum(int32_t{3})),
+      entry(Datum(std::string("c")), Datum(std::nan("")), Datum()),
+      entry(Datum(std::string("x")), Datum(-1.0), Datum(int32_t{0}))};
   auto summary = SummarizePartitions(spec, schema, entries);
   ASSERT_TRUE(summary.has_value()) << summary.error().ToString();
   ASSERT_EQ(summary->size(), 3u);
@@ -514,7 +531,8 @@ TEST(ManifestGolden, ReadsPyIcebergManifestAndList) {
   EXPECT_EQ(e.sequence_number, std::nullopt);  // inherited
   const DataFile& df = e.data_file;
   EXPECT_EQ(df.content, FileContent::kData);
-  EXPECT_NE(df.file_path.find("/data/category=iceberg/d=2017-11-16/"), std::string::npos) << df.file_path;
+  EXPECT_NE(df.file_path.find("/data/category=iceberg/d=2017-11-16/"), std::string::npos)
+      << df.file_path;
   EXPECT_EQ(df.file_format, "PARQUET");
   ASSERT_EQ(df.partition.size(), 2u);
   EXPECT_EQ(df.partition[0], Datum(std::string("iceberg")));
