@@ -34,6 +34,9 @@ Result<int64_t> EvalTimestampMillis(engine::Connection& con, const std::string& 
 
 Result<std::string> PrepareSql(Warehouse& w, engine::Connection& con, const std::string& sql) {
   std::string out = sql;
+  // Times with zone render in UTC unless the statement says otherwise: the same output on
+  // every machine.
+  FRZ_RETURN_IF_ERROR(con.Execute("SET TimeZone = 'UTC'"));
   FRZ_ASSIGN_OR_RETURN(auto namespaces, w.catalog().ListNamespaces({}));
   for (const auto& ns : namespaces) {
     FRZ_ASSIGN_OR_RETURN(auto tables, w.catalog().ListTables(ns));

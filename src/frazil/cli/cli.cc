@@ -106,6 +106,15 @@ Result<std::string> ReaderSql(const std::string& path, std::string format) {
   return MakeError(ErrorKind::kInvalidArgument, "unknown input format '" + format + "' (csv, parquet or json)");
 }
 
+// Whether a statement returns rows we can wrap in a subquery (SELECT-like).
+bool IsQuery(const std::string& sql) {
+  size_t i = 0;
+  while (i < sql.size() && (std::isspace(static_cast<unsigned char>(sql[i])) || sql[i] == '(')) ++i;
+  std::string word;
+  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
+  return word == "SELECT" || word == "WITH" || word == "FROM" || word == "VALUES" || word == "TABLE";
+}
+
 Rows MakeRows(std::vector<std::string> cols, std::vector<bool> raw) {
   Rows r;
   r.columns = std::move(cols);
@@ -165,10 +174,25 @@ int Main(int argc, char** argv) {
     if (text.empty()) return Fail(Error{ErrorKind::kInvalidArgument, "no SQL given (pass a query or --file)"});
     auto con = engine::Connection::Open(w.db());
     if (!con) return Fail(con.error());
-    auto result = app::RunSql(w, *con, text);
-    if (!result) return Fail(result.error());
+    auto prepared = app::PrepareSql(w, *con, text);
+    if (!prepared) return Fail(prepared.error());
+    std::string stmt = *prepared;
+    while (!stmt.empty() && (std::isspace(static_cast<unsigned char>(stmt.back())) || stmt.back() == ';')) stmt.pop_back();
     auto fmt = ParseOutputFormat(sql_format);
-    Rows rows = FromQueryResult(*result);
+    Rows rows;
+    if (IsQuery(stmt)) {
+      // Render every value through DuckDB's own VARCHAR cast (nested types, time zones,
+      // intervals), keeping the real types for alignment and JSON.
+      auto probe = con->Query("SELECT * FROM (" + stmt + "\n) LIMIT 0");
+      if (!probe) return Fail(probe.error());
+      auto result = con->Query("SELECT COLUMNS(*)::VARCHAR FROM (" + stmt + "\n)");
+      if (!result) return Fail(result.error());
+      rows = FromQueryResult(*result, &*probe);
+    } else {
+      auto result = con->Query(stmt);
+      if (!result) return Fail(result.error());
+      rows = FromQueryResult(*result);
+    }
     Render(rows, *fmt, std::cout, sql_max_rows);
     return 0;
   }));

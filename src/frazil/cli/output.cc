@@ -53,11 +53,11 @@ Result<OutputFormat> ParseOutputFormat(const std::string& name) {
   return MakeError(ErrorKind::kInvalidArgument, "unknown output format '" + name + "' (table, csv or json)");
 }
 
-Rows FromQueryResult(engine::QueryResult& result) {
+Rows FromQueryResult(engine::QueryResult& result, engine::QueryResult* types_from) {
   Rows rows;
   for (size_t c = 0; c < result.column_count(); ++c) {
     rows.columns.push_back(result.column_name(c));
-    switch (result.column_type(c)) {
+    switch (types_from ? types_from->column_type(c) : result.column_type(c)) {
       case DUCKDB_TYPE_BOOLEAN:
       case DUCKDB_TYPE_TINYINT:
       case DUCKDB_TYPE_SMALLINT:

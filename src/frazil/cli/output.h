@@ -22,7 +22,8 @@ struct Rows {
   std::vector<std::vector<std::optional<std::string>>> rows;
 };
 
-Rows FromQueryResult(engine::QueryResult& result);
+// `types_from` (optional) supplies the column types when `result` holds them cast to text.
+Rows FromQueryResult(engine::QueryResult& result, engine::QueryResult* types_from = nullptr);
 // Writes `rows`; a table is truncated to `max_rows` with a note (0 = all).
 void Render(const Rows& rows, OutputFormat format, std::ostream& out, size_t max_rows = 0);
 
