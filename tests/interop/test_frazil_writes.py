@@ -28,6 +28,15 @@ def _create_and_load(fz: Frazil, ns: str, name: str, schema: dict, data, spec: d
     return ident
 
 
+def _parse_json_output(text: str) -> list:
+    """`--format json` output: one JSON document, or JSON lines."""
+    try:
+        doc = json.loads(text)
+        return doc if isinstance(doc, list) else [doc]
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def _primitive_fields(schema: dict) -> list[dict]:
     return [f for f in schema["fields"] if isinstance(f["type"], str) and f["name"] != "id"]
 
@@ -119,6 +128,20 @@ def test_partition_matrix(layout, shared_frazil, ns, duck, spark):
     fz = shared_frazil
     schema = S.all_types_schema(with_time=False)
     data = S.make_table(schema, N_MATRIX, seed=40 + list(MATRIX).index(layout))
+    if layout == "truncate":
+        # truncate(v) = v - (((v % W) + W) % W) leaves the type's range near its minimum
+        # (Java wraps, Python does not, the spec is silent): keep clear of that edge.
+        data = S.rows_to_arrow(
+            [
+                dict(
+                    r,
+                    c_long=None if r["c_long"] is None else r["c_long"] // 4,
+                    c_dec9=None if r["c_dec9"] is None else (r["c_dec9"] / 4).quantize(S.decimal.Decimal("0.01"), rounding=S.decimal.ROUND_DOWN),
+                )
+                for r in data.to_pylist()
+            ],
+            schema,
+        )
     if layout == "identity":
         # An identity-partitioned string becomes a directory name (percent-encoded UTF-8 can
         # triple its length; NAME_MAX is 255 bytes): keep the values short for this layout.
@@ -143,17 +166,18 @@ def test_partition_matrix(layout, shared_frazil, ns, duck, spark):
     # Pruning by partition value: each peer computes the transform of the literal itself.
     rows = data.to_pylist()
     srows = S.spark_rows(data, schema).to_pylist()
-    for col in dict.fromkeys(c for _, c in MATRIX[layout]):
+    for transform, col in MATRIX[layout]:
         itype = S.field_by_name(schema, col)["type"]
         for i, v in enumerate(R.sample_values(data, col)):
             expected = R.rows_where_equal(rows, col, v, itype)
             if R.pyiceberg_can_filter(itype):
                 got = tbl.scan(row_filter=EqualTo(col, R.pyiceberg_literal(v, itype))).to_arrow()
                 S.assert_same_rows(got, S.pyiceberg_list_struct_nulls(expected, schema), schema, f"PyIceberg where {col} = {v!r}")
-            ph, param = R.duck_param(v, itype)
-            got = duck_read(duck, tbl.metadata_location, where=f"{col} = {ph}", params=[param])
-            S.assert_same_rows(got, expected, schema, f"DuckDB where {col} = {v!r}")
-            if i == 0:
+            if R.duckdb_can_prune(transform, itype):
+                ph, param = R.duck_param(v, itype)
+                got = duck_read(duck, tbl.metadata_location, where=f"{col} = {ph}", params=[param])
+                S.assert_same_rows(got, expected, schema, f"DuckDB where {col} = {v!r}")
+            if i == 0 and R.spark_can_filter(itype):
                 sexp = [r for r in srows if r["id"] in {e["id"] for e in expected}]
                 got = R.spark_read_filtered(spark, ident, col, v, itype)
                 S.assert_same_rows(got, sexp, sschema, f"Spark where {col} = {v!r}")
@@ -302,7 +326,7 @@ def test_time_travel_and_rollback(shared_frazil, ns, duck, spark):
     S.assert_same_rows(fz.export(f"SELECT * FROM {ident} AT (TIMESTAMP => TIMESTAMP '{mid}')"), rows1, schema, f"frazil AT TIMESTAMP {mid}")
 
     listing = fz.run("table", "snapshots", ident, "--format", "json").stdout
-    json.loads(listing)
+    _parse_json_output(listing)
     for s in snaps:
         assert str(s.snapshot_id) in listing, f"snapshot {s.snapshot_id} missing from `table snapshots`"
     history = fz.run("table", "history", ident).stdout

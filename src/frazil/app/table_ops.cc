@@ -123,10 +123,19 @@ Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id
     FRZ_ASSIGN_OR_RETURN(files, engine::WritePartitioned(con, sql, *schema, *spec, local_dir, opts));
   }
   for (auto& f : files) f.file_path = ToLocation(f.file_path);
-  const int spec_id = spec->spec_id;
-  const int schema_id = schema->schema_id();
+  auto result = CommitDataFiles(w, id, files, spec->spec_id, schema->schema_id(), overwrite);
+  if (!result && result.error().kind != ErrorKind::kCommitStateUnknown) {
+    // The data files were never referenced by a committed snapshot: remove them, unless
+    // the commit's outcome is unknown.
+    for (const auto& f : files) (void)w.io().Delete(f.file_path);
+  }
+  return result;
+}
 
-  auto result = CommitSnapshot(w, id, [&](const catalog::LoadedTable& current) -> Result<iceberg::SnapshotChanges> {
+Result<WriteResult> CommitDataFiles(Warehouse& w, const catalog::TableIdentifier& id,
+                                    const std::vector<iceberg::DataFile>& files, int spec_id, int schema_id,
+                                    bool overwrite) {
+  return CommitSnapshot(w, id, [&](const catalog::LoadedTable& current) -> Result<iceberg::SnapshotChanges> {
     if (current.metadata.current_schema_id != schema_id || current.metadata.default_spec_id != spec_id) {
       return MakeError(ErrorKind::kCommitFailed, id.ToString() + " changed schema or partitioning during the write; run it again");
     }
@@ -142,14 +151,6 @@ Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id
     }
     return c;
   });
-  if (!result) {
-    // The data files were never referenced by a committed snapshot: remove them, unless
-    // the commit's outcome is unknown.
-    if (result.error().kind != ErrorKind::kCommitStateUnknown) {
-      for (const auto& f : files) (void)w.io().Delete(f.file_path);
-    }
-  }
-  return result;
 }
 
 Result<std::string> TableScanSql(Warehouse& w, const catalog::LoadedTable& table, const iceberg::ScanOptions& options) {

@@ -33,6 +33,13 @@ Result<catalog::LoadedTable> CreateTable(Warehouse& w, const catalog::TableIdent
 Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id,
                                 const std::string& select_sql, bool overwrite);
 
+// Commits data files already written for the table's spec `spec_id` and schema
+// `schema_id` as an append, or as an overwrite of every current row. Fails with
+// CommitFailed if the table's schema or spec changed since the files were written.
+Result<WriteResult> CommitDataFiles(Warehouse& w, const catalog::TableIdentifier& id,
+                                    const std::vector<iceberg::DataFile>& files, int spec_id, int schema_id,
+                                    bool overwrite);
+
 // Deletes the rows matching a SQL predicate by writing position delete files.
 Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id,
                                 const std::string& predicate);

@@ -97,8 +97,8 @@ Result<std::vector<ManifestFile>> ReadSnapshotManifests(const Snapshot& snapshot
   return list;
 }
 
-static Result<std::vector<ManifestEntry>> ReadEntries(const TableMetadata& metadata, const ManifestFile& mf,
-                                                      io::FileIO& io) {
+Result<std::vector<ManifestEntry>> ReadManifestEntries(const TableMetadata& metadata, const ManifestFile& mf,
+                                                       io::FileIO& io) {
   const PartitionSpec* spec = metadata.spec_by_id(mf.partition_spec_id);
   if (spec == nullptr) {
     return MakeError(ErrorKind::kCorrupt, "manifest " + mf.manifest_path + " refers to unknown partition spec " +
@@ -128,7 +128,7 @@ Result<std::vector<LiveFile>> ReadLiveFiles(const TableMetadata& metadata, const
   FRZ_ASSIGN_OR_RETURN(auto manifests, ReadSnapshotManifests(snapshot, io));
   std::vector<LiveFile> out;
   for (const auto& mf : manifests) {
-    FRZ_ASSIGN_OR_RETURN(auto entries, ReadEntries(metadata, mf, io));
+    FRZ_ASSIGN_OR_RETURN(auto entries, ReadManifestEntries(metadata, mf, io));
     for (auto& e : entries) {
       if (e.status == EntryStatus::kDeleted) continue;
       out.push_back(LiveFile{std::move(e), mf.partition_spec_id});
@@ -213,7 +213,7 @@ Result<ScanPlan> PlanScan(const TableMetadata& metadata, io::FileIO& io, const S
         continue;
       }
     }
-    FRZ_ASSIGN_OR_RETURN(auto entries, ReadEntries(metadata, mf, io));
+    FRZ_ASSIGN_OR_RETURN(auto entries, ReadManifestEntries(metadata, mf, io));
     for (auto& e : entries) {
       if (e.status == EntryStatus::kDeleted) continue;
       int64_t seq = e.sequence_number.value_or(mf.sequence_number);

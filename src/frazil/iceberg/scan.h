@@ -64,6 +64,9 @@ struct LiveFile {
   int spec_id = 0;
 };
 Result<std::vector<ManifestFile>> ReadSnapshotManifests(const Snapshot& snapshot, io::FileIO& io);
+// The entries of one manifest (all statuses), inherited values filled in.
+Result<std::vector<ManifestEntry>> ReadManifestEntries(const TableMetadata& metadata, const ManifestFile& manifest,
+                                                       io::FileIO& io);
 Result<std::vector<LiveFile>> ReadLiveFiles(const TableMetadata& metadata, const Snapshot& snapshot,
                                             io::FileIO& io);
 

@@ -93,6 +93,48 @@ std::string PartitionKey(const std::vector<Datum>& tuple) {
   return key;
 }
 
+// Keeps the manifest list short as commits accumulate (the Java implementation's
+// commit.manifest-merge.enabled / commit.manifest.min-count-to-merge, default 100): once a
+// spec has that many data manifests, the ones below the target size are rewritten as one
+// manifest of EXISTING entries. Without this, every commit would read and write a manifest
+// list that grows by one entry per commit.
+Status MergeSmallManifests(const TableMetadata& base, io::FileIO& io, const Snapshot& snap,
+                           std::vector<ManifestFile>* manifests, std::vector<std::string>* written) {
+  if (base.Property("commit.manifest-merge.enabled", "true") == "false") return Ok();
+  const int64_t min_count = std::max<int64_t>(2, base.PropertyInt("commit.manifest.min-count-to-merge", 100));
+  const int64_t target = base.PropertyInt("commit.manifest.target-size-bytes", 8 << 20);
+  std::map<int, std::vector<size_t>> small_by_spec;
+  for (size_t i = 0; i < manifests->size(); ++i) {
+    const auto& mf = (*manifests)[i];
+    if (mf.content == ManifestContent::kData && mf.manifest_length < target) small_by_spec[mf.partition_spec_id].push_back(i);
+  }
+  std::set<size_t> merged_away;
+  std::vector<ManifestFile> merged;
+  for (const auto& [spec_id, idx] : small_by_spec) {
+    if (static_cast<int64_t>(idx.size()) < min_count) continue;
+    std::vector<ManifestEntry> entries;
+    for (size_t i : idx) {
+      FRZ_ASSIGN_OR_RETURN(auto part, ReadManifestEntries(base, (*manifests)[i], io));
+      for (auto& e : part) {
+        if (e.status == EntryStatus::kDeleted) continue;
+        e.status = EntryStatus::kExisting;  // keeps its (now explicit) ids and sequence numbers
+        entries.push_back(std::move(e));
+      }
+      merged_away.insert(i);
+    }
+    FRZ_ASSIGN_OR_RETURN(ManifestFile mf, WriteOne(base, io, spec_id, ManifestContent::kData, entries, snap.snapshot_id,
+                                                   snap.sequence_number, written));
+    merged.push_back(std::move(mf));
+  }
+  if (merged_away.empty()) return Ok();
+  std::vector<ManifestFile> kept = std::move(merged);
+  for (size_t i = 0; i < manifests->size(); ++i) {
+    if (!merged_away.count(i)) kept.push_back(std::move((*manifests)[i]));
+  }
+  *manifests = std::move(kept);
+  return Ok();
+}
+
 }  // namespace
 
 std::string MetadataDir(const TableMetadata& m) {
@@ -131,14 +173,7 @@ Result<ProducedSnapshot> ProduceSnapshot(const TableMetadata& base, io::FileIO& 
         manifests.push_back(mf);
         continue;
       }
-      FRZ_ASSIGN_OR_RETURN(std::string bytes, io.Read(mf.manifest_path));
-      const PartitionSpec* spec = base.spec_by_id(mf.partition_spec_id);
-      if (spec == nullptr) {
-        return MakeError(ErrorKind::kCorrupt, "manifest " + mf.manifest_path + " uses unknown partition spec " +
-                                                  std::to_string(mf.partition_spec_id));
-      }
-      FRZ_ASSIGN_OR_RETURN(auto entries, ReadManifest(bytes, *base.current_schema(), *spec));
-      InheritManifestValues(mf, &entries);
+      FRZ_ASSIGN_OR_RETURN(auto entries, ReadManifestEntries(base, mf, io));
       bool touched = false;
       std::vector<ManifestEntry> kept;
       for (auto& e : entries) {
@@ -180,6 +215,8 @@ Result<ProducedSnapshot> ProduceSnapshot(const TableMetadata& base, io::FileIO& 
     }
     return entries;
   };
+  FRZ_RETURN_IF_ERROR(MergeSmallManifests(base, io, snap, &manifests, &out.written_files));
+
   std::vector<ManifestFile> new_manifests;
   if (!changes.added_data_files.empty()) {
     FRZ_ASSIGN_OR_RETURN(ManifestFile mf,
