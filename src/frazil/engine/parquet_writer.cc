@@ -364,9 +364,29 @@ Status RegisterIcebergFunctions(Connection& con) {
                                    BucketFunction);
 }
 
+// DuckDB has no fixed-length binary type, so it cannot write the FIXED_LEN_BYTE_ARRAY(L)
+// that the spec requires for fixed[L]; a BYTE_ARRAY column would be rejected by PyIceberg.
+// Refuse clearly instead of writing a file some readers cannot read.
+Status CheckWritable(const iceberg::NestedField& f, const std::string& prefix) {
+  std::string name = prefix + f.name;
+  if (f.type->id == TypeId::kFixed) {
+    return MakeError(ErrorKind::kUnsupported, "column '" + name + "' has type " + f.type->ToString() +
+                                                  ": frazil cannot write fixed-length binary yet (DuckDB's Parquet writer has no "
+                                                  "FIXED_LEN_BYTE_ARRAY); use binary, or write this table with another engine");
+  }
+  for (const auto& child : f.type->fields) FRZ_RETURN_IF_ERROR(CheckWritable(child, name + "."));
+  return Ok();
+}
+
+Status CheckWritable(const iceberg::Schema& schema) {
+  for (const auto& f : schema.fields()) FRZ_RETURN_IF_ERROR(CheckWritable(f, ""));
+  return Ok();
+}
+
 Result<std::vector<DataFile>> WriteParquet(Connection& con, std::string_view select_sql,
                                            const iceberg::Schema& schema, const std::string& local_dir,
                                            const WriteOptions& options) {
+  FRZ_RETURN_IF_ERROR(CheckWritable(schema));
   return CopyToParquet(con, CastSelect(select_sql, schema), schema, local_dir, options, true);
 }
 
@@ -374,6 +394,7 @@ Result<std::vector<DataFile>> WritePartitioned(Connection& con, std::string_view
                                                const iceberg::Schema& schema, const iceberg::PartitionSpec& spec,
                                                const std::string& local_dir, const WriteOptions& options) {
   if (spec.fields.empty()) return WriteParquet(con, select_sql, schema, local_dir, options);
+  FRZ_RETURN_IF_ERROR(CheckWritable(schema));
   FRZ_ASSIGN_OR_RETURN(iceberg::TypePtr partition_type, spec.PartitionType(schema));
   std::map<int, std::string> paths;
   for (const auto& f : schema.fields()) StructPaths(f, "", &paths);

@@ -66,7 +66,7 @@ iceberg::Schema AllTypesSchema() {
       {12, "tz", false, Primitive(TypeId::kTimestampTz)},
       {13, "s", false, Primitive(TypeId::kString)},
       {14, "u", false, Primitive(TypeId::kUuid)},
-      {15, "fx", false, iceberg::Fixed(4)},
+      {15, "fx", false, iceberg::Primitive(iceberg::TypeId::kBinary)},
       {16, "bin", false, Primitive(TypeId::kBinary)},
       {17, "st", false,
        iceberg::Struct({{18, "x", false, Primitive(TypeId::kInt)}, {19, "y", false, Primitive(TypeId::kString)}})},
@@ -355,6 +355,25 @@ TEST_F(ParquetWriterTest, PositionDeletesAppliedPerTask) {
   tasks[1].position_deletes.push_back(del);
   scan = ScanSql(schema, tasks, strip);
   EXPECT_EQ(Count(*scan), 17);
+}
+
+}  // namespace
+}  // namespace frazil::engine
+
+namespace frazil::engine {
+namespace {
+
+TEST(ParquetWriterFixedTest, FixedColumnsAreRefusedWithAClearError) {
+  auto db = Database::Open();
+  ASSERT_TRUE(db);
+  auto con = Connection::Open(*db);
+  ASSERT_TRUE(con);
+  iceberg::Schema schema(0, {{1, "id", false, iceberg::Primitive(iceberg::TypeId::kLong)},
+                             {2, "hash", false, iceberg::Fixed(16)}});
+  auto r = WriteParquet(*con, "SELECT 1, '\\x00'::BLOB", schema, "/tmp/frazil-fixed-refused");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kUnsupported);
+  EXPECT_NE(r.error().message.find("'hash'"), std::string::npos) << r.error().message;
 }
 
 }  // namespace
