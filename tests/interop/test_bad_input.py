@@ -170,3 +170,23 @@ def test_concurrent_loads_all_land(frazil, loaded):
     for parent, child in zip(snaps, snaps[1:]):
         assert child.parent_snapshot_id == parent.snapshot_id, "snapshot history is not a single chain"
     S.assert_same_rows(frazil.export(f"SELECT * FROM {IDENT}"), expected, schema, "frazil after concurrent loads")
+
+
+def test_fixed_column_write_refused_clearly(frazil):
+    """frazil cannot write fixed[L] yet: the load must fail naming the column, write no
+    snapshot, and leave no data file behind."""
+    schema = S.all_types_schema(with_time=False, with_fixed=True)
+    data = S.make_table(schema, 5, seed=3)
+    frazil.create_table("bad.fixed", schema)
+    before = R.catalog_pointer(frazil.warehouse, "bad.fixed")
+    path = frazil.tmpfile(".parquet")
+    import pyarrow.parquet as pq
+    pq.write_table(data, path)
+    res = frazil.fail("load", "bad.fixed", path)
+    assert "c_fixed" in res.stderr and "fixed[16]" in res.stderr, res.stderr
+    assert R.catalog_pointer(frazil.warehouse, "bad.fixed") == before
+    tbl = pyiceberg_catalog(frazil.warehouse).load_table("bad.fixed")
+    assert tbl.current_snapshot() is None
+    data_dir = tbl.location().removeprefix("file://") + "/data"
+    import os
+    assert not os.path.exists(data_dir) or not any(f.endswith(".parquet") for f in os.listdir(data_dir))

@@ -50,7 +50,7 @@ def _primitive_fields(schema: dict) -> list[dict]:
 def all_types(frazil_bin, shared_wh, tmp_path_factory):
     fz = Frazil(frazil_bin, shared_wh, tmp_path_factory.mktemp("all_types"))
     ns = "fw_all_types"
-    schema = S.all_types_schema(with_time=True)
+    schema = S.all_types_schema(with_time=True, with_fixed=False)
     data = S.make_table(schema, N_ALL_TYPES, seed=11)
     fz.run("namespace", "create", ns)
     ident = _create_and_load(fz, ns, "every_type", schema, data)
@@ -126,7 +126,7 @@ MATRIX = {
 @pytest.mark.parametrize("layout", list(MATRIX))
 def test_partition_matrix(layout, shared_frazil, ns, duck, spark):
     fz = shared_frazil
-    schema = S.all_types_schema(with_time=False)
+    schema = S.all_types_schema(with_time=False, with_fixed=False)
     data = S.make_table(schema, N_MATRIX, seed=40 + list(MATRIX).index(layout))
     if layout == "truncate":
         # truncate(v) = v - (((v % W) + W) % W) leaves the type's range near its minimum
@@ -190,7 +190,7 @@ def test_partition_matrix(layout, shared_frazil, ns, duck, spark):
 
 def test_delete_writes_position_deletes_peers_apply_them(shared_frazil, ns, duck, spark):
     fz = shared_frazil
-    schema = S.all_types_schema(with_time=False)
+    schema = S.all_types_schema(with_time=False, with_fixed=False)
     data = S.make_table(schema, 90, seed=5)
     fz.run("namespace", "create", ns)
     ident = _create_and_load(fz, ns, "del", schema, data, S.partition_spec(schema, [("bucket[3]", "id")]))
@@ -228,7 +228,7 @@ def test_delete_writes_position_deletes_peers_apply_them(shared_frazil, ns, duck
 
 def test_schema_evolution_read_by_field_id(shared_frazil, ns, duck, spark):
     fz = shared_frazil
-    schema = S.all_types_schema(with_time=False)
+    schema = S.all_types_schema(with_time=False, with_fixed=False)
     batch1 = S.make_table(schema, 40, seed=21)
     fz.run("namespace", "create", ns)
     ident = _create_and_load(fz, ns, "evo", schema, batch1)
@@ -291,7 +291,7 @@ def test_schema_evolution_read_by_field_id(shared_frazil, ns, duck, spark):
 
 def test_time_travel_and_rollback(shared_frazil, ns, duck, spark):
     fz = shared_frazil
-    schema = S.all_types_schema(with_time=False)
+    schema = S.all_types_schema(with_time=False, with_fixed=False)
     b1 = S.make_table(schema, 25, seed=31)
     b2 = S.make_table(schema, 25, seed=32, id_start=100)
     fz.run("namespace", "create", ns)
