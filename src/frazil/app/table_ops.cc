@@ -6,6 +6,7 @@
 
 #include "frazil/base/log.h"
 #include "frazil/engine/parquet_writer.h"
+#include "frazil/engine/progress.h"
 #include "frazil/engine/table_scan.h"
 #include "frazil/engine/types.h"
 #include "frazil/iceberg/snapshot_producer.h"
@@ -78,7 +79,7 @@ Result<catalog::LoadedTable> CreateTable(Warehouse& w, const catalog::TableIdent
 }
 
 Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id, const std::string& select_sql,
-                                bool overwrite) {
+                                bool overwrite, ProgressFn progress) {
   FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
   const iceberg::Schema* schema = table.metadata.current_schema();
   const iceberg::PartitionSpec* spec = table.metadata.default_spec();
@@ -117,11 +118,16 @@ Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id
   opts.target_file_size_bytes = table.metadata.PropertyInt("write.target-file-size-bytes", w.config().target_file_size_bytes);
   opts.compression = table.metadata.Property("write.parquet.compression-codec", w.config().parquet_compression);
   std::vector<iceberg::DataFile> files;
+  std::optional<engine::ProgressPoller> poller;
+  if (progress) {
+    poller.emplace(con, [progress](const engine::QueryProgress& p) { progress(p.percentage, p.rows_processed); });
+  }
   if (spec->is_unpartitioned()) {
     FRZ_ASSIGN_OR_RETURN(files, engine::WriteParquet(con, sql, *schema, local_dir, opts));
   } else {
     FRZ_ASSIGN_OR_RETURN(files, engine::WritePartitioned(con, sql, *schema, *spec, local_dir, opts));
   }
+  poller.reset();
   for (auto& f : files) f.file_path = ToLocation(f.file_path);
   auto result = CommitDataFiles(w, id, files, spec->spec_id, schema->schema_id(), overwrite);
   if (!result && result.error().kind != ErrorKind::kCommitStateUnknown) {

@@ -3,6 +3,7 @@
 // commit through the catalog's compare-and-swap, retried on a concurrent commit.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,8 +31,11 @@ Result<catalog::LoadedTable> CreateTable(Warehouse& w, const catalog::TableIdent
 // missing optional columns become null). `overwrite` replaces all current rows instead.
 // Errors: InvalidArgument naming a query column the table lacks or a required column the
 // query lacks; CommitFailed after repeated conflicts.
+// `progress` (optional) is called periodically from another thread with the write's
+// percentage (0..100, -1 unknown) and rows processed.
+using ProgressFn = std::function<void(double percentage, uint64_t rows)>;
 Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id,
-                                const std::string& select_sql, bool overwrite);
+                                const std::string& select_sql, bool overwrite, ProgressFn progress = nullptr);
 
 // Commits data files already written for the table's spec `spec_id` and schema
 // `schema_id` as an append, or as an overwrite of every current row. Fails with

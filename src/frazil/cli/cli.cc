@@ -115,6 +115,22 @@ bool IsQuery(const std::string& sql) {
   return word == "SELECT" || word == "WITH" || word == "FROM" || word == "VALUES" || word == "TABLE";
 }
 
+// "[########............]  42%  1234567 rows" on one terminal line.
+void DrawProgress(double pct, uint64_t rows) {
+  constexpr int kWidth = 30;
+  std::string bar;
+  if (pct >= 0) {
+    int filled = static_cast<int>(pct / 100.0 * kWidth + 0.5);
+    bar = "[" + std::string(filled, '#') + std::string(kWidth - filled, '.') + "] ";
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%3.0f%%", pct);
+    bar += buf;
+  } else {
+    bar = "[working]";
+  }
+  std::cerr << "\r\033[K" << bar << "  " << rows << " rows read" << std::flush;
+}
+
 Rows MakeRows(std::vector<std::string> cols, std::vector<bool> raw) {
   Rows r;
   r.columns = std::move(cols);
@@ -201,10 +217,12 @@ int Main(int argc, char** argv) {
   auto* load = app.add_subcommand("load", "Load a CSV, Parquet or JSON file into a table (created if missing)");
   std::string load_table, load_file, load_format, load_mode = "append";
   std::vector<std::string> load_partition;
+  bool no_progress = false;
   load->add_option("table", load_table, "Target table, namespace.table")->required();
   load->add_option("file", load_file, "Input file (.csv, .parquet, .json/.jsonl; format from the name or --format)")->required();
   load->add_option("--format", load_format, "csv, parquet or json");
   load->add_option("--mode", load_mode, "append (default) or overwrite (replace all rows)")->check(CLI::IsMember({"append", "overwrite"}));
+  load->add_flag("--no-progress", no_progress, "Do not draw a progress bar (it is drawn only on a terminal)");
   load->add_option("--partition-by", load_partition, "When creating the table: partition fields, e.g. 'day(ts)' 'bucket(16, id)'");
   load->footer("The file's columns are matched to the table's by name. A new table gets the schema\n"
                "DuckDB infers from the file (all columns optional).");
@@ -237,7 +255,11 @@ int Main(int argc, char** argv) {
       return Fail(Error{ErrorKind::kInvalidArgument, "--partition-by applies only when creating a table; use `frazil table alter " +
                                                          id->ToString() + " add-partition-field ...`"});
     }
-    auto result = app::AppendQuery(w, *id, *reader, load_mode == "overwrite");
+    app::ProgressFn progress;
+    bool bar = ::isatty(STDERR_FILENO) && !no_progress;
+    if (bar) progress = [](double pct, uint64_t rows) { DrawProgress(pct, rows); };
+    auto result = app::AppendQuery(w, *id, *reader, load_mode == "overwrite", progress);
+    if (bar) std::cerr << "\r\033[K" << std::flush;
     if (!result) return Fail(result.error());
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cerr << "loaded " << result->rows << " rows into " << id->ToString() << " (" << result->files << " files, "
