@@ -3,6 +3,7 @@
 #include <regex>
 #include <set>
 
+#include "frazil/app/scan_filter.h"
 #include "frazil/app/table_ops.h"
 
 namespace frazil::app {
@@ -89,7 +90,9 @@ Result<std::string> PrepareSql(Warehouse& w, engine::Connection& con, const std:
       out = std::move(rewritten);
       if (plain_used) {
         FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
-        auto scan = TableScanSql(w, table, {});
+        iceberg::ScanOptions opts;
+        if (const auto* schema = table.metadata.current_schema()) opts.filter = ExtractFilter(con, sql, id, *schema);
+        auto scan = TableScanSql(w, table, opts);
         if (!scan) return MakeError(scan.error().kind, id.ToString() + ": " + scan.error().message);
         FRZ_RETURN_IF_ERROR(con.Execute("CREATE SCHEMA IF NOT EXISTS " + engine::QuoteIdentifier(ns_text)));
         FRZ_RETURN_IF_ERROR(con.Execute("CREATE OR REPLACE VIEW " + engine::QuoteIdentifier(ns_text) + "." +

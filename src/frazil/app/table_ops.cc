@@ -161,6 +161,13 @@ Result<WriteResult> CommitDataFiles(Warehouse& w, const catalog::TableIdentifier
 
 Result<std::string> TableScanSql(Warehouse& w, const catalog::LoadedTable& table, const iceberg::ScanOptions& options) {
   FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(table.metadata, w.io(), options));
+  Log(LogLevel::kDebug, "scan planned",
+      {{"table", table.metadata.location},
+       {"snapshot", plan.snapshot ? std::to_string(plan.snapshot->snapshot_id) : "none"},
+       {"filter_terms", std::to_string(options.filter.size())},
+       {"files", std::to_string(plan.tasks.size())},
+       {"files_skipped", std::to_string(plan.files_skipped)},
+       {"manifests_skipped", std::to_string(plan.manifests_skipped) + "/" + std::to_string(plan.manifests_total)}});
   engine::ScanSqlOptions so;
   return engine::ScanSql(plan.schema, plan.tasks, [&w](const std::string& loc) { return w.io().LocalPath(loc); }, so);
 }
