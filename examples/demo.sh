@@ -39,11 +39,13 @@ run sql "SELECT date_trunc('month', booked_at) AS month, channel, count(*) AS n,
 
 step "Delete rows (position deletes), evolve the schema, and read the past"
 FIRST=$("$FRAZIL" table snapshots bank.accounts --format csv | tail -n 1 | cut -d, -f1)
+run table tag bank.accounts as-loaded
 run table delete bank.accounts --where "balance < 1000"
 run table alter bank.accounts add-column closed boolean
 run table alter bank.accounts rename-column balance balance_eur
 run sql "SELECT count(*) AS accounts_now, min(balance_eur) AS min_balance FROM bank.accounts"
 run sql "SELECT count(*) AS accounts_then FROM bank.accounts AT (VERSION => $FIRST)"
+run sql "SELECT count(*) AS accounts_as_loaded FROM bank.accounts AT (VERSION => 'as-loaded')"
 run table snapshots bank.accounts
 run table files bank.transfers --format csv | head -5
 

@@ -61,10 +61,18 @@ Result<std::string> PrepareSql(Warehouse& w, engine::Connection& con, const std:
           for (auto& c : kind) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
           if (kind == "VERSION") {
             std::string v = m[4].str();
-            try {
-              opts.snapshot_id = std::stoll(v);
-            } catch (...) {
-              return MakeError(ErrorKind::kInvalidArgument, "AT (VERSION => " + v + "): expected a snapshot id");
+            while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.pop_back();
+            if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') {
+              opts.ref = v.substr(1, v.size() - 2);  // a tag or branch name
+            } else {
+              try {
+                size_t used = 0;
+                opts.snapshot_id = std::stoll(v, &used);
+                if (used != v.size()) throw std::invalid_argument(v);
+              } catch (...) {
+                return MakeError(ErrorKind::kInvalidArgument,
+                                 "AT (VERSION => " + v + "): expected a snapshot id or a quoted tag/branch name");
+              }
             }
           } else {
             FRZ_ASSIGN_OR_RETURN(opts.as_of_ms, EvalTimestampMillis(con, m[4].str()));

@@ -246,4 +246,52 @@ Result<catalog::LoadedTable> Rollback(Warehouse& w, const catalog::TableIdentifi
       {iceberg::upd::SetSnapshotRef{iceberg::kMainBranch, ref}});
 }
 
+Result<catalog::LoadedTable> SetRef(Warehouse& w, const catalog::TableIdentifier& id, const std::string& name,
+                                    std::optional<int64_t> snapshot_id, bool is_branch) {
+  if (name.empty() || name.find_first_of(" \t\n/") != std::string::npos) {
+    return MakeError(ErrorKind::kInvalidArgument, "invalid branch or tag name '" + name + "'");
+  }
+  if (name == iceberg::kMainBranch && !is_branch) {
+    return MakeError(ErrorKind::kInvalidArgument, "'main' is the table's main branch and cannot be a tag");
+  }
+  FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
+  const auto& md = table.metadata;
+  int64_t target = 0;
+  if (snapshot_id) {
+    if (md.snapshot_by_id(*snapshot_id) == nullptr) {
+      return MakeError(ErrorKind::kNotFound, id.ToString() + " has no snapshot " + std::to_string(*snapshot_id));
+    }
+    target = *snapshot_id;
+  } else if (md.current_snapshot_id) {
+    target = *md.current_snapshot_id;
+  } else {
+    return MakeError(ErrorKind::kNotFound, id.ToString() + " has no snapshot yet to point '" + name + "' at");
+  }
+  std::optional<int64_t> current;
+  iceberg::SnapshotRef ref;
+  if (auto it = md.refs.find(name); it != md.refs.end()) {
+    current = it->second.snapshot_id;
+    ref = it->second;
+    if (ref.is_branch != is_branch) {
+      return MakeError(ErrorKind::kInvalidArgument, "'" + name + "' already exists as a " + (ref.is_branch ? "branch" : "tag"));
+    }
+  }
+  ref.snapshot_id = target;
+  ref.is_branch = is_branch;
+  return w.catalog().CommitTable(
+      id, {iceberg::req::AssertTableUuid{md.table_uuid}, iceberg::req::AssertRefSnapshotId{name, current}},
+      {iceberg::upd::SetSnapshotRef{name, ref}});
+}
+
+Result<catalog::LoadedTable> RemoveRef(Warehouse& w, const catalog::TableIdentifier& id, const std::string& name) {
+  if (name == iceberg::kMainBranch) return MakeError(ErrorKind::kInvalidArgument, "the main branch cannot be removed");
+  FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
+  auto it = table.metadata.refs.find(name);
+  if (it == table.metadata.refs.end()) return MakeError(ErrorKind::kNotFound, id.ToString() + " has no branch or tag '" + name + "'");
+  return w.catalog().CommitTable(id,
+                                 {iceberg::req::AssertTableUuid{table.metadata.table_uuid},
+                                  iceberg::req::AssertRefSnapshotId{name, it->second.snapshot_id}},
+                                 {iceberg::upd::RemoveSnapshotRef{name}});
+}
+
 }  // namespace frazil::app

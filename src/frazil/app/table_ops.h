@@ -59,6 +59,13 @@ Result<catalog::LoadedTable> AlterTable(Warehouse& w, const catalog::TableIdenti
 // Makes `snapshot_id` the current snapshot of main.
 Result<catalog::LoadedTable> Rollback(Warehouse& w, const catalog::TableIdentifier& id, int64_t snapshot_id);
 
+// Creates or moves a tag or branch `name` to `snapshot_id` (default: the current snapshot),
+// or removes it (`remove`). `main` cannot be removed and must stay a branch.
+// Errors: NotFound for an unknown snapshot or ref; InvalidArgument for a bad name.
+Result<catalog::LoadedTable> SetRef(Warehouse& w, const catalog::TableIdentifier& id, const std::string& name,
+                                    std::optional<int64_t> snapshot_id, bool is_branch);
+Result<catalog::LoadedTable> RemoveRef(Warehouse& w, const catalog::TableIdentifier& id, const std::string& name);
+
 // SQL (DuckDB dialect) that reads a table as planned, columns by field id, deletes applied.
 Result<std::string> TableScanSql(Warehouse& w, const catalog::LoadedTable& table,
                                  const iceberg::ScanOptions& options);

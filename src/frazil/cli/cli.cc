@@ -536,6 +536,40 @@ int Main(int argc, char** argv) {
     return r ? 0 : Fail(r.error());
   }));
 
+  auto* t_tag = tbl->add_subcommand("tag", "Create, move or remove a tag or branch (read it with AT (VERSION => 'name'))");
+  add_table_arg(t_tag);
+  std::string ref_name;
+  int64_t ref_snapshot = 0;
+  bool ref_branch = false, ref_remove = false;
+  t_tag->add_option("name", ref_name, "Tag or branch name")->required();
+  t_tag->add_option("--snapshot", ref_snapshot, "Snapshot id (default: the current snapshot)");
+  t_tag->add_flag("--branch", ref_branch, "Create a branch instead of a tag");
+  t_tag->add_flag("--remove", ref_remove, "Remove the tag or branch");
+  t_tag->footer("Example:\n  frazil table tag sales.orders month-end\n"
+                "  frazil sql \"SELECT count(*) FROM sales.orders AT (VERSION => 'month-end')\"");
+  t_tag->callback(with_warehouse([&](app::Warehouse& w) {
+    auto id = catalog::TableIdentifier::Parse(t_name);
+    if (!id) return Fail(id.error());
+    auto r = ref_remove ? app::RemoveRef(w, *id, ref_name)
+                        : app::SetRef(w, *id, ref_name,
+                                      t_tag->count("--snapshot") ? std::optional<int64_t>(ref_snapshot) : std::nullopt, ref_branch);
+    return r ? 0 : Fail(r.error());
+  }));
+
+  auto* t_refs = tbl->add_subcommand("refs", "List a table's branches and tags");
+  add_table_arg(t_refs);
+  add_format(t_refs);
+  t_refs->callback(with_warehouse([&](app::Warehouse& w) {
+    auto t = load_table_fn(w);
+    if (!t) return Fail(t.error());
+    Rows rows = MakeRows({"name", "type", "snapshot_id"}, {false, false, true});
+    for (const auto& [name, ref] : t->metadata.refs) {
+      rows.rows.push_back({name, ref.is_branch ? "branch" : "tag", std::to_string(ref.snapshot_id)});
+    }
+    Render(rows, *ParseOutputFormat(t_format), std::cout);
+    return 0;
+  }));
+
   auto* t_drop = tbl->add_subcommand("drop", "Drop a table (--purge also deletes its files)");
   add_table_arg(t_drop);
   bool t_purge = false;
