@@ -135,6 +135,19 @@ std::string SqliteCatalog::TypeFilter() const {
   return has_type_column_ ? " AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)" : "";
 }
 
+Status SqliteCatalog::InsertTableRowLocked(const TableIdentifier& id, const std::string& ns_text,
+                                           const std::string& metadata_location, const char* operation) {
+  FRZ_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExistsLocked(ns_text));
+  if (!ns_exists) return MakeError(ErrorKind::kNoSuchNamespace, "Namespace does not exist: " + ns_text);
+  FRZ_ASSIGN_OR_RETURN(Statement insert, db_.Prepare(InsertTableSql(), operation));
+  FRZ_RETURN_IF_ERROR(BindAll(insert, {options_.name, ns_text, id.name, metadata_location}));
+  Status inserted = insert.Run();
+  if (!inserted && inserted.error().kind == ErrorKind::kAlreadyExists) {
+    return MakeError(ErrorKind::kAlreadyExists, "Table already exists: " + id.ToString());
+  }
+  return inserted;
+}
+
 std::string SqliteCatalog::InsertTableSql() const {
   return std::string("INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, "
                      "metadata_location, previous_metadata_location") +
@@ -450,15 +463,7 @@ Result<LoadedTable> SqliteCatalog::CreateTable(const TableIdentifier& id_in,
 
   std::lock_guard lock(mu_);
   Result<bool> done = InTransaction("create table", [&]() -> Result<bool> {
-    FRZ_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExistsLocked(ns_text));
-    if (!ns_exists) return MakeError(ErrorKind::kNoSuchNamespace, "Namespace does not exist: " + ns_text);
-    FRZ_ASSIGN_OR_RETURN(Statement insert, db_.Prepare(InsertTableSql(), "create table"));
-    FRZ_RETURN_IF_ERROR(BindAll(insert, {options_.name, ns_text, id.name, metadata_location}));
-    Status inserted = insert.Run();
-    if (!inserted && inserted.error().kind == ErrorKind::kAlreadyExists) {
-      return MakeError(ErrorKind::kAlreadyExists, "Table already exists: " + id.ToString());
-    }
-    FRZ_RETURN_IF_ERROR(inserted);
+    FRZ_RETURN_IF_ERROR(InsertTableRowLocked(id, ns_text, metadata_location, "create table"));
     return true;
   });
   if (!done) {
@@ -751,15 +756,7 @@ Result<LoadedTable> SqliteCatalog::RegisterTable(const TableIdentifier& id_in,
   std::string ns_text = NamespaceToString(id.ns);
   std::lock_guard lock(mu_);
   Result<bool> done = InTransaction("register table", [&]() -> Result<bool> {
-    FRZ_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExistsLocked(ns_text));
-    if (!ns_exists) return MakeError(ErrorKind::kNoSuchNamespace, "Namespace does not exist: " + ns_text);
-    FRZ_ASSIGN_OR_RETURN(Statement insert, db_.Prepare(InsertTableSql(), "register table"));
-    FRZ_RETURN_IF_ERROR(BindAll(insert, {options_.name, ns_text, id.name, metadata_location}));
-    Status inserted = insert.Run();
-    if (!inserted && inserted.error().kind == ErrorKind::kAlreadyExists) {
-      return MakeError(ErrorKind::kAlreadyExists, "Table already exists: " + id.ToString());
-    }
-    FRZ_RETURN_IF_ERROR(inserted);
+    FRZ_RETURN_IF_ERROR(InsertTableRowLocked(id, ns_text, metadata_location, "register table"));
     return true;
   });
   if (!done) return std::unexpected(done.error());

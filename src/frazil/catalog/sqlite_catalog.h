@@ -85,6 +85,10 @@ class SqliteCatalog final : public Catalog {
   Status InitTables();
   std::string TypeFilter() const;
   std::string InsertTableSql() const;  // binds catalog, namespace, name, metadata_location
+  // Inserts the catalog row of a new table (inside a transaction, mu_ held).
+  // Errors: NoSuchNamespace, AlreadyExists naming the table.
+  Status InsertTableRowLocked(const TableIdentifier& id, const std::string& ns_text,
+                              const std::string& metadata_location, const char* operation);
   // The metadata_location of a table row; nullopt if there is no such table.
   Result<std::optional<std::string>> CurrentLocation(const TableIdentifier& id);
   Result<LoadedTable> ReadMetadata(const std::string& location);

@@ -16,6 +16,8 @@
 // with the offset (and block number) where decoding failed.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -181,5 +183,10 @@ struct AvroFile {
 // block, bad sync marker, undecodable block, CRC mismatch), Unsupported for an unknown
 // codec.
 Result<AvroFile> ReadAvroFile(std::string_view bytes);
+
+// A record field of an Iceberg Avro schema: {"name", "field-id", "type"} where an optional
+// field is the union ["null", type] with default null, plus "doc" when given.
+nlohmann::ordered_json IcebergField(std::string_view name, int id, nlohmann::ordered_json type, bool required,
+                                    std::string_view doc = {});
 
 }  // namespace frazil::iceberg::avro

@@ -355,4 +355,19 @@ const AvroValue* AvroValue::FindNonNull(std::string_view key) const {
   return v == nullptr || v->is_null() ? nullptr : v;
 }
 
+nlohmann::ordered_json IcebergField(std::string_view name, int id, nlohmann::ordered_json type, bool required,
+                                    std::string_view doc) {
+  nlohmann::ordered_json f = nlohmann::ordered_json::object();
+  f["name"] = name;
+  f["field-id"] = id;
+  if (required) {
+    f["type"] = std::move(type);
+  } else {
+    f["type"] = nlohmann::ordered_json::array({"null", std::move(type)});
+    f["default"] = nullptr;
+  }
+  if (!doc.empty()) f["doc"] = doc;
+  return f;
+}
+
 }  // namespace frazil::iceberg::avro

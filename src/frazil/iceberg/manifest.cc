@@ -15,19 +15,6 @@ using avro::AvroType;
 using avro::AvroValue;
 using OJson = nlohmann::ordered_json;
 
-OJson Field(std::string_view name, int id, OJson type, bool required, std::string_view doc = {}) {
-  OJson f = OJson::object();
-  f["name"] = name;
-  f["field-id"] = id;
-  if (required) {
-    f["type"] = std::move(type);
-  } else {
-    f["type"] = OJson::array({"null", std::move(type)});
-    f["default"] = nullptr;
-  }
-  if (!doc.empty()) f["doc"] = doc;
-  return f;
-}
 
 // An Iceberg int-keyed map as Avro: array of k<id>_v<id> records with logicalType map.
 OJson IntMap(int key_id, int value_id, std::string_view value_type) {
@@ -386,53 +373,53 @@ Result<std::string> WriteManifest(const ManifestContext& ctx,
   OJson partition_fields = OJson::array();
   for (const NestedField& f : partition_type->fields) {
     FRZ_ASSIGN_OR_RETURN(OJson t, PartitionAvroType(f));
-    partition_fields.push_back(Field(f.name, f.id, std::move(t), false));
+    partition_fields.push_back(avro::IcebergField(f.name, f.id, std::move(t), false));
   }
   OJson data_file_fields = OJson::array();
   data_file_fields.push_back(
-      Field("content", 134, "int", true,
+      avro::IcebergField("content", 134, "int", true,
             "Contents of the file: 0=data, 1=position deletes, 2=equality deletes"));
   data_file_fields.push_back(
-      Field("file_path", 100, "string", true, "Location URI with FS scheme"));
+      avro::IcebergField("file_path", 100, "string", true, "Location URI with FS scheme"));
   data_file_fields.push_back(
-      Field("file_format", 101, "string", true, "File format name: avro, orc, or parquet"));
+      avro::IcebergField("file_format", 101, "string", true, "File format name: avro, orc, or parquet"));
   data_file_fields.push_back(
-      Field("partition", 102, {{"type", "record"}, {"name", "r102"}, {"fields", partition_fields}},
+      avro::IcebergField("partition", 102, {{"type", "record"}, {"name", "r102"}, {"fields", partition_fields}},
             true, "Partition data tuple, schema based on the partition spec"));
   data_file_fields.push_back(
-      Field("record_count", 103, "long", true, "Number of records in the file"));
+      avro::IcebergField("record_count", 103, "long", true, "Number of records in the file"));
   data_file_fields.push_back(
-      Field("file_size_in_bytes", 104, "long", true, "Total file size in bytes"));
-  data_file_fields.push_back(Field("column_sizes", 108, IntMap(117, 118, "long"), false,
+      avro::IcebergField("file_size_in_bytes", 104, "long", true, "Total file size in bytes"));
+  data_file_fields.push_back(avro::IcebergField("column_sizes", 108, IntMap(117, 118, "long"), false,
                                    "Map of column id to total size on disk"));
-  data_file_fields.push_back(Field("value_counts", 109, IntMap(119, 120, "long"), false,
+  data_file_fields.push_back(avro::IcebergField("value_counts", 109, IntMap(119, 120, "long"), false,
                                    "Map of column id to total count, including null and NaN"));
-  data_file_fields.push_back(Field("null_value_counts", 110, IntMap(121, 122, "long"), false,
+  data_file_fields.push_back(avro::IcebergField("null_value_counts", 110, IntMap(121, 122, "long"), false,
                                    "Map of column id to null value count"));
-  data_file_fields.push_back(Field("nan_value_counts", 137, IntMap(138, 139, "long"), false,
+  data_file_fields.push_back(avro::IcebergField("nan_value_counts", 137, IntMap(138, 139, "long"), false,
                                    "Map of column id to number of NaN values in the column"));
-  data_file_fields.push_back(Field("lower_bounds", 125, IntMap(126, 127, "bytes"), false,
+  data_file_fields.push_back(avro::IcebergField("lower_bounds", 125, IntMap(126, 127, "bytes"), false,
                                    "Map of column id to lower bound"));
-  data_file_fields.push_back(Field("upper_bounds", 128, IntMap(129, 130, "bytes"), false,
+  data_file_fields.push_back(avro::IcebergField("upper_bounds", 128, IntMap(129, 130, "bytes"), false,
                                    "Map of column id to upper bound"));
   data_file_fields.push_back(
-      Field("key_metadata", 131, "bytes", false, "Encryption key metadata blob"));
+      avro::IcebergField("key_metadata", 131, "bytes", false, "Encryption key metadata blob"));
   data_file_fields.push_back(
-      Field("split_offsets", 132, List(133, "long"), false, "Splittable offsets"));
+      avro::IcebergField("split_offsets", 132, List(133, "long"), false, "Splittable offsets"));
   data_file_fields.push_back(
-      Field("equality_ids", 135, List(136, "int"), false, "Equality comparison field IDs"));
-  data_file_fields.push_back(Field("sort_order_id", 140, "int", false, "Sort order ID"));
+      avro::IcebergField("equality_ids", 135, List(136, "int"), false, "Equality comparison field IDs"));
+  data_file_fields.push_back(avro::IcebergField("sort_order_id", 140, "int", false, "Sort order ID"));
   if (v3)
     data_file_fields.push_back(
-        Field("first_row_id", 142, "long", false,
+        avro::IcebergField("first_row_id", 142, "long", false,
               "The first row ID assigned to the first row in the data file"));
-  data_file_fields.push_back(Field(
+  data_file_fields.push_back(avro::IcebergField(
       "referenced_data_file", 143, "string", false,
       "Fully qualified location (URI with FS scheme) of a data file that all deletes reference"));
   if (v3) {
-    data_file_fields.push_back(Field("content_offset", 144, "long", false,
+    data_file_fields.push_back(avro::IcebergField("content_offset", 144, "long", false,
                                      "The offset in the file where the content starts"));
-    data_file_fields.push_back(Field("content_size_in_bytes", 145, "long", false,
+    data_file_fields.push_back(avro::IcebergField("content_size_in_bytes", 145, "long", false,
                                      "The length of referenced content stored in the file"));
   }
   OJson schema_json = {
@@ -440,10 +427,10 @@ Result<std::string> WriteManifest(const ManifestContext& ctx,
       {"name", "manifest_entry"},
       {"fields",
        OJson::array(
-           {Field("status", 0, "int", true), Field("snapshot_id", 1, "long", false),
-            Field("sequence_number", 3, "long", false),
-            Field("file_sequence_number", 4, "long", false),
-            Field("data_file", 2,
+           {avro::IcebergField("status", 0, "int", true), avro::IcebergField("snapshot_id", 1, "long", false),
+            avro::IcebergField("sequence_number", 3, "long", false),
+            avro::IcebergField("file_sequence_number", 4, "long", false),
+            avro::IcebergField("data_file", 2,
                   {{"type", "record"}, {"name", "r2"}, {"fields", data_file_fields}}, true)})}};
 
   std::vector<std::pair<std::string, std::string>> header = {

@@ -13,19 +13,6 @@ using avro::AvroType;
 using avro::AvroValue;
 using OJson = nlohmann::ordered_json;
 
-OJson Field(std::string_view name, int id, OJson type, bool required, std::string_view doc = {}) {
-  OJson f = OJson::object();
-  f["name"] = name;
-  f["field-id"] = id;
-  if (required) {
-    f["type"] = std::move(type);
-  } else {
-    f["type"] = OJson::array({"null", std::move(type)});
-    f["default"] = nullptr;
-  }
-  if (!doc.empty()) f["doc"] = doc;
-  return f;
-}
 
 std::string ManifestListSchema(int format_version) {
   OJson summary = {
@@ -33,32 +20,32 @@ std::string ManifestListSchema(int format_version) {
       {"name", "r508"},
       {"fields",
        OJson::array(
-           {Field("contains_null", 509, "boolean", true,
+           {avro::IcebergField("contains_null", 509, "boolean", true,
                   "True if any file has a null partition value"),
-            Field("contains_nan", 518, "boolean", false,
+            avro::IcebergField("contains_nan", 518, "boolean", false,
                   "True if any file has a nan partition value"),
-            Field("lower_bound", 510, "bytes", false, "Partition lower bound for all files"),
-            Field("upper_bound", 511, "bytes", false, "Partition upper bound for all files")})}};
+            avro::IcebergField("lower_bound", 510, "bytes", false, "Partition lower bound for all files"),
+            avro::IcebergField("upper_bound", 511, "bytes", false, "Partition upper bound for all files")})}};
   OJson fields = OJson::array({
-      Field("manifest_path", 500, "string", true, "Location URI with FS scheme"),
-      Field("manifest_length", 501, "long", true, "Total file size in bytes"),
-      Field("partition_spec_id", 502, "int", true, "Spec ID used to write"),
-      Field("content", 517, "int", true, "Contents of the manifest: 0=data, 1=deletes"),
-      Field("sequence_number", 515, "long", true, "Sequence number when the manifest was added"),
-      Field("min_sequence_number", 516, "long", true, "Lowest sequence number in the manifest"),
-      Field("added_snapshot_id", 503, "long", true, "Snapshot ID that added the manifest"),
-      Field("added_files_count", 504, "int", true, "Added entry count"),
-      Field("existing_files_count", 505, "int", true, "Existing entry count"),
-      Field("deleted_files_count", 506, "int", true, "Deleted entry count"),
-      Field("added_rows_count", 512, "long", true, "Added rows count"),
-      Field("existing_rows_count", 513, "long", true, "Existing rows count"),
-      Field("deleted_rows_count", 514, "long", true, "Deleted rows count"),
-      Field("partitions", 507, {{"type", "array"}, {"items", summary}, {"element-id", 508}}, false,
+      avro::IcebergField("manifest_path", 500, "string", true, "Location URI with FS scheme"),
+      avro::IcebergField("manifest_length", 501, "long", true, "Total file size in bytes"),
+      avro::IcebergField("partition_spec_id", 502, "int", true, "Spec ID used to write"),
+      avro::IcebergField("content", 517, "int", true, "Contents of the manifest: 0=data, 1=deletes"),
+      avro::IcebergField("sequence_number", 515, "long", true, "Sequence number when the manifest was added"),
+      avro::IcebergField("min_sequence_number", 516, "long", true, "Lowest sequence number in the manifest"),
+      avro::IcebergField("added_snapshot_id", 503, "long", true, "Snapshot ID that added the manifest"),
+      avro::IcebergField("added_files_count", 504, "int", true, "Added entry count"),
+      avro::IcebergField("existing_files_count", 505, "int", true, "Existing entry count"),
+      avro::IcebergField("deleted_files_count", 506, "int", true, "Deleted entry count"),
+      avro::IcebergField("added_rows_count", 512, "long", true, "Added rows count"),
+      avro::IcebergField("existing_rows_count", 513, "long", true, "Existing rows count"),
+      avro::IcebergField("deleted_rows_count", 514, "long", true, "Deleted rows count"),
+      avro::IcebergField("partitions", 507, {{"type", "array"}, {"items", summary}, {"element-id", 508}}, false,
             "Summary for each partition"),
-      Field("key_metadata", 519, "bytes", false, "Encryption key metadata blob"),
+      avro::IcebergField("key_metadata", 519, "bytes", false, "Encryption key metadata blob"),
   });
   if (format_version >= 3) {
-    fields.push_back(Field("first_row_id", 520, "long", false,
+    fields.push_back(avro::IcebergField("first_row_id", 520, "long", false,
                            "Starting row ID to assign to new rows in ADDED data files"));
   }
   OJson schema = {{"type", "record"}, {"name", "manifest_file"}, {"fields", std::move(fields)}};
