@@ -38,7 +38,7 @@ Result<std::string> PrepareSql(Warehouse& w, engine::Connection& con, const std:
   // Times with zone render in UTC unless the statement says otherwise: the same output on
   // every machine.
   FRZ_RETURN_IF_ERROR(con.Execute("SET TimeZone = 'UTC'"));
-  FRZ_ASSIGN_OR_RETURN(auto namespaces, w.catalog().ListNamespaces({}));
+  FRZ_ASSIGN_OR_RETURN(auto namespaces, ListAllNamespaces(w.catalog()));
   for (const auto& ns : namespaces) {
     FRZ_ASSIGN_OR_RETURN(auto tables, w.catalog().ListTables(ns));
     for (const auto& id : tables) {
@@ -102,11 +102,40 @@ Result<std::string> PrepareSql(Warehouse& w, engine::Connection& con, const std:
         if (const auto* schema = table.metadata.current_schema()) opts.filter = ExtractFilter(con, sql, id, *schema);
         auto scan = TableScanSql(w, table, opts);
         if (!scan) return MakeError(scan.error().kind, id.ToString() + ": " + scan.error().message);
-        FRZ_RETURN_IF_ERROR(con.Execute("CREATE SCHEMA IF NOT EXISTS " + engine::QuoteIdentifier(ns_text)));
-        FRZ_RETURN_IF_ERROR(con.Execute("CREATE OR REPLACE VIEW " + engine::QuoteIdentifier(ns_text) + "." +
-                                        engine::QuoteIdentifier(id.name) + " AS " + *scan));
+        // DuckDB names are [catalog.]schema.table: a one-level namespace is a schema of the
+        // default catalog; a two-level one an in-memory catalog with a schema.
+        std::string schema_sql;
+        if (id.ns.size() == 1) {
+          schema_sql = engine::QuoteIdentifier(id.ns[0]);
+        } else if (id.ns.size() == 2) {
+          auto attached = con.Query("SELECT 1 FROM duckdb_databases() WHERE database_name = " + engine::QuoteLiteral(id.ns[0]));
+          if (!attached) return std::unexpected(attached.error());
+          if (attached->row_count() == 0) {
+            FRZ_RETURN_IF_ERROR(con.Execute("ATTACH ':memory:' AS " + engine::QuoteIdentifier(id.ns[0])));
+          }
+          schema_sql = engine::QuoteIdentifier(id.ns[0]) + "." + engine::QuoteIdentifier(id.ns[1]);
+        } else {
+          return MakeError(ErrorKind::kUnsupported, "table " + id.ToString() +
+                                                        ": SQL can address namespaces of at most two levels (DuckDB names are catalog.schema.table)");
+        }
+        FRZ_RETURN_IF_ERROR(con.Execute("CREATE SCHEMA IF NOT EXISTS " + schema_sql));
+        FRZ_RETURN_IF_ERROR(con.Execute("CREATE OR REPLACE VIEW " + schema_sql + "." + engine::QuoteIdentifier(id.name) +
+                                        " AS " + *scan));
       }
     }
+  }
+  return out;
+}
+
+Result<std::vector<catalog::Namespace>> ListAllNamespaces(catalog::Catalog& catalog) {
+  std::vector<catalog::Namespace> out;
+  std::vector<catalog::Namespace> stack{{}};
+  while (!stack.empty()) {
+    catalog::Namespace parent = std::move(stack.back());
+    stack.pop_back();
+    FRZ_ASSIGN_OR_RETURN(auto children, catalog.ListNamespaces(parent));
+    for (auto it = children.rbegin(); it != children.rend(); ++it) stack.push_back(*it);
+    if (!parent.empty()) out.push_back(std::move(parent));
   }
   return out;
 }

@@ -16,6 +16,9 @@ namespace frazil::app {
 // Errors: NotFound for an unknown snapshot; the catalog's and planner's errors.
 Result<std::string> PrepareSql(Warehouse& w, engine::Connection& con, const std::string& sql);
 
+// Every namespace of the catalog, nested ones included (depth first).
+Result<std::vector<catalog::Namespace>> ListAllNamespaces(catalog::Catalog& catalog);
+
 // PrepareSql, then runs it.
 Result<engine::QueryResult> RunSql(Warehouse& w, engine::Connection& con, const std::string& sql);
 

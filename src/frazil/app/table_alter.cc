@@ -52,9 +52,15 @@ Result<iceberg::PartitionField> ParsePartitionField(const Schema& schema, std::s
     if (comma != std::string::npos) {
       // bucket(16, id) / truncate(4, name), also accept (id, 16)
       std::string a = args.substr(0, comma), b = args.substr(comma + 1);
-      bool a_num = !a.empty() && std::all_of(a.begin(), a.end(), ::isdigit);
-      param = std::stoi(a_num ? a : b);
-      column = a_num ? b : a;
+      auto is_num = [](const std::string& x) {
+        return !x.empty() && x.size() <= 9 && std::all_of(x.begin(), x.end(), ::isdigit);
+      };
+      if (!is_num(a) && !is_num(b)) {
+        return MakeError(ErrorKind::kInvalidArgument, "partition field '" + std::string(text) + "': " + transform +
+                                                          " needs a positive whole number below 1000000000, e.g. " + transform + "(16, col)");
+      }
+      param = std::stoi(is_num(a) ? a : b);
+      column = is_num(a) ? b : a;
     } else {
       column = args;
     }
@@ -79,7 +85,16 @@ Result<iceberg::PartitionField> ParsePartitionField(const Schema& schema, std::s
   } else if (transform == "hours") {
     ttext = "hour";
   }
-  FRZ_ASSIGN_OR_RETURN(auto t, iceberg::ParseTransform(ttext));
+  if (ttext == "void") {
+    return MakeError(ErrorKind::kInvalidArgument, "partition field '" + std::string(text) +
+                                                      "': void only marks a dropped partition field; use drop-partition-field");
+  }
+  auto parsed = iceberg::ParseTransform(ttext);
+  if (!parsed) {
+    return MakeError(ErrorKind::kInvalidArgument, "partition field '" + std::string(text) + "': unknown transform '" + transform +
+                                                      "' (identity, bucket(N, col), truncate(W, col), year, month, day, hour)");
+  }
+  iceberg::Transform t = *parsed;
   if (!t.CanTransform(*f->type)) {
     return MakeError(ErrorKind::kInvalidArgument, "partition field '" + std::string(text) + "': transform " + t.ToString() +
                                                       " cannot apply to " + f->type->ToString() + " column " + f->name);

@@ -1,10 +1,12 @@
 #include "frazil/app/table_ops.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <cctype>
 #include <set>
 
 #include "frazil/base/log.h"
+#include "frazil/base/random.h"
 #include "frazil/engine/parquet_writer.h"
 #include "frazil/engine/progress.h"
 #include "frazil/engine/table_scan.h"
@@ -65,11 +67,21 @@ Result<WriteResult> CommitSnapshot(Warehouse& w, const catalog::TableIdentifier&
   }
 }
 
+// Removes the data files of a failed write (all named <prefix>...).
+void RemoveFilesWithPrefix(const std::string& local_dir, const std::string& prefix) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(local_dir, ec), end; it != end && !ec; it.increment(ec)) {
+    if (it->path().filename().string().starts_with(prefix)) std::filesystem::remove(it->path(), ec);
+  }
+}
+
 }  // namespace
 
 Result<catalog::LoadedTable> CreateTable(Warehouse& w, const catalog::TableIdentifier& id,
                                          const iceberg::Schema& schema, const iceberg::PartitionSpec& spec,
                                          const std::map<std::string, std::string>& properties) {
+  auto valid = schema.Validate();
+  if (!valid) return MakeError(ErrorKind::kInvalidArgument, "schema of " + id.ToString() + ": " + valid.error().message);
   FRZ_ASSIGN_OR_RETURN(bool ns_exists, w.catalog().NamespaceExists(id.ns));
   if (!ns_exists) {
     auto s = w.catalog().CreateNamespace(id.ns, {});
@@ -117,15 +129,31 @@ Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id
   engine::WriteOptions opts;
   opts.target_file_size_bytes = table.metadata.PropertyInt("write.target-file-size-bytes", w.config().target_file_size_bytes);
   opts.compression = table.metadata.Property("write.parquet.compression-codec", w.config().parquet_compression);
+  opts.file_prefix = NewUuid();
   std::vector<iceberg::DataFile> files;
   std::optional<engine::ProgressPoller> poller;
   if (progress) {
     poller.emplace(con, [progress](const engine::QueryProgress& p) { progress(p.percentage, p.rows_processed); });
   }
-  if (spec->is_unpartitioned()) {
-    FRZ_ASSIGN_OR_RETURN(files, engine::WriteParquet(con, sql, *schema, local_dir, opts));
-  } else {
-    FRZ_ASSIGN_OR_RETURN(files, engine::WritePartitioned(con, sql, *schema, *spec, local_dir, opts));
+  auto written = spec->is_unpartitioned() ? engine::WriteParquet(con, sql, *schema, local_dir, opts)
+                                          : engine::WritePartitioned(con, sql, *schema, *spec, local_dir, opts);
+  poller.reset();
+  if (!written) {
+    // The write failed part-way (a bad value in row N, a full disk): remove what it wrote.
+    RemoveFilesWithPrefix(local_dir, opts.file_prefix);
+    return MakeError(written.error().kind, "loading into " + id.ToString() + ": " + written.error().message);
+  }
+  files = std::move(*written);
+  // Required columns must not receive nulls: the file metrics tell without another scan.
+  for (const auto& f : files) {
+    for (const auto& field : schema->fields()) {
+      auto it = f.null_value_counts.find(field.id);
+      if (field.required && it != f.null_value_counts.end() && it->second > 0) {
+        RemoveFilesWithPrefix(local_dir, opts.file_prefix);
+        return MakeError(ErrorKind::kInvalidArgument, "cannot write to " + id.ToString() + ": required column '" + field.name +
+                                                          "' would receive " + std::to_string(it->second) + " null value(s)");
+      }
+    }
   }
   poller.reset();
   for (auto& f : files) f.file_path = ToLocation(f.file_path);

@@ -1,5 +1,7 @@
 #include "frazil/base/config.h"
 
+#include "frazil/base/log.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -47,6 +49,9 @@ const std::vector<Key>& Keys() {
        [](Config& c, const std::string& v) -> Status {
          int64_t n = 0;
          FRZ_RETURN_IF_ERROR(ParseInt(v, &n, "engine.threads"));
+         if (n < 0 || n > 1024) {
+           return MakeError(ErrorKind::kInvalidArgument, "engine.threads must be between 0 (all cores) and 1024, got " + v);
+         }
          c.threads = static_cast<int>(n);
          return Ok();
        }},
@@ -140,6 +145,13 @@ Result<Config> LoadConfig(const std::string& path, const std::map<std::string, s
       return MakeError(ErrorKind::kInvalidArgument, file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
     }
     config.source_file = file;
+  }
+  // FRAZIL_* variables that are not settings are probably typos: say so (not an error,
+  // since other tools may use the prefix).
+  for (const auto& [name, value] : env) {
+    bool known = name == "FRAZIL_BIN" || name == "FRAZIL_CONFIG";
+    for (const auto& k : Keys()) known = known || name == k.env;
+    if (!known) Log(LogLevel::kWarn, "ignoring unknown environment variable", {{"name", name}});
   }
   for (const auto& k : Keys()) {
     auto it = env.find(k.env);

@@ -89,7 +89,7 @@ std::string FormatTime(int64_t ms) {
 }
 
 // The DuckDB reader for a file, by --format or the file extension.
-Result<std::string> ReaderSql(const std::string& path, std::string format) {
+Result<std::string> ReaderSql(const std::string& path, std::string format, const std::vector<std::string>& options) {
   if (!std::filesystem::exists(path)) return MakeError(ErrorKind::kNotFound, "input file " + path + " does not exist");
   if (format.empty()) {
     std::string ext = std::filesystem::path(path).extension().string();
@@ -100,10 +100,34 @@ Result<std::string> ReaderSql(const std::string& path, std::string format) {
     else return MakeError(ErrorKind::kInvalidArgument, "cannot tell the format of " + path + " from its name; pass --format csv|parquet|json");
   }
   std::string lit = engine::QuoteLiteral(path);
-  if (format == "csv") return "SELECT * FROM read_csv(" + lit + ", auto_detect=true, header=true)";
-  if (format == "parquet") return "SELECT * FROM read_parquet(" + lit + ")";
-  if (format == "json") return "SELECT * FROM read_json_auto(" + lit + ")";
+  std::string extra;
+  for (const auto& o : options) extra += ", " + o;
+  if (format == "csv") return "SELECT * FROM read_csv(" + lit + ", auto_detect=true, header=true" + extra + ")";
+  if (format == "parquet") return "SELECT * FROM read_parquet(" + lit + extra + ")";
+  if (format == "json") return "SELECT * FROM read_json_auto(" + lit + extra + ")";
   return MakeError(ErrorKind::kInvalidArgument, "unknown input format '" + format + "' (csv, parquet or json)");
+}
+
+// "day(ts), bucket(4, id)" -> {"day(ts)", "bucket(4, id)"}: commas outside parentheses
+// separate fields, so one --partition-by may name several.
+std::vector<std::string> SplitPartitionFields(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const auto& a : args) {
+    int depth = 0;
+    std::string cur;
+    for (char c : a) {
+      if (c == '(') ++depth;
+      if (c == ')') --depth;
+      if (c == ',' && depth == 0) {
+        out.push_back(cur);
+        cur.clear();
+      } else {
+        cur.push_back(c);
+      }
+    }
+    out.push_back(cur);
+  }
+  return out;
 }
 
 // Whether a statement returns rows we can wrap in a subquery (SELECT-like).
@@ -158,7 +182,7 @@ int Main(int argc, char** argv) {
   Globals g;
   app.add_option("-c,--config", g.config_path, "YAML configuration file (default ./frazil.yaml if present)");
   app.add_option("-w,--warehouse", g.warehouse, "Warehouse directory (overrides config and FRAZIL_WAREHOUSE)");
-  app.add_option("--log-level", g.log_level, "debug, info, warn or error");
+  app.add_option("--log-level", g.log_level, "debug, info, warn or error")->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   app.add_flag("--log-json", g.log_json, "Write logs as JSON lines");
 
   int rc = 0;
@@ -186,7 +210,12 @@ int Main(int argc, char** argv) {
               "  frazil sql \"SELECT * FROM sales.orders AT (TIMESTAMP => TIMESTAMP '2026-11-25 10:00:00')\"");
   sql->callback(with_warehouse([&](app::Warehouse& w) {
     std::string text = sql_text;
-    if (!sql_file.empty()) text = ReadFileOrInline(sql_file);
+    if (!sql_file.empty()) {
+      if (!std::filesystem::is_regular_file(sql_file)) {
+        return Fail(Error{ErrorKind::kNotFound, "SQL file " + sql_file + " does not exist"});
+      }
+      text = ReadFileOrInline(sql_file);
+    }
     if (text.empty()) return Fail(Error{ErrorKind::kInvalidArgument, "no SQL given (pass a query or --file)"});
     auto con = engine::Connection::Open(w.db());
     if (!con) return Fail(con.error());
@@ -218,10 +247,13 @@ int Main(int argc, char** argv) {
   std::string load_table, load_file, load_format, load_mode = "append";
   std::vector<std::string> load_partition;
   bool no_progress = false;
+  std::vector<std::string> load_read_options;
   load->add_option("table", load_table, "Target table, namespace.table")->required();
   load->add_option("file", load_file, "Input file (.csv, .parquet, .json/.jsonl; format from the name or --format)")->required();
   load->add_option("--format", load_format, "csv, parquet or json");
   load->add_option("--mode", load_mode, "append (default) or overwrite (replace all rows)")->check(CLI::IsMember({"append", "overwrite"}));
+  load->add_option("--read-option", load_read_options,
+                   "Option for DuckDB's reader, e.g. 'sample_size=-1', \"types={'id': 'VARCHAR'}\", \"delim='|'\" (repeatable)");
   load->add_flag("--no-progress", no_progress, "Do not draw a progress bar (it is drawn only on a terminal)");
   load->add_option("--partition-by", load_partition, "When creating the table: partition fields, e.g. 'day(ts)' 'bucket(16, id)'");
   load->footer("The file's columns are matched to the table's by name. A new table gets the schema\n"
@@ -229,10 +261,14 @@ int Main(int argc, char** argv) {
   load->callback(with_warehouse([&](app::Warehouse& w) {
     auto id = catalog::TableIdentifier::Parse(load_table);
     if (!id) return Fail(id.error());
-    auto reader = ReaderSql(load_file, load_format);
+    auto reader = ReaderSql(load_file, load_format, load_read_options);
     if (!reader) return Fail(reader.error());
+    if (std::filesystem::is_regular_file(load_file) && std::filesystem::file_size(load_file) == 0) {
+      return Fail(Error{ErrorKind::kInvalidArgument, "input file " + load_file + " is empty"});
+    }
     auto exists = w.catalog().TableExists(*id);
     if (!exists) return Fail(exists.error());
+    bool created_here = false;
     auto start = std::chrono::steady_clock::now();
     if (!*exists) {
       auto con = engine::Connection::Open(w.db());
@@ -243,14 +279,21 @@ int Main(int argc, char** argv) {
       for (const auto& n : notes) Log(LogLevel::kWarn, "schema inference", {{"note", n}});
       iceberg::PartitionSpec spec;
       int next_pf = iceberg::kFirstPartitionFieldId;
-      for (const auto& p : load_partition) {
+      for (const auto& p : SplitPartitionFields(load_partition)) {
         auto pf = app::ParsePartitionField(*schema, p, next_pf++);
         if (!pf) return Fail(pf.error());
         spec.fields.push_back(*pf);
       }
+      if (schema->fields().empty()) {
+        return Fail(Error{ErrorKind::kInvalidArgument, "cannot infer a schema from " + load_file + ": it has no columns"});
+      }
       auto created = app::CreateTable(w, *id, *schema, spec, {});
-      if (!created) return Fail(created.error());
-      Log(LogLevel::kInfo, "created table", {{"table", id->ToString()}, {"columns", std::to_string(schema->fields().size())}});
+      if (created) {
+        created_here = true;
+        Log(LogLevel::kInfo, "created table", {{"table", id->ToString()}, {"columns", std::to_string(schema->fields().size())}});
+      } else if (created.error().kind != ErrorKind::kAlreadyExists) {
+        return Fail(created.error());
+      }  // else: a concurrent load created it first; append to it
     } else if (!load_partition.empty()) {
       return Fail(Error{ErrorKind::kInvalidArgument, "--partition-by applies only when creating a table; use `frazil table alter " +
                                                          id->ToString() + " add-partition-field ...`"});
@@ -260,7 +303,15 @@ int Main(int argc, char** argv) {
     if (bar) progress = [](double pct, uint64_t rows) { DrawProgress(pct, rows); };
     auto result = app::AppendQuery(w, *id, *reader, load_mode == "overwrite", progress);
     if (bar) std::cerr << "\r\033[K" << std::flush;
-    if (!result) return Fail(result.error());
+    if (!result) {
+      if (created_here && result.error().kind != ErrorKind::kCommitStateUnknown) {
+        // Do not leave behind an empty table the user never asked for (unless a concurrent
+        // load has meanwhile committed rows to it).
+        auto now = w.catalog().LoadTable(*id);
+        if (now && !now->metadata.current_snapshot_id) (void)w.catalog().DropTable(*id, /*purge=*/true);
+      }
+      return Fail(result.error());
+    }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cerr << "loaded " << result->rows << " rows into " << id->ToString() << " (" << result->files << " files, "
               << result->bytes << " bytes, snapshot " << result->snapshot_id << ") in " << secs << " s\n";
@@ -281,7 +332,7 @@ int Main(int argc, char** argv) {
   }));
   auto* ns_list = nsc->add_subcommand("list", "List namespaces");
   ns_list->callback(with_warehouse([&](app::Warehouse& w) {
-    auto list = w.catalog().ListNamespaces({});
+    auto list = app::ListAllNamespaces(w.catalog());
     if (!list) return Fail(list.error());
     for (const auto& ns : *list) std::cout << catalog::NamespaceToString(ns) << "\n";
     return 0;
@@ -321,7 +372,7 @@ int Main(int argc, char** argv) {
       if (!ns) return Fail(ns.error());
       namespaces.push_back(*ns);
     } else {
-      auto all = w.catalog().ListNamespaces({});
+      auto all = app::ListAllNamespaces(w.catalog());
       if (!all) return Fail(all.error());
       namespaces = *all;
     }
@@ -478,7 +529,7 @@ int Main(int argc, char** argv) {
       spec = *parsed;
     }
     int next_pf = iceberg::kFirstPartitionFieldId + static_cast<int>(spec.fields.size());
-    for (const auto& p : t_partition) {
+    for (const auto& p : SplitPartitionFields(t_partition)) {
       auto pf = app::ParsePartitionField(*schema, p, next_pf++);
       if (!pf) return Fail(pf.error());
       spec.fields.push_back(*pf);
@@ -533,7 +584,9 @@ int Main(int argc, char** argv) {
     auto id = catalog::TableIdentifier::Parse(t_name);
     if (!id) return Fail(id.error());
     auto r = app::Rollback(w, *id, t_snapshot);
-    return r ? 0 : Fail(r.error());
+    if (!r) return Fail(r.error());
+    std::cerr << id->ToString() << " now at snapshot " << t_snapshot << "\n";
+    return 0;
   }));
 
   auto* t_tag = tbl->add_subcommand("tag", "Create, move or remove a tag or branch (read it with AT (VERSION => 'name'))");

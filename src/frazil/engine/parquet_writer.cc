@@ -447,7 +447,8 @@ Result<std::vector<DataFile>> WritePartitioned(Connection& con, std::string_view
       partition.push_back(std::move(d));
     }
     WriteOptions per_partition = options;
-    if (per_partition.file_prefix.empty()) per_partition.file_prefix = NewUuid();
+    // Unique per partition; sharing the caller's prefix so a failed write can be cleaned up.
+    per_partition.file_prefix = options.file_prefix.empty() ? NewUuid() : options.file_prefix + "-p" + std::to_string(row);
     std::string select = "SELECT " + columns + " FROM " + table + " WHERE __pid = " + std::to_string(pid);
     FRZ_ASSIGN_OR_RETURN(auto files, CopyToParquet(con, select, schema, local_dir, per_partition, true));
     for (auto& f : files) {

@@ -20,8 +20,10 @@ struct WriteOptions {
   int64_t target_file_size_bytes = int64_t{512} << 20;  // DuckDB rolls to a new file beyond this
   std::string compression = "zstd";                     // snappy, zstd, gzip, uncompressed
   int64_t row_group_size = 122880;                      // rows per row group
-  // Files are named <file_prefix>_<i>.parquet; empty = a fresh random UUID per call (per
-  // partition for partitioned writes), so names never collide.
+  // Files are named <file_prefix>_<i>.parquet (partitioned: <file_prefix>-p<n>_<i>.parquet);
+  // empty = a fresh random UUID per call (per partition for partitioned writes), so names
+  // never collide. Every file a call writes starts with a given prefix, which lets a
+  // caller remove the files of a write that failed half-way.
   std::string file_prefix;
 };
 
