@@ -377,8 +377,8 @@ TEST_F(PartitionedTest, ExtractFilterGivesNoTermsWhenUnsafe) {
 
 // A fractional constant compared with an integer column must not be rounded into a term
 // that excludes matching rows: `id > 4.6` holds for id = 5, `id < 5.4` for id = 5.
-// BUG: ExtractFilter evaluates the constant with CAST(<decimal> AS BIGINT), which rounds
-// (4.6 -> 5, 5.4 -> 5), turning `id > 4.6` into the term `id > 5` and `id < 5.4` into
+// BUG: ExtractFilter evaluates the constant with CAST(<decimal or double> AS BIGINT), which
+// rounds (4.6 -> 5, 5.4 -> 5), turning `id > 4.6` into the term `id > 5` and `id < 5.4` into
 // `id < 5`; PlanScan then skips files whose ids are all 5, and RunSql returns too few rows.
 TEST_F(AppTest, DISABLED_FractionalConstantOnIntegerColumnDoesNotPruneMatchingRows) {
   auto id = Id("ns.ints");
@@ -390,6 +390,7 @@ TEST_F(AppTest, DISABLED_FractionalConstantOnIntegerColumnDoesNotPruneMatchingRo
   EXPECT_EQ(SqlValue("SELECT count(*) FROM ns.ints WHERE id > 4.6"), "7");
   EXPECT_EQ(SqlValue("SELECT count(*) FROM ns.ints WHERE id < 5.4"), "8");
   EXPECT_EQ(SqlValue("SELECT count(*) FROM ns.ints WHERE id >= 4.6 AND id <= 5.4"), "3");
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM ns.ints WHERE id > 4.6e0"), "7");  // a DOUBLE constant
 }
 
 // ---------------------------------------------------------------------------------------
@@ -617,8 +618,10 @@ TEST_F(AlterTest, AddPartitionFieldThenAppendUsesNewSpec) {
   EXPECT_EQ(bad_col.error().kind, ErrorKind::kInvalidArgument);
 
   auto dropped = Alter({"drop-partition-field", "id_bucket"});
-  EXPECT_EQ(dropped.metadata.default_spec_id, 2);
-  EXPECT_TRUE(dropped.metadata.default_spec()->fields.empty());
+  ASSERT_NE(dropped.metadata.default_spec(), nullptr);
+  EXPECT_TRUE(dropped.metadata.default_spec()->is_unpartitioned());
+  // The resulting spec equals the original unpartitioned spec, which is reused.
+  EXPECT_EQ(dropped.metadata.default_spec_id, 0);
   Append(id_, "SELECT 1000 AS id");
   EXPECT_EQ(SqlValue("SELECT count(*) FROM ns.a"), "31");
 }
@@ -918,26 +921,26 @@ TEST_F(AppTest, CreateTableCreatesNamespaceAndRejectsDuplicates) {
   // A second table in the existing namespace.
   Create(Id("deep.level.u"), SimpleSchema());
   Append(id, "SELECT 1 AS id");
+  // The namespace "deep.level" is one DuckDB schema; quoted, it is addressable.
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM \"deep.level\".t"), "1");
+  auto t = Load(id);
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM deep.level.t AT (VERSION => " +
+                     std::to_string(*t.metadata.current_snapshot_id) + ")"),
+            "1");
+}
+
+// The SQL session documents every table as addressable as `namespace.table`, and for a
+// nested namespace the time-travel form `deep.level.t AT (...)` works.
+// BUG: a plain reference `deep.level.t` is left as written, so DuckDB reads it as
+// catalog "deep", schema "level" ("Catalog \"deep\" does not exist"), while PrepareSql
+// created the view as schema "deep.level", table t: nested namespaces are reachable in
+// plain SQL only by quoting ("deep.level".t).
+TEST_F(AppTest, DISABLED_NestedNamespaceTableIsAddressableUnquoted) {
+  auto id = Id("deep.level.t");
+  Create(id, SimpleSchema());
+  Append(id, "SELECT 1 AS id");
   EXPECT_EQ(SqlValue("SELECT count(*) FROM deep.level.t"), "1");
 }
 
 }  // namespace
 }  // namespace frazil::app
-namespace frazil::app {
-namespace {
-TEST_F(AppTest, ZZProbe) {
-  auto id = Id("ns.s");
-  Create(id, SimpleSchema());
-  Append(id, "SELECT 1 AS id, '9' AS name");
-  Append(id, "SELECT 2 AS id, '10' AS name");
-  Append(id, "SELECT 3 AS id, '05' AS name");
-  for (const char* q : {"SELECT '9' < 10, '05' = 5", "SELECT count(*) FROM ns.s WHERE name < 10", "SELECT count(*) FROM ns.s WHERE name = 5",
-       "SELECT count(*) FROM ns.s WHERE name > 9", "SELECT count(*) FROM ns.s WHERE id > 1.5e0", "SELECT count(*) FROM ns.s WHERE id < 2.5e0"}) {
-    auto r = RunSql(*w_, *con_, q);
-    if (!r) { printf("%s -> ERR %s\n", q, r.error().ToString().c_str()); continue; }
-    auto rows = r->FetchAll();
-    printf("%s -> %s %s\n", q, rows[0][0].value_or("NULL").c_str(), rows[0].size() > 1 ? rows[0][1].value_or("NULL").c_str() : "");
-  }
-}
-}
-}
