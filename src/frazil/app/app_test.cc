@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <thread>
 
@@ -17,6 +16,7 @@
 #include "frazil/catalog/catalog.h"
 #include "frazil/engine/duckdb.h"
 #include "frazil/iceberg/scan.h"
+#include "frazil/io/file_io.h"
 
 namespace frazil::app {
 namespace {
@@ -377,10 +377,11 @@ TEST_F(PartitionedTest, ExtractFilterGivesNoTermsWhenUnsafe) {
 
 // A fractional constant compared with an integer column must not be rounded into a term
 // that excludes matching rows: `id > 4.6` holds for id = 5, `id < 5.4` for id = 5.
-// BUG: ExtractFilter evaluates the constant with CAST(<decimal or double> AS BIGINT), which
-// rounds (4.6 -> 5, 5.4 -> 5), turning `id > 4.6` into the term `id > 5` and `id < 5.4` into
-// `id < 5`; PlanScan then skips files whose ids are all 5, and RunSql returns too few rows.
-TEST_F(AppTest, DISABLED_FractionalConstantOnIntegerColumnDoesNotPruneMatchingRows) {
+// (Regression: ExtractFilter used to evaluate the constant with CAST(<decimal or double>
+// AS BIGINT), which rounds 4.6 -> 5 and 5.4 -> 5, turning `id > 4.6` into the term
+// `id > 5`; PlanScan then skipped the file holding only id 5 and RunSql returned 4
+// instead of 7 rows.)
+TEST_F(AppTest, FractionalConstantOnIntegerColumnDoesNotPruneMatchingRows) {
   auto id = Id("ns.ints");
   Create(id, SimpleSchema());
   // One file per append: ids 0..4, then ids 5 only, then 6..9.
@@ -739,6 +740,16 @@ TEST_F(TimeTravelTest, PrepareSqlRewritesOnlyTimeTravelReferences) {
   EXPECT_EQ(*plain, "SELECT count(*) FROM ns.tt");
 }
 
+TEST_F(TimeTravelTest, TagTimeTravel) {
+  auto tag = SetRef(*w_, id_, "v1", first_, /*is_branch=*/false);
+  ASSERT_TRUE(tag) << tag.error().ToString();
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM ns.tt AT (VERSION => 'v1')"), "100");
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM ns.tt AT (VERSION => 'main')"), "150");
+  auto missing = RunSql(*w_, *con_, "SELECT count(*) FROM ns.tt AT (VERSION => 'nope')");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind, ErrorKind::kNotFound) << missing.error().ToString();
+}
+
 TEST_F(TimeTravelTest, RollbackToFirstSnapshot) {
   auto rb = Rollback(*w_, id_, first_);
   ASSERT_TRUE(rb) << rb.error().ToString();
@@ -788,46 +799,119 @@ TEST_F(PartitionedTest, DISABLED_PreparedStatementsOnTwoConnectionsKeepTheirOwnF
 // ---------------------------------------------------------------------------------------
 // 6. Concurrent writers.
 
-TEST_F(AppTest, TwoWarehousesAppendConcurrently) {
-  auto id = Id("ns.c");
-  Create(id, SimpleSchema());
-  auto w2 = OpenWarehouse();
-  ASSERT_NE(w2, nullptr);
-  constexpr int kPerThread = 20;
-  std::vector<std::string> errors[2];
-  auto writer = [&](Warehouse* w, int thread) {
-    for (int k = 0; k < kPerThread; ++k) {
-      // Thread t, call k appends k+1 rows with v = thread.
-      std::string sql = "SELECT " + std::to_string(thread * 1000 + k * 20) + " + i AS id, " + std::to_string(thread) +
-                        " AS v FROM range(" + std::to_string(k + 1) + ") t(i)";
-      auto r = AppendQuery(*w, id, sql, false);
-      if (!r) errors[thread].push_back(r.error().ToString());
-    }
-  };
-  std::thread t0(writer, w_.get(), 0);
-  std::thread t1(writer, w2.get(), 1);
-  t0.join();
-  t1.join();
-  EXPECT_TRUE(errors[0].empty()) << errors[0].front();
-  EXPECT_TRUE(errors[1].empty()) << errors[1].front();
+// Two Warehouse objects (separate catalog connections and DuckDB databases) on one
+// warehouse directory, one thread each, every thread appending 20 times to one table.
+// Thread t's k-th append writes k+1 rows with distinct ids and v = t.
+struct ConcurrentOutcome {
+  std::vector<WriteResult> ok[2];
+  std::vector<Error> failed[2];
+  int64_t ok_rows = 0;
+  int64_t ok_rows_by_thread[2] = {0, 0};
+};
 
-  const int per_thread_rows = kPerThread * (kPerThread + 1) / 2;  // 210
-  EXPECT_EQ(Sql("SELECT count(*), count(DISTINCT id), sum(v) FROM ns.c"),
-            (Rows{{std::to_string(2 * per_thread_rows), std::to_string(2 * per_thread_rows), std::to_string(per_thread_rows)}}));
-  EXPECT_EQ(Sql("SELECT v, count(*) FROM ns.c GROUP BY v ORDER BY v"),
-            (Rows{{"0", std::to_string(per_thread_rows)}, {"1", std::to_string(per_thread_rows)}}));
-  auto t = Load(id);
+class ConcurrentTest : public AppTest {
+ protected:
+  static constexpr int kPerThread = 20;
+  ConcurrentOutcome RunWriters() {
+    ConcurrentOutcome out;
+    Create(id_, SimpleSchema());
+    w2_ = OpenWarehouse();
+    if (w2_ == nullptr) return out;
+    auto writer = [&](Warehouse* w, int thread) {
+      for (int k = 0; k < kPerThread; ++k) {
+        std::string sql = "SELECT " + std::to_string(thread * 1000 + k * 20) + " + i AS id, " +
+                          std::to_string(thread) + " AS v FROM range(" + std::to_string(k + 1) + ") t(i)";
+        auto r = AppendQuery(*w, id_, sql, false);
+        if (r) {
+          out.ok[thread].push_back(*r);
+        } else {
+          out.failed[thread].push_back(r.error());
+        }
+      }
+    };
+    std::thread t0(writer, w_.get(), 0);
+    std::thread t1(writer, w2_.get(), 1);
+    t0.join();
+    t1.join();
+    for (int t = 0; t < 2; ++t) {
+      for (const auto& r : out.ok[t]) {
+        out.ok_rows += r.rows;
+        out.ok_rows_by_thread[t] += r.rows;
+      }
+    }
+    return out;
+  }
+  catalog::TableIdentifier id_ = Id("ns.c");
+  std::unique_ptr<Warehouse> w2_;
+};
+
+// Whatever the interleaving, no commit is lost or duplicated: every append that reported
+// success is in the current ancestry exactly once, the table holds exactly their rows,
+// failures are clean CommitFailed errors, and failed appends leave no data files behind.
+TEST_F(ConcurrentTest, ConcurrentAppendsNeverLoseOrDuplicateCommits) {
+  auto out = RunWriters();
+  ASSERT_NE(w2_, nullptr);
+  size_t successes = out.ok[0].size() + out.ok[1].size();
+  EXPECT_GT(out.ok[0].size(), 0u);
+  EXPECT_GT(out.ok[1].size(), 0u);
+  for (int t = 0; t < 2; ++t) {
+    for (const auto& e : out.failed[t]) EXPECT_EQ(e.kind, ErrorKind::kCommitFailed) << e.ToString();
+  }
+  auto t = Load(id_);
   ASSERT_TRUE(t.metadata.current_snapshot_id);
   auto ancestry = t.metadata.Ancestors(*t.metadata.current_snapshot_id);
-  EXPECT_EQ(ancestry.size(), 2u * kPerThread);
-  for (const auto* s : ancestry) EXPECT_EQ(s->operation(), "append");
-  EXPECT_EQ(Summary(id, "total-records"), std::to_string(2 * per_thread_rows));
+  EXPECT_EQ(ancestry.size(), successes);
+  std::set<int64_t> in_ancestry;
+  for (const auto* s : ancestry) {
+    in_ancestry.insert(s->snapshot_id);
+    EXPECT_EQ(s->operation(), "append");
+  }
+  for (int th = 0; th < 2; ++th) {
+    for (const auto& r : out.ok[th]) EXPECT_TRUE(in_ancestry.count(r.snapshot_id)) << r.snapshot_id;
+  }
+  EXPECT_EQ(Sql("SELECT count(*), count(DISTINCT id) FROM ns.c"),
+            (Rows{{std::to_string(out.ok_rows), std::to_string(out.ok_rows)}}));
+  EXPECT_EQ(Sql("SELECT v, count(*) FROM ns.c GROUP BY v ORDER BY v"),
+            (Rows{{"0", std::to_string(out.ok_rows_by_thread[0])}, {"1", std::to_string(out.ok_rows_by_thread[1])}}));
+  EXPECT_EQ(Summary(id_, "total-records"), std::to_string(out.ok_rows));
+
+  // No orphaned data files from the appends that failed.
+  auto plan = iceberg::PlanScan(t.metadata, w_->io(), {});
+  ASSERT_TRUE(plan) << plan.error().ToString();
+  std::set<std::string> live;
+  for (const auto& task : plan->tasks) live.insert(w_->io().LocalPath(task.data_file.file_path));
+  std::set<std::string> on_disk;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(io::StripFileScheme(t.metadata.location) + "/data")) {
+    if (e.is_regular_file()) on_disk.insert(e.path().string());
+  }
+  EXPECT_EQ(on_disk, live);
+
   // The other warehouse sees the same table.
-  auto con2 = engine::Connection::Open(w2->db());
+  auto con2 = engine::Connection::Open(w2_->db());
   ASSERT_TRUE(con2);
-  auto r2 = RunSql(*w2, *con2, "SELECT count(*) FROM ns.c");
+  auto r2 = RunSql(*w2_, *con2, "SELECT count(*) FROM ns.c");
   ASSERT_TRUE(r2) << r2.error().ToString();
-  EXPECT_EQ(r2->FetchAll(), (Rows{{std::to_string(2 * per_thread_rows)}}));
+  EXPECT_EQ(r2->FetchAll(), (Rows{{std::to_string(out.ok_rows)}}));
+}
+
+// Two writers, 20 appends each: all 40 should commit.
+// BUG: CommitSnapshot (table_ops.cc) retries a conflicting commit at most 10 times with
+// no backoff, and every retry redoes the whole snapshot production (manifest + manifest
+// list + metadata file, each fsynced: ~18 ms here) while the other writer needs only one
+// Parquet write (~10 ms) before committing again. The loser keeps losing, and one or more
+// AppendQuery calls fail with "CommitFailed: commit to ns.c failed after 10 attempts"
+// although only two writers compete (typically 38-39 of 40 land). Timing dependent: seen
+// in every run while the machine was busy, in about 1 run of 10 when idle.
+TEST_F(ConcurrentTest, DISABLED_TwoWarehousesAllFortyAppendsLand) {
+  auto out = RunWriters();
+  ASSERT_NE(w2_, nullptr);
+  EXPECT_TRUE(out.failed[0].empty()) << out.failed[0].front().ToString();
+  EXPECT_TRUE(out.failed[1].empty()) << out.failed[1].front().ToString();
+  const int per_thread_rows = kPerThread * (kPerThread + 1) / 2;  // 210
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM ns.c"), std::to_string(2 * per_thread_rows));
+  auto t = Load(id_);
+  ASSERT_TRUE(t.metadata.current_snapshot_id);
+  EXPECT_EQ(t.metadata.Ancestors(*t.metadata.current_snapshot_id).size(), 2u * kPerThread);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -867,6 +951,37 @@ TEST_F(AppTest, AppendWithoutRequiredColumnIsRejected) {
   EXPECT_EQ(r.error().kind, ErrorKind::kInvalidArgument);
   EXPECT_NE(r.error().message.find("'id'"), std::string::npos) << r.error().message;
   EXPECT_FALSE(CurrentSnapshot(id).has_value());
+}
+
+TEST_F(AppTest, RequiredColumnRejectsNullsAndFailedWritesLeaveNoFiles) {
+  auto id = Id("ns.reqnull");
+  iceberg::Schema schema(0, {NestedField{.id = 1, .name = "id", .required = true, .type = Primitive(TypeId::kLong)},
+                             NestedField{.id = 2, .name = "note", .required = false, .type = Primitive(TypeId::kString)}});
+  Create(id, schema);
+  Append(id, "SELECT 1 AS id, 'a' AS note");
+  auto before = Load(id);
+  auto data_files = [&] {
+    size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(
+             io::StripFileScheme(before.metadata.location) + "/data", ec)) {
+      n += e.is_regular_file() ? 1 : 0;
+    }
+    return n;
+  };
+  size_t files_before = data_files();
+  EXPECT_EQ(files_before, 1u);
+
+  auto nulls = AppendQuery(*w_, id, "SELECT CASE WHEN i = 3 THEN NULL ELSE i END AS id FROM range(10) t(i)", false);
+  ASSERT_FALSE(nulls);
+  EXPECT_EQ(nulls.error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_NE(nulls.error().message.find("'id'"), std::string::npos) << nulls.error().message;
+  // A value that does not convert (row 5 of the input) fails the write part-way.
+  auto bad_cast = AppendQuery(*w_, id, "SELECT CASE WHEN i = 5 THEN 'x' ELSE i::VARCHAR END AS id FROM range(10) t(i)", false);
+  EXPECT_FALSE(bad_cast);
+  EXPECT_EQ(data_files(), files_before);
+  EXPECT_EQ(Load(id).metadata_location, before.metadata_location);
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM ns.reqnull"), "1");
 }
 
 TEST_F(AppTest, AppendToMissingTable) {
@@ -921,25 +1036,39 @@ TEST_F(AppTest, CreateTableCreatesNamespaceAndRejectsDuplicates) {
   // A second table in the existing namespace.
   Create(Id("deep.level.u"), SimpleSchema());
   Append(id, "SELECT 1 AS id");
-  // The namespace "deep.level" is one DuckDB schema; quoted, it is addressable.
-  EXPECT_EQ(SqlValue("SELECT count(*) FROM \"deep.level\".t"), "1");
+  // A two-level namespace is a DuckDB catalog.schema.
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM deep.level.t"), "1");
   auto t = Load(id);
   EXPECT_EQ(SqlValue("SELECT count(*) FROM deep.level.t AT (VERSION => " +
                      std::to_string(*t.metadata.current_snapshot_id) + ")"),
             "1");
 }
 
-// The SQL session documents every table as addressable as `namespace.table`, and for a
-// nested namespace the time-travel form `deep.level.t AT (...)` works.
-// BUG: a plain reference `deep.level.t` is left as written, so DuckDB reads it as
-// catalog "deep", schema "level" ("Catalog \"deep\" does not exist"), while PrepareSql
-// created the view as schema "deep.level", table t: nested namespaces are reachable in
-// plain SQL only by quoting ("deep.level".t).
-TEST_F(AppTest, DISABLED_NestedNamespaceTableIsAddressableUnquoted) {
-  auto id = Id("deep.level.t");
+TEST_F(AppTest, NamespacesDeeperThanTwoLevelsAreUnsupportedInSql) {
+  auto id = Id("a.b.c.t");
   Create(id, SimpleSchema());
   Append(id, "SELECT 1 AS id");
-  EXPECT_EQ(SqlValue("SELECT count(*) FROM deep.level.t"), "1");
+  auto r = RunSql(*w_, *con_, "SELECT count(*) FROM a.b.c.t");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kUnsupported) << r.error().ToString();
+}
+
+// A namespace "sales" (tables are schema sales in DuckDB's default catalog) and a nested
+// namespace "sales.raw" (PrepareSql ATTACHes an in-memory catalog named "sales") must both
+// stay queryable, alone and together.
+// BUG: once a statement has read sales.raw.u, the catalog "sales" exists next to the schema
+// "sales", and every later statement on sales.t fails with DuckDB's "Ambiguous reference
+// to catalog or schema "sales"" (from PrepareSql's CREATE OR REPLACE VIEW "sales"."t"),
+// although the same statement worked before.
+TEST_F(AppTest, DISABLED_OneAndTwoLevelNamespacesSharingAPrefixBothQueryable) {
+  Create(Id("sales.t"), SimpleSchema());
+  Create(Id("sales.raw.u"), SimpleSchema());
+  Append(Id("sales.t"), "SELECT 1 AS id");
+  Append(Id("sales.raw.u"), "SELECT 2 AS id");
+  EXPECT_EQ(SqlValue("SELECT id FROM sales.t"), "1");
+  EXPECT_EQ(SqlValue("SELECT id FROM sales.raw.u"), "2");
+  EXPECT_EQ(SqlValue("SELECT id FROM sales.t"), "1");
+  EXPECT_EQ(Sql("SELECT a.id, b.id FROM sales.t a, sales.raw.u b"), (Rows{{"1", "2"}}));
 }
 
 }  // namespace

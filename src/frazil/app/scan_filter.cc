@@ -123,10 +123,13 @@ std::optional<iceberg::Datum> Evaluate(engine::Connection& con, const std::strin
       break;
     default: return std::nullopt;  // float/double (NaN ordering), time, uuid, binary: no pruning
   }
-  auto r = con.Query("SELECT " + expr);
+  // The second column says whether the cast kept the value: `id > 2.5` on an integer
+  // column must not become `id > 3` (it would prune files holding 3).
+  auto r = con.Query("SELECT " + expr + ", ((" + constant + ") = " + c + ")");
   if (!r) return std::nullopt;
   auto v = r->GetString(0, 0);
-  if (!v) return std::nullopt;
+  auto exact = r->GetString(1, 0);
+  if (!v || !exact || *exact != "true") return std::nullopt;
   try {
     switch (t.id) {
       case TypeId::kBoolean: return iceberg::Datum(*v != "0");

@@ -217,19 +217,33 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
   for (const auto& t : plan.tasks) task_of[w.io().LocalPath(t.data_file.file_path)] = &t;
   std::string matched = "SELECT " + std::string(engine::kFilePathColumn) + ", " + engine::kRowPositionColumn + " FROM (" +
                         scan + ") WHERE (" + predicate + ")";
-  FRZ_ASSIGN_OR_RETURN(auto counts, con.Query("SELECT DISTINCT " + std::string(engine::kFilePathColumn) + " FROM (" +
-                                                matched + ") ORDER BY 1"));
+  const std::string file_col = engine::kFilePathColumn;
+  FRZ_ASSIGN_OR_RETURN(auto counts, con.Query("SELECT " + file_col + ", count(*) FILTER (WHERE (" + predicate +
+                                                ")) AS matched, count(*) AS live FROM (" + scan + ") GROUP BY 1 "
+                                                "HAVING matched > 0 ORDER BY 1"));
   auto rows = counts.FetchAll();
   std::string local_dir = w.io().LocalPath(iceberg::DataDir(table.metadata));
   std::vector<iceberg::DataFile> delete_files;
   std::vector<int> spec_ids;
+  std::set<std::string> removed;  // data files whose every live row matched, and their deletes
+  int64_t deleted_rows = 0;
   for (const auto& row : rows) {
     const std::string& local = *row[0];
     const auto* task = task_of.at(local);
     const std::string& path = task->data_file.file_path;
+    int64_t matched_rows = std::stoll(*row[1]);
+    deleted_rows += matched_rows;
+    if (matched_rows == std::stoll(*row[2])) {
+      // Nothing of this file survives: drop it from the table instead of masking it.
+      removed.insert(path);
+      for (const auto& d : task->position_deletes) {
+        if (d.referenced_data_file == path) removed.insert(d.file_path);
+      }
+      continue;
+    }
     FRZ_ASSIGN_OR_RETURN(auto files, engine::WritePositionDeletes(
                                          con, "SELECT " + engine::QuoteLiteral(path) + ", " + engine::kRowPositionColumn +
-                                                  " FROM (" + matched + ") WHERE " + engine::kFilePathColumn + " = " +
+                                                  " FROM (" + matched + ") WHERE " + file_col + " = " +
                                                   engine::QuoteLiteral(local),
                                          local_dir));
     for (auto& f : files) {
@@ -240,7 +254,7 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
       spec_ids.push_back(task->spec_id);
     }
   }
-  if (delete_files.empty()) return WriteResult{};
+  if (delete_files.empty() && removed.empty()) return WriteResult{};
   auto result = CommitSnapshot(w, id, [&](const catalog::LoadedTable& current) -> Result<iceberg::SnapshotChanges> {
     if (current.metadata.current_snapshot_id != base_snapshot) {
       // Another writer committed in between: the positions computed above may no longer
@@ -249,14 +263,16 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
     }
     iceberg::SnapshotChanges c;
     c.operation = "delete";
-    c.spec_id = spec_ids.front();
+    c.spec_id = spec_ids.empty() ? current.metadata.default_spec_id : spec_ids.front();
     c.added_delete_files = delete_files;
     c.delete_spec_ids = spec_ids;
+    c.removed_files = removed;
     return c;
   });
   if (!result && result.error().kind != ErrorKind::kCommitStateUnknown) {
     for (const auto& f : delete_files) (void)w.io().Delete(f.file_path);
   }
+  if (result) result->rows = deleted_rows;
   return result;
 }
 

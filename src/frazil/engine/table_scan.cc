@@ -1,6 +1,6 @@
 #include "frazil/engine/table_scan.h"
 
-#include <array>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -70,21 +70,32 @@ Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<ice
   std::vector<const iceberg::NestedField*> top;
   for (const auto& f : schema.fields()) top.push_back(&f);
 
-  std::vector<std::string> data_files;
-  // (delete file local path, data file local path, data file Iceberg path)
-  std::vector<std::array<std::string, 3>> applies;
-  std::vector<std::string> pos_delete_files;
-  std::set<std::string> seen_pos;
+  // Data files without position deletes are read together; each file with position
+  // deletes is read on its own, filtered by a bitmask of its deleted positions
+  // (bitstring_agg + get_bit: one pass over the deletes, no join against the data).
+  std::vector<std::string> plain_files;
+  struct Masked {
+    std::string local;
+    std::string path;  // as the delete files name it
+    int64_t record_count;
+    std::vector<std::string> delete_files;
+  };
+  std::vector<Masked> masked;
   // Equality delete file local path -> (its equality ids, data files it applies to).
   std::map<std::string, std::pair<std::vector<int>, std::vector<std::string>>> eq_deletes;
 
   for (const auto& task : tasks) {
     std::string local = local_path(task.data_file.file_path);
-    data_files.push_back(local);
-    for (const auto& del : task.position_deletes) {
-      std::string del_local = local_path(del.file_path);
-      if (seen_pos.insert(del_local).second) pos_delete_files.push_back(del_local);
-      applies.push_back({del_local, local, task.data_file.file_path});
+    if (task.position_deletes.empty()) {
+      plain_files.push_back(local);
+    } else {
+      if (task.data_file.record_count > std::numeric_limits<int32_t>::max()) {
+        return MakeError(ErrorKind::kUnsupported, "data file " + task.data_file.file_path +
+                                                      " has more than 2^31 rows and position deletes; rewrite it first");
+      }
+      Masked m{local, task.data_file.file_path, task.data_file.record_count, {}};
+      for (const auto& del : task.position_deletes) m.delete_files.push_back(local_path(del.file_path));
+      masked.push_back(std::move(m));
     }
     for (const auto& del : task.equality_deletes) {
       for (int id : del.equality_ids) {
@@ -102,7 +113,7 @@ Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<ice
     }
   }
 
-  const bool row_numbers = !pos_delete_files.empty() || options.with_row_position;
+  const bool row_numbers = !masked.empty() || options.with_row_position;
   if (row_numbers) {
     for (const auto& f : schema.fields()) {
       if (f.name == "file_row_number") {
@@ -111,30 +122,31 @@ Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<ice
       }
     }
   }
-  std::string sql;
-  if (!pos_delete_files.empty()) {
-    sql += "WITH __applies(__dfile, __local, __path) AS (VALUES ";
-    for (size_t i = 0; i < applies.size(); ++i) {
-      sql += (i > 0 ? ", (" : "(") + QuoteLiteral(applies[i][0]) + ", " + QuoteLiteral(applies[i][1]) + ", " +
-             QuoteLiteral(applies[i][2]) + ")";
-    }
-    sql += "), __posdel AS (SELECT a.__local AS __local, d.__pos AS __pos FROM read_parquet(" +
-           FileList(pos_delete_files) + ", schema=MAP{" + std::to_string(iceberg::kDeleteFilePathFieldId) +
-           ": {name: '__file_path', type: 'VARCHAR', default_value: NULL}, " +
-           std::to_string(iceberg::kDeletePosFieldId) +
-           ": {name: '__pos', type: 'BIGINT', default_value: NULL}}, filename='__dfile_name') d "
-           "JOIN __applies a ON d.__dfile_name = a.__dfile AND d.__file_path = a.__path) ";
+  auto read = [&](const std::vector<std::string>& files) {
+    return "SELECT * FROM read_parquet(" + FileList(files) + ", schema=" + SchemaMap(top) +
+           ", filename=" + QuoteLiteral(kFileColumn) + (row_numbers ? ", file_row_number=true" : "") + ")";
+  };
+  std::vector<std::string> parts;
+  if (!plain_files.empty()) parts.push_back(read(plain_files));
+  for (const auto& m : masked) {
+    std::string mask = "(SELECT bitstring_agg(CAST(d.__pos AS BIGINT), 0, " + std::to_string(m.record_count - 1) +
+                       ") FROM read_parquet(" + FileList(m.delete_files) + ", schema=MAP{" +
+                       std::to_string(iceberg::kDeleteFilePathFieldId) +
+                       ": {name: '__file_path', type: 'VARCHAR', default_value: NULL}, " +
+                       std::to_string(iceberg::kDeletePosFieldId) +
+                       ": {name: '__pos', type: 'BIGINT', default_value: NULL}}) d WHERE d.__file_path = " +
+                       QuoteLiteral(m.path) + " AND d.__pos BETWEEN 0 AND " + std::to_string(m.record_count - 1) + ")";
+    parts.push_back(read({m.local}) + " WHERE NOT COALESCE(get_bit(" + mask +
+                    ", CAST(file_row_number AS INTEGER)) = 1, false)");
   }
+  std::string source;
+  for (size_t i = 0; i < parts.size(); ++i) source += (i ? " UNION ALL " : "") + parts[i];
+
   std::string row_columns;
   if (options.with_row_position) {
     row_columns = ", r." + std::string(kFileColumn) + " AS " + kFilePathColumn + ", r.file_row_number AS " + kRowPositionColumn;
   }
-  sql += "SELECT " + OutputColumns(schema) + row_columns + " FROM read_parquet(" + FileList(data_files) +
-         ", schema=" + SchemaMap(top) + ", filename=" + QuoteLiteral(kFileColumn) +
-         (row_numbers ? ", file_row_number=true" : "") + ") r";
-  if (!pos_delete_files.empty()) {
-    sql += " ANTI JOIN __posdel p ON p.__local = r." + std::string(kFileColumn) + " AND p.__pos = r.file_row_number";
-  }
+  std::string sql = "SELECT " + OutputColumns(schema) + row_columns + " FROM (" + source + ") r";
   bool first_condition = true;
   for (const auto& [del_local, entry] : eq_deletes) {
     const auto& [ids, targets] = entry;
