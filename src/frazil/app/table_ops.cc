@@ -1,6 +1,8 @@
 #include "frazil/app/table_ops.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <filesystem>
 #include <cctype>
 #include <set>
@@ -17,7 +19,7 @@
 namespace frazil::app {
 namespace {
 
-constexpr int kMaxCommitAttempts = 10;
+constexpr int kMaxCommitAttempts = 20;
 
 std::string Lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -64,6 +66,10 @@ Result<WriteResult> CommitSnapshot(Warehouse& w, const catalog::TableIdentifier&
                                                      std::to_string(attempt) + " attempts: " + committed.error().message);
     }
     Log(LogLevel::kInfo, "commit conflict, retrying", {{"table", id.ToString()}, {"attempt", std::to_string(attempt)}});
+    // Back off with jitter so concurrent writers stop colliding (each retry re-does its
+    // manifest writes, so retrying at once tends to lose again).
+    int64_t cap_ms = std::min<int64_t>(1000, 10LL << std::min(attempt, 6));
+    std::this_thread::sleep_for(std::chrono::milliseconds(NewPositiveId() % cap_ms + 1));
   }
 }
 

@@ -197,7 +197,20 @@ Result<std::optional<std::string>> SqliteCatalog::CurrentLocation(const TableIde
   return location;
 }
 
+void SqliteCatalog::CacheMetadata(const std::string& location, const iceberg::TableMetadata& metadata) {
+  auto entry = std::make_shared<const iceberg::TableMetadata>(metadata);
+  std::lock_guard lock(cache_mu_);
+  cache_.emplace_front(location, std::move(entry));
+  if (cache_.size() > kMetadataCacheSize) cache_.pop_back();
+}
+
 Result<LoadedTable> SqliteCatalog::ReadMetadata(const std::string& location) {
+  {
+    std::lock_guard lock(cache_mu_);
+    for (const auto& [loc, md] : cache_) {
+      if (loc == location) return LoadedTable{location, *md};
+    }
+  }
   Result<std::string> bytes = file_io_->Read(location);
   if (!bytes) {
     return MakeError(bytes.error().kind,
@@ -207,6 +220,7 @@ Result<LoadedTable> SqliteCatalog::ReadMetadata(const std::string& location) {
   if (!metadata) {
     return MakeError(ErrorKind::kCorrupt, "metadata file " + location + ": " + metadata.error().message);
   }
+  CacheMetadata(location, *metadata);
   return LoadedTable{location, std::move(*metadata)};
 }
 
@@ -551,6 +565,7 @@ Result<std::vector<SqliteCatalog::Prepared>> SqliteCatalog::PrepareCommits(
     std::string location = NewMetadataLocation(next, version);
     FRZ_RETURN_IF_ERROR(file_io_->WriteNew(location, iceberg::TableMetadataToJsonString(next)));
     written->push_back(location);
+    CacheMetadata(location, next);
     p.result = LoadedTable{std::move(location), std::move(next)};
     out.push_back(std::move(p));
   }

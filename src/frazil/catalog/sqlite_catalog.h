@@ -3,6 +3,7 @@
 // PyIceberg and frazil can all open the same file (docs/catalog.md).
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -111,6 +112,14 @@ class SqliteCatalog final : public Catalog {
   bool has_type_column_ = false;
   std::mutex hook_mu_;
   std::function<Status(CommitPoint)> hook_;  // guarded by hook_mu_
+
+  // Parsed metadata by file location. Metadata files are immutable, so an entry can never be
+  // stale; it saves re-parsing a large metadata.json (one entry per snapshot) on every load
+  // and commit.
+  void CacheMetadata(const std::string& location, const iceberg::TableMetadata& metadata);
+  static constexpr size_t kMetadataCacheSize = 16;
+  std::mutex cache_mu_;
+  std::deque<std::pair<std::string, std::shared_ptr<const iceberg::TableMetadata>>> cache_;  // guarded by cache_mu_
 };
 
 }  // namespace frazil::catalog
