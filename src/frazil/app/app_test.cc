@@ -1004,6 +1004,11 @@ TEST_F(AppTest, CorruptMetadataFileIsReportedAsCorrupt) {
   auto size = std::filesystem::file_size(path);
   ASSERT_GT(size, 10u);
   std::filesystem::resize_file(path, size / 2);
+  // A process that already parsed this (immutable) metadata file keeps its copy; a fresh
+  // one, as every CLI command is, reads the damaged file and must say so.
+  con_.reset();
+  w_ = OpenWarehouse();
+  con_.emplace(*engine::Connection::Open(w_->db()));
 
   std::string file_name = std::filesystem::path(path).filename().string();
   auto loaded = w_->catalog().LoadTable(id);
