@@ -50,15 +50,26 @@ echo
 echo "## 2. Commit latency with 1,000 snapshots of history"
 "$ROOT/build/commit_latency" 1000 "$W/commits"
 echo
-echo "## 3. Query: full aggregate over the loaded table"
+echo "## 3. Query: aggregate over the loaded table, frazil vs DuckDB read_parquet on the same files"
+echo "(both through the same frazil binary, so process start-up is equal; median of 5 runs)"
 FILES=$("$FRAZIL" --warehouse "$W/wh1" table files bench.t --format csv | tail -n +2 | cut -d, -f2 | sed 's#^file://##' | paste -sd, -)
 Q="SELECT channel, count(*), sum(amount), max(ts) FROM"
 LIST="['${FILES//,/\',\'}']"
-measure duckdb_read_parquet "$PY" -c "import duckdb; print(duckdb.sql(\"$Q read_parquet($LIST) GROUP BY channel\").fetchall())"
-measure frazil_sql "$FRAZIL" --warehouse "$W/wh1" sql "$Q bench.t GROUP BY channel"
+median5() {  # name cmd... -> median wall seconds of 5 runs
+  local name=$1; shift
+  for i in 1 2 3 4 5; do
+    /usr/bin/time -f "%e" -o "$W/t$i" "$@" >/dev/null 2>"$W/err" || { cat "$W/err"; exit 1; }
+  done
+  local m; m=$(cat "$W"/t[1-5] | sort -n | sed -n 3p)
+  printf '%-34s median wall %6.3f s\n' "$name" "$m"
+  echo "$name $m" >>"$W/figures"
+}
+median5 duckdb_read_parquet "$FRAZIL" --warehouse "$W/wh1" sql "$Q read_parquet($LIST) GROUP BY channel"
+median5 frazil_sql "$FRAZIL" --warehouse "$W/wh1" sql "$Q bench.t GROUP BY channel"
 echo "frazil sql vs DuckDB read_parquet: time ratio $(ratio "$(fig frazil_sql 2)" "$(fig duckdb_read_parquet 2)")x (goal <= 1.1x)"
 "$FRAZIL" --warehouse "$W/wh1" table delete bench.t --where "id % 10 = 3" >/dev/null 2>&1
-measure frazil_sql_10pct_deleted "$FRAZIL" --warehouse "$W/wh1" sql "$Q bench.t GROUP BY channel"
+median5 frazil_sql_10pct_deleted "$FRAZIL" --warehouse "$W/wh1" sql "$Q bench.t GROUP BY channel"
 echo "with 10% rows position-deleted vs plain read_parquet: $(ratio "$(fig frazil_sql_10pct_deleted 2)" "$(fig duckdb_read_parquet 2)")x (goal <= 1.5x)"
+measure frazil_sql_10pct_deleted_rss "$FRAZIL" --warehouse "$W/wh1" sql "$Q bench.t GROUP BY channel"
 } 2>&1 | tee "$OUT"
 echo "results saved to $OUT"

@@ -1,6 +1,5 @@
 #include "frazil/engine/table_scan.h"
 
-#include <limits>
 #include <map>
 #include <set>
 
@@ -71,8 +70,9 @@ Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<ice
   for (const auto& f : schema.fields()) top.push_back(&f);
 
   // Data files without position deletes are read together; each file with position
-  // deletes is read on its own, filtered by a bitmask of its deleted positions
-  // (bitstring_agg + get_bit: one pass over the deletes, no join against the data).
+  // deletes is read on its own and anti-joined with its deleted positions (an integer
+  // key, the deletes on the build side; a join keyed on file name and position made
+  // DuckDB build the hash table from the data side instead).
   std::vector<std::string> plain_files;
   struct Masked {
     std::string local;
@@ -89,10 +89,6 @@ Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<ice
     if (task.position_deletes.empty()) {
       plain_files.push_back(local);
     } else {
-      if (task.data_file.record_count > std::numeric_limits<int32_t>::max()) {
-        return MakeError(ErrorKind::kUnsupported, "data file " + task.data_file.file_path +
-                                                      " has more than 2^31 rows and position deletes; rewrite it first");
-      }
       Masked m{local, task.data_file.file_path, task.data_file.record_count, {}};
       for (const auto& del : task.position_deletes) m.delete_files.push_back(local_path(del.file_path));
       masked.push_back(std::move(m));
@@ -129,15 +125,16 @@ Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<ice
   std::vector<std::string> parts;
   if (!plain_files.empty()) parts.push_back(read(plain_files));
   for (const auto& m : masked) {
-    std::string mask = "(SELECT bitstring_agg(CAST(d.__pos AS BIGINT), 0, " + std::to_string(m.record_count - 1) +
-                       ") FROM read_parquet(" + FileList(m.delete_files) + ", schema=MAP{" +
-                       std::to_string(iceberg::kDeleteFilePathFieldId) +
-                       ": {name: '__file_path', type: 'VARCHAR', default_value: NULL}, " +
-                       std::to_string(iceberg::kDeletePosFieldId) +
-                       ": {name: '__pos', type: 'BIGINT', default_value: NULL}}) d WHERE d.__file_path = " +
-                       QuoteLiteral(m.path) + " AND d.__pos BETWEEN 0 AND " + std::to_string(m.record_count - 1) + ")";
-    parts.push_back(read({m.local}) + " WHERE NOT COALESCE(get_bit(" + mask +
-                    ", CAST(file_row_number AS INTEGER)) = 1, false)");
+    // Anti-join on the row position alone (an integer key; the file is fixed per part),
+    // with the deletes for this one file on the build side.
+    std::string deletes = "SELECT d.__pos FROM read_parquet(" + FileList(m.delete_files) + ", schema=MAP{" +
+                          std::to_string(iceberg::kDeleteFilePathFieldId) +
+                          ": {name: '__file_path', type: 'VARCHAR', default_value: NULL}, " +
+                          std::to_string(iceberg::kDeletePosFieldId) +
+                          ": {name: '__pos', type: 'BIGINT', default_value: NULL}}) d WHERE d.__file_path = " +
+                          QuoteLiteral(m.path);
+    parts.push_back("SELECT m.* FROM (" + read({m.local}) + ") m ANTI JOIN (" + deletes +
+                    ") p ON m.file_row_number = p.__pos");
   }
   std::string source;
   for (size_t i = 0; i < parts.size(); ++i) source += (i ? " UNION ALL " : "") + parts[i];
