@@ -73,6 +73,12 @@ Result<WriteResult> CommitSnapshot(Warehouse& w, const catalog::TableIdentifier&
   }
 }
 
+// Whether every data file can be read by column name: the table never changed its schema
+// (so every writer used these names) and maps no names for imported files.
+bool ColumnsMatchNames(const iceberg::TableMetadata& m) {
+  return m.schemas.size() == 1 && !m.properties.count("schema.name-mapping.default");
+}
+
 // Removes the data files of a failed write (all named <prefix>...).
 void RemoveFilesWithPrefix(const std::string& local_dir, const std::string& prefix) {
   std::error_code ec;
@@ -203,6 +209,7 @@ Result<std::string> TableScanSql(Warehouse& w, const catalog::LoadedTable& table
        {"files_skipped", std::to_string(plan.files_skipped)},
        {"manifests_skipped", std::to_string(plan.manifests_skipped) + "/" + std::to_string(plan.manifests_total)}});
   engine::ScanSqlOptions so;
+  so.columns_match_names = ColumnsMatchNames(table.metadata);
   return engine::ScanSql(plan.schema, plan.tasks, [&w](const std::string& loc) { return w.io().LocalPath(loc); }, so);
 }
 
@@ -214,6 +221,7 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
   FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(table.metadata, w.io(), {}));
   engine::ScanSqlOptions so;
   so.with_row_position = true;
+  so.columns_match_names = ColumnsMatchNames(table.metadata);
   FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(plan.schema, plan.tasks,
                                                          [&w](const std::string& loc) { return w.io().LocalPath(loc); }, so));
   FRZ_ASSIGN_OR_RETURN(auto con, engine::Connection::Open(w.db()));

@@ -118,7 +118,19 @@ Result<std::string> ScanSql(const iceberg::Schema& schema, const std::vector<ice
       }
     }
   }
+  std::string by_name;  // the projection for columns_match_names
+  if (options.columns_match_names) {
+    for (const auto* f : top) {
+      by_name += "CAST(" + QuoteIdentifier(f->name) + " AS " + IcebergTypeToDuckDb(*f->type) + ") AS " +
+                 QuoteIdentifier(InternalName(f->id)) + ", ";
+    }
+    by_name += QuoteIdentifier(kFileColumn) + (row_numbers ? ", file_row_number" : "");
+  }
   auto read = [&](const std::vector<std::string>& files) {
+    if (options.columns_match_names) {
+      return "SELECT " + by_name + " FROM read_parquet(" + FileList(files) + ", filename=" + QuoteLiteral(kFileColumn) +
+             (row_numbers ? ", file_row_number=true" : "") + ")";
+    }
     return "SELECT * FROM read_parquet(" + FileList(files) + ", schema=" + SchemaMap(top) +
            ", filename=" + QuoteLiteral(kFileColumn) + (row_numbers ? ", file_row_number=true" : "") + ")";
   };

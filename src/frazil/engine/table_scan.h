@@ -29,6 +29,10 @@ struct ScanSqlOptions {
   // Also return each row's data file (its local path, column kFilePathColumn) and 0-based
   // position in it (kRowPositionColumn): what a position delete needs.
   bool with_row_position = false;
+  // Every data file names its columns exactly as `schema` does (true when the table has
+  // only ever had one schema and no name mapping): read columns by name, which DuckDB does
+  // about twice as fast as by field id.
+  bool columns_match_names = false;
 };
 inline constexpr const char* kFilePathColumn = "__frazil_file";
 inline constexpr const char* kRowPositionColumn = "__frazil_pos";
