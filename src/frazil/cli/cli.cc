@@ -433,9 +433,15 @@ int Main(int argc, char** argv) {
   t_snaps->callback(with_warehouse([&](app::Warehouse& w) {
     auto t = load_table_fn(w);
     if (!t) return Fail(t.error());
+    // The full summary only where a program reads it (csv/json); a terminal gets the totals.
+    const bool full = t_format != "table";
     Rows rows = MakeRows({"snapshot_id", "parent_id", "sequence_number", "committed_at", "operation", "added_records",
-                          "deleted_records", "total_records", "total_data_files", "total_delete_files", "summary"},
-                         {true, true, true, false, false, true, true, true, true, true, false});
+                          "deleted_records", "total_records", "total_data_files", "total_delete_files"},
+                         {true, true, true, false, false, true, true, true, true, true});
+    if (full) {
+      rows.columns.push_back("summary");
+      rows.raw_json.push_back(false);
+    }
     for (const auto& s : t->metadata.snapshots) {
       auto get = [&](const char* k) -> std::optional<std::string> {
         auto it = s.summary.find(k);
@@ -447,8 +453,8 @@ int Main(int argc, char** argv) {
       rows.rows.push_back({std::to_string(s.snapshot_id),
                            s.parent_snapshot_id ? std::optional<std::string>(std::to_string(*s.parent_snapshot_id)) : std::nullopt,
                            std::to_string(s.sequence_number), FormatTime(s.timestamp_ms), s.operation(), get("added-records"),
-                           get("deleted-records"), get("total-records"), get("total-data-files"), get("total-delete-files"),
-                           summary});
+                           get("deleted-records"), get("total-records"), get("total-data-files"), get("total-delete-files")});
+      if (full) rows.rows.back().push_back(summary);
     }
     Render(rows, *ParseOutputFormat(t_format), std::cout);
     return 0;
