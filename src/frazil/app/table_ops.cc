@@ -74,9 +74,12 @@ Result<WriteResult> CommitSnapshot(Warehouse& w, const catalog::TableIdentifier&
 }
 
 // Whether every data file can be read by column name: the table never changed its schema
-// (so every writer used these names) and maps no names for imported files.
+// (so every writer used these names) and maps no names for imported files. The one schema
+// must also be the first one (id 0): a table whose old schemas were removed after an
+// evolution keeps one schema with a later id, and its older files may use older names.
 bool ColumnsMatchNames(const iceberg::TableMetadata& m) {
-  return m.schemas.size() == 1 && !m.properties.count("schema.name-mapping.default");
+  return m.schemas.size() == 1 && m.schemas[0].schema_id() == 0 &&
+         !m.properties.count("schema.name-mapping.default");
 }
 
 // Removes the data files of a failed write (all named <prefix>...).
