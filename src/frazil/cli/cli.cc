@@ -520,6 +520,9 @@ int Main(int argc, char** argv) {
   t_create->add_option("--partition-spec", t_spec, "Iceberg partition spec JSON, inline or a file path");
   t_create->add_option("--partition-by", t_partition, "Partition fields, e.g. 'day(ts)' 'bucket(16, id)'");
   t_create->add_option("--property", t_props, "Table property key=value (repeatable)");
+  t_create->footer("Example:\n  frazil table create sales.orders --partition-by 'day(ts)' --schema \\\n"
+                   "    '{\"type\":\"struct\",\"fields\":[{\"id\":1,\"name\":\"id\",\"required\":true,\"type\":\"long\"},\n"
+                   "      {\"id\":2,\"name\":\"ts\",\"required\":false,\"type\":\"timestamptz\"}]}'");
   t_create->callback(with_warehouse([&](app::Warehouse& w) {
     auto id = catalog::TableIdentifier::Parse(t_name);
     if (!id) return Fail(id.error());
@@ -556,6 +559,9 @@ int Main(int argc, char** argv) {
   add_table_arg(t_delete);
   std::string t_where;
   t_delete->add_option("--where", t_where, "SQL predicate over the table's columns, e.g. \"id < 100\"")->required();
+  t_delete->footer("Example:\n  frazil table delete sales.orders --where \"status = 'test' AND created < DATE '2026-01-01'\"\n"
+                   "Rows are masked by position delete files (readable by Spark, PyIceberg, DuckDB, Trino);\n"
+                   "a data file whose every row matches is dropped from the table instead.");
   t_delete->callback(with_warehouse([&](app::Warehouse& w) {
     auto id = catalog::TableIdentifier::Parse(t_name);
     if (!id) return Fail(id.error());
@@ -575,6 +581,12 @@ int Main(int argc, char** argv) {
                                           "set-optional <name> | add-partition-field '<transform>(<col>)' | drop-partition-field <name>")
       ->required()
       ->expected(1, 4);
+  t_alter->footer("Examples:\n  frazil table alter sales.orders add-column note string\n"
+                  "  frazil table alter sales.orders update-column qty long          # int -> long\n"
+                  "  frazil table alter sales.orders rename-column amount amount_eur\n"
+                  "  frazil table alter sales.orders add-partition-field 'day(ordered_at)'\n"
+                  "Old data files are never rewritten: columns are matched by field id, so renamed and\n"
+                  "dropped columns read correctly and added ones read as NULL in older files.");
   t_alter->callback(with_warehouse([&](app::Warehouse& w) {
     auto id = catalog::TableIdentifier::Parse(t_name);
     if (!id) return Fail(id.error());
