@@ -85,7 +85,8 @@ bool ColumnsMatchNames(const iceberg::TableMetadata& m) {
 // Removes the data files of a failed write (all named <prefix>...).
 void RemoveFilesWithPrefix(const std::string& local_dir, const std::string& prefix) {
   std::error_code ec;
-  for (std::filesystem::directory_iterator it(local_dir, ec), end; it != end && !ec; it.increment(ec)) {
+  // Partitioned writes put files in sub-folders (DuckDB's PARTITION_BY layout).
+  for (std::filesystem::recursive_directory_iterator it(local_dir, ec), end; it != end && !ec; it.increment(ec)) {
     if (it->path().filename().string().starts_with(prefix)) std::filesystem::remove(it->path(), ec);
   }
 }

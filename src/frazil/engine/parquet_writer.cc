@@ -155,16 +155,24 @@ void AddColumnMetrics(const Leaf& leaf, const std::vector<std::pair<std::string,
 
 // Runs the COPY and turns its RETURN_STATS rows into DataFiles. `cast_select` must
 // produce exactly the schema's columns, named as in the schema.
+// With `partition_column`, the select has that extra last column and the COPY splits files
+// by it (PARTITION_BY; DuckDB cannot also roll files by size then), and `keys` receives each
+// returned file's value of it.
 Result<std::vector<DataFile>> CopyToParquet(Connection& con, const std::string& cast_select,
                                             const iceberg::Schema& schema, const std::string& local_dir,
-                                            const WriteOptions& options, bool truncate_strings) {
+                                            const WriteOptions& options, bool truncate_strings,
+                                            const std::string& partition_column = "",
+                                            std::vector<std::string>* keys = nullptr) {
   std::error_code ec;
   std::filesystem::create_directories(local_dir, ec);
   if (ec) return MakeError(ErrorKind::kIOError, "cannot create " + local_dir + ": " + ec.message());
   std::string prefix = options.file_prefix.empty() ? NewUuid() : options.file_prefix;
   std::string sql = "COPY (" + cast_select + ") TO " + QuoteLiteral(local_dir) +
                     " (FORMAT parquet, FIELD_IDS " + FieldIds(schema) +
-                    ", RETURN_STATS true, FILE_SIZE_BYTES " + std::to_string(options.target_file_size_bytes) +
+                    ", RETURN_STATS true" +
+                    (partition_column.empty()
+                         ? ", FILE_SIZE_BYTES " + std::to_string(options.target_file_size_bytes)
+                         : ", PARTITION_BY (" + QuoteIdentifier(partition_column) + ")") +
                     ", ROW_GROUP_SIZE " + std::to_string(options.row_group_size) +
                     ", COMPRESSION " + QuoteLiteral(options.compression) + ", FILENAME_PATTERN " +
                     QuoteLiteral(prefix + "_{i}") + ", OVERWRITE_OR_IGNORE true)";
@@ -193,6 +201,16 @@ Result<std::vector<DataFile>> CopyToParquet(Connection& con, const std::string& 
       for (const auto& [path, stats] : chunk->GetNestedStringMap(col["column_statistics"], row)) {
         auto it = leaves.find(path);
         if (it != leaves.end()) AddColumnMetrics(it->second, stats, truncate_strings, &file);
+      }
+      if (keys != nullptr) {
+        std::string key;
+        if (col.contains("partition_keys")) {
+          for (const auto& [k, v] : chunk->GetStringMap(col["partition_keys"], row)) {
+            if (k == partition_column) key = v;
+          }
+        }
+        if (key.empty()) return MakeError(ErrorKind::kInternal, "COPY PARTITION_BY returned no key for " + file.file_path);
+        keys->push_back(key);
       }
       files.push_back(std::move(file));
     }
@@ -431,29 +449,66 @@ Result<std::vector<DataFile>> WritePartitioned(Connection& con, std::string_view
     ~Dropper() { (void)con.Execute("DROP TABLE IF EXISTS " + table); }
   } dropper{con, table};
 
-  std::string values = "SELECT DISTINCT __pid";
-  for (size_t i = 0; i < spec.fields.size(); ++i) values += ", CAST(\"__p" + std::to_string(i) + "\" AS VARCHAR)";
-  FRZ_ASSIGN_OR_RETURN(QueryResult tuples, con.Query(values + " FROM " + table + " ORDER BY __pid"));
+  std::string values = "SELECT __pid, count(*)";
+  for (size_t i = 0; i < spec.fields.size(); ++i) values += ", any_value(CAST(\"__p" + std::to_string(i) + "\" AS VARCHAR))";
+  FRZ_ASSIGN_OR_RETURN(QueryResult tuples, con.Query(values + " FROM " + table + " GROUP BY __pid ORDER BY __pid"));
   std::string columns;
   for (size_t i = 0; i < schema.fields().size(); ++i) {
     columns += (i > 0 ? ", " : "") + QuoteIdentifier(schema.fields()[i].name);
   }
-  std::vector<DataFile> all;
+  // Partitions that may outgrow the target file size get COPYs of their own, which roll
+  // files by size; all others go through one COPY ... PARTITION_BY, which is an order of
+  // magnitude faster with many partitions but cannot roll. 16 bytes per row is a
+  // conservative compressed row size for this estimate.
+  const int64_t max_rows_small = std::max<int64_t>(1, options.target_file_size_bytes / 16);
+  std::map<int64_t, std::vector<Datum>> partition_of;
+  std::vector<int64_t> big;
   for (size_t row = 0; row < tuples.row_count(); ++row) {
     int64_t pid = tuples.GetInt64(0, row);
     std::vector<Datum> partition;
     for (size_t i = 0; i < spec.fields.size(); ++i) {
-      FRZ_ASSIGN_OR_RETURN(Datum d, ParseCanonical(*partition_type->fields[i].type, tuples.GetString(i + 1, row)));
+      FRZ_ASSIGN_OR_RETURN(Datum d, ParseCanonical(*partition_type->fields[i].type, tuples.GetString(i + 2, row)));
       partition.push_back(std::move(d));
     }
+    partition_of[pid] = std::move(partition);
+    if (tuples.GetInt64(1, row) > max_rows_small) big.push_back(pid);
+  }
+  // Every file name starts with the caller's prefix so a failed write can be cleaned up.
+  const std::string prefix = options.file_prefix.empty() ? NewUuid() : options.file_prefix;
+  std::vector<DataFile> all;
+  std::string big_list;
+  for (int64_t pid : big) {
+    big_list += (big_list.empty() ? "" : ", ") + std::to_string(pid);
     WriteOptions per_partition = options;
-    // Unique per partition; sharing the caller's prefix so a failed write can be cleaned up.
-    per_partition.file_prefix = options.file_prefix.empty() ? NewUuid() : options.file_prefix + "-p" + std::to_string(row);
+    per_partition.file_prefix = prefix + "-p" + std::to_string(pid);
     std::string select = "SELECT " + columns + " FROM " + table + " WHERE __pid = " + std::to_string(pid);
     FRZ_ASSIGN_OR_RETURN(auto files, CopyToParquet(con, select, schema, local_dir, per_partition, true));
     for (auto& f : files) {
-      f.partition = partition;
+      f.partition = partition_of[pid];
       all.push_back(std::move(f));
+    }
+  }
+  if (big.size() < partition_of.size()) {
+    // One open file per partition (DuckDB's default of 100 would split partitions).
+    FRZ_RETURN_IF_ERROR(con.Execute("SET partitioned_write_max_open_files = " +
+                                    std::to_string(std::max<size_t>(100, partition_of.size() + 1))));
+    WriteOptions small = options;
+    small.file_prefix = prefix;
+    std::string select = "SELECT " + columns + ", __pid FROM " + table +
+                         (big.empty() ? "" : " WHERE __pid NOT IN (" + big_list + ")");
+    std::vector<std::string> keys;
+    FRZ_ASSIGN_OR_RETURN(auto files, CopyToParquet(con, select, schema, local_dir, small, true, "__pid", &keys));
+    for (size_t i = 0; i < files.size(); ++i) {
+      int64_t pid = 0;
+      try {
+        pid = std::stoll(keys[i]);
+      } catch (...) {
+        return MakeError(ErrorKind::kInternal, "unexpected partition key '" + keys[i] + "'");
+      }
+      auto it = partition_of.find(pid);
+      if (it == partition_of.end()) return MakeError(ErrorKind::kInternal, "unknown partition id " + keys[i]);
+      files[i].partition = it->second;
+      all.push_back(std::move(files[i]));
     }
   }
   return all;
