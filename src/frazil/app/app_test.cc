@@ -778,10 +778,8 @@ TEST_F(TimeTravelTest, RollbackToFirstSnapshot) {
 // filter baked in) are created in the warehouse's shared DuckDB database. A statement
 // prepared on one connection must still read the whole table after another connection
 // prepares a statement with a different filter.
-// BUG: the second PrepareSql replaces the database-wide view ns.p with one pruned for
-// `cat = 'y'`, so the first statement (`cat = 'x'`) runs against the wrong files and
-// returns 0 rows. RunSql on two threads sharing a Warehouse races the same way.
-TEST_F(PartitionedTest, DISABLED_PreparedStatementsOnTwoConnectionsKeepTheirOwnFilters) {
+// (Was a bug: views lived in the shared database; each connection now has its own catalog.)
+TEST_F(PartitionedTest, PreparedStatementsOnTwoConnectionsKeepTheirOwnFilters) {
   auto other = engine::Connection::Open(w_->db());
   ASSERT_TRUE(other);
   auto a = PrepareSql(*w_, *con_, "SELECT count(*) FROM ns.p WHERE cat = 'x'");

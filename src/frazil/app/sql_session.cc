@@ -5,6 +5,7 @@
 
 #include "frazil/app/scan_filter.h"
 #include "frazil/app/table_ops.h"
+#include "frazil/base/random.h"
 
 namespace frazil::app {
 namespace {
@@ -29,6 +30,23 @@ Result<int64_t> EvalTimestampMillis(engine::Connection& con, const std::string& 
   auto rows = r.FetchAll();
   if (rows.empty() || !rows[0][0]) return MakeError(ErrorKind::kInvalidArgument, "time travel timestamp '" + expr + "' is null");
   return std::stoll(*rows[0][0]);
+}
+
+// The connection's own in-memory catalog (attached and made its default on first use), so
+// the views of one connection, with that statement's pruning baked in, never replace
+// another connection's. Views of two-level namespaces (catalog.schema.table) still live in
+// a shared catalog named after the first level.
+Result<std::string> SessionCatalog(engine::Connection& con) {
+  FRZ_ASSIGN_OR_RETURN(auto current, con.Query("SELECT current_setting('search_path'), current_database()"));
+  auto path = current.GetString(0, 0);
+  if (path && path->starts_with("frazil_session_")) return path->substr(0, path->find('.'));
+  std::string fresh = "frazil_session_" + NewUuid().substr(0, 8);
+  // Searched first for `ns.table`; the connection's default catalog stays where it was, so
+  // the user's own tables resolve as before.
+  std::string home = current.GetString(1, 0).value_or("memory");
+  FRZ_RETURN_IF_ERROR(con.Execute("ATTACH ':memory:' AS " + engine::QuoteIdentifier(fresh) + "; SET search_path = " +
+                                  engine::QuoteLiteral(fresh + ".main," + home + ".main")));
+  return fresh;
 }
 
 }  // namespace
@@ -106,7 +124,8 @@ Result<std::string> PrepareSql(Warehouse& w, engine::Connection& con, const std:
         // default catalog; a two-level one an in-memory catalog with a schema.
         std::string schema_sql;
         if (id.ns.size() == 1) {
-          schema_sql = engine::QuoteIdentifier(id.ns[0]);
+          FRZ_ASSIGN_OR_RETURN(std::string session, SessionCatalog(con));
+          schema_sql = engine::QuoteIdentifier(session) + "." + engine::QuoteIdentifier(id.ns[0]);
         } else if (id.ns.size() == 2) {
           auto attached = con.Query("SELECT 1 FROM duckdb_databases() WHERE database_name = " + engine::QuoteLiteral(id.ns[0]));
           if (!attached) return std::unexpected(attached.error());
