@@ -774,11 +774,10 @@ TEST_F(TimeTravelTest, RollbackToFirstSnapshot) {
   EXPECT_EQ(CurrentSnapshot(id_), second_);
 }
 
-// PrepareSql makes tables visible "on `con`", but the views (with the statement's pruning
-// filter baked in) are created in the warehouse's shared DuckDB database. A statement
-// prepared on one connection must still read the whole table after another connection
-// prepares a statement with a different filter.
-// (Was a bug: views lived in the shared database; each connection now has its own catalog.)
+// PrepareSql makes tables visible on `con` only (views with the statement's pruning baked
+// in): a statement prepared on one connection must still read the whole table after another
+// connection prepares a statement with a different filter. (Was a bug when the views lived
+// in the shared database; each connection now has its own catalog.)
 TEST_F(PartitionedTest, PreparedStatementsOnTwoConnectionsKeepTheirOwnFilters) {
   auto other = engine::Connection::Open(w_->db());
   ASSERT_TRUE(other);
