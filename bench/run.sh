@@ -47,6 +47,11 @@ echo "frazil load vs DuckDB COPY: throughput ratio $(ratio "$(fig duckdb_copy_pa
 echo "frazil load vs PyIceberg append: throughput ratio $(ratio "$(fig pyiceberg_append 2)" "$(fig frazil_load 2)")x (goal >= 5x)"
 echo "frazil CPU-seconds per million rows: $(echo "scale=3; $(fig frazil_load 3) * 1000000 / $ROWS" | bc)"
 echo
+echo "## 1b. Partitioned load: hour(ts), about 8,760 partitions"
+measure frazil_load_hourly "$FRAZIL" --warehouse "$W/wh2" load bench.h "$W/input.parquet" --partition-by 'hour(ts)'
+measure duckdb_copy_partition_by "$PY" -c "import duckdb; duckdb.sql(\"SET partitioned_write_max_open_files = 20000; COPY (SELECT *, date_trunc('hour', ts) AS h FROM read_parquet('$W/input.parquet')) TO '$W/hourly' (FORMAT parquet, PARTITION_BY (h), COMPRESSION zstd)\")"
+echo "frazil partitioned load vs DuckDB COPY PARTITION_BY: throughput ratio $(ratio "$(fig duckdb_copy_partition_by 2)" "$(fig frazil_load_hourly 2)")x"
+echo
 echo "## 2. Commit latency with 1,000 snapshots of history"
 "$ROOT/build/commit_latency" 1000 "$W/commits"
 echo
