@@ -306,7 +306,6 @@ TEST_F(TimeTravelTest, RollbackToFirstSnapshot) {
   EXPECT_EQ(CurrentSnapshot(id_), second_);
 }
 
-
 // ---------------------------------------------------------------------------------------
 // 6. Concurrent writers.
 

@@ -460,7 +460,6 @@ TEST_F(AppTest, DISABLED_OneAndTwoLevelNamespacesSharingAPrefixBothQueryable) {
   EXPECT_EQ(Sql("SELECT a.id, b.id FROM sales.t a, sales.raw.u b"), (Rows{{"1", "2"}}));
 }
 
-
 // PrepareSql makes tables visible on `con` only (views with the statement's pruning baked
 // in): a statement prepared on one connection must still read the whole table after another
 // connection prepares a statement with a different filter. (Was a bug when the views lived
