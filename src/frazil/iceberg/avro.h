@@ -120,6 +120,10 @@ struct AvroValue {
   const AvroValue* Find(std::string_view key) const;
   // As Find, but nullptr also when the field is present and null.
   const AvroValue* FindNonNull(std::string_view key) const;
+  // A non-null int/long field's value; nullopt if absent, null or of another type.
+  std::optional<int64_t> FindLong(std::string_view key) const;
+  // A non-null bytes/string/fixed field's bytes; nullopt if absent, null or another type.
+  std::optional<std::string> FindBytes(std::string_view key) const;
 };
 
 // Binary encoding of one value. Errors: InvalidArgument if the value does not fit the

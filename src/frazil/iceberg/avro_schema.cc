@@ -355,6 +355,20 @@ const AvroValue* AvroValue::FindNonNull(std::string_view key) const {
   return v == nullptr || v->is_null() ? nullptr : v;
 }
 
+std::optional<int64_t> AvroValue::FindLong(std::string_view key) const {
+  const AvroValue* v = FindNonNull(key);
+  if (v == nullptr || (v->type != AvroType::kLong && v->type != AvroType::kInt)) return std::nullopt;
+  return v->long_value;
+}
+
+std::optional<std::string> AvroValue::FindBytes(std::string_view key) const {
+  const AvroValue* v = FindNonNull(key);
+  if (v == nullptr || (v->type != AvroType::kBytes && v->type != AvroType::kString && v->type != AvroType::kFixed)) {
+    return std::nullopt;
+  }
+  return v->bytes;
+}
+
 nlohmann::ordered_json IcebergField(std::string_view name, int id, nlohmann::ordered_json type, bool required,
                                     std::string_view doc) {
   nlohmann::ordered_json f = nlohmann::ordered_json::object();

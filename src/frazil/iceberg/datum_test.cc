@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "frazil/iceberg/test_util.h"
+
 #include <cmath>
 #include <limits>
 
@@ -10,11 +12,7 @@
 namespace frazil::iceberg {
 namespace {
 
-std::string Raw(std::initializer_list<int> bytes) {
-  std::string out;
-  for (int b : bytes) out.push_back(static_cast<char>(b));
-  return out;
-}
+using testing::Raw;
 
 Bytes UuidBytes() {
   return Bytes{Raw({0xf7, 0x9c, 0x3e, 0x09, 0x67, 0x7c, 0x4b, 0xbd, 0xa4, 0x79, 0x3f, 0x34, 0x9c, 0xb7, 0x85, 0xe7})};

@@ -247,27 +247,11 @@ Status ReadIntMap(const AvroValue& v, std::string_view name, std::map<int, int64
   return bad();
 }
 
-std::optional<int64_t> OptLong(const AvroValue& rec, std::string_view name) {
-  const AvroValue* v = rec.FindNonNull(name);
-  if (v == nullptr || (v->type != AvroType::kLong && v->type != AvroType::kInt))
-    return std::nullopt;
-  return v->long_value;
-}
-
 Result<int64_t> ReqLong(const AvroValue& rec, std::string_view name, std::string_view what) {
-  auto v = OptLong(rec, name);
+  auto v = rec.FindLong(name);
   if (!v)
     return MakeError(ErrorKind::kCorrupt, std::string(what) + ": missing " + std::string(name));
   return *v;
-}
-
-std::optional<std::string> OptBytes(const AvroValue& rec, std::string_view name) {
-  const AvroValue* v = rec.FindNonNull(name);
-  if (v == nullptr || (v->type != AvroType::kBytes && v->type != AvroType::kString &&
-                       v->type != AvroType::kFixed)) {
-    return std::nullopt;
-  }
-  return v->bytes;
 }
 
 const avro::AvroSchema* NonNullBranch(const avro::AvroSchema* s) {
@@ -305,16 +289,16 @@ Result<DataFile> ReadDataFile(const AvroValue& rec, const avro::AvroSchema* part
                               const Type& partition_type) {
   DataFile df;
   constexpr std::string_view kWhat = "manifest data_file";
-  if (auto c = OptLong(rec, "content")) {
+  if (auto c = rec.FindLong("content")) {
     if (*c < 0 || *c > 2)
       return MakeError(ErrorKind::kCorrupt,
                        "manifest: bad data_file content " + std::to_string(*c));
     df.content = static_cast<FileContent>(*c);
   }
-  auto path = OptBytes(rec, "file_path");
+  auto path = rec.FindBytes("file_path");
   if (!path) return MakeError(ErrorKind::kCorrupt, "manifest data_file: missing file_path");
   df.file_path = *path;
-  df.file_format = OptBytes(rec, "file_format").value_or("PARQUET");
+  df.file_format = rec.FindBytes("file_format").value_or("PARQUET");
   const AvroValue* partition = rec.Find("partition");
   if (partition == nullptr || partition->type != AvroType::kRecord) {
     if (!partition_type.fields.empty())
@@ -340,7 +324,7 @@ Result<DataFile> ReadDataFile(const AvroValue& rec, const avro::AvroSchema* part
   if (const AvroValue* v = rec.FindNonNull("upper_bounds")) {
     FRZ_RETURN_IF_ERROR(ReadIntMap(*v, "upper_bounds", nullptr, &df.upper_bounds));
   }
-  df.key_metadata = OptBytes(rec, "key_metadata");
+  df.key_metadata = rec.FindBytes("key_metadata");
   if (const AvroValue* v = rec.FindNonNull("split_offsets");
       v != nullptr && v->type == AvroType::kArray) {
     for (const AvroValue& item : v->items) df.split_offsets.push_back(item.long_value);
@@ -350,11 +334,11 @@ Result<DataFile> ReadDataFile(const AvroValue& rec, const avro::AvroSchema* part
     for (const AvroValue& item : v->items)
       df.equality_ids.push_back(static_cast<int>(item.long_value));
   }
-  if (auto v = OptLong(rec, "sort_order_id")) df.sort_order_id = static_cast<int>(*v);
-  df.referenced_data_file = OptBytes(rec, "referenced_data_file");
-  df.first_row_id = OptLong(rec, "first_row_id");
-  df.content_offset = OptLong(rec, "content_offset");
-  df.content_size_in_bytes = OptLong(rec, "content_size_in_bytes");
+  if (auto v = rec.FindLong("sort_order_id")) df.sort_order_id = static_cast<int>(*v);
+  df.referenced_data_file = rec.FindBytes("referenced_data_file");
+  df.first_row_id = rec.FindLong("first_row_id");
+  df.content_offset = rec.FindLong("content_offset");
+  df.content_size_in_bytes = rec.FindLong("content_size_in_bytes");
   return df;
 }
 
@@ -532,15 +516,15 @@ Result<std::vector<ManifestEntry>> ReadManifest(std::string_view bytes, const Sc
   for (size_t i = 0; i < file.records.size(); ++i) {
     const AvroValue& rec = file.records[i];
     ManifestEntry e;
-    auto status = OptLong(rec, "status");
+    auto status = rec.FindLong("status");
     if (!status || *status < 0 || *status > 2) {
       return MakeError(ErrorKind::kCorrupt,
                        "manifest: entry " + std::to_string(i) + " has no valid status");
     }
     e.status = static_cast<EntryStatus>(*status);
-    e.snapshot_id = OptLong(rec, "snapshot_id");
-    e.sequence_number = OptLong(rec, "sequence_number");
-    e.file_sequence_number = OptLong(rec, "file_sequence_number");
+    e.snapshot_id = rec.FindLong("snapshot_id");
+    e.sequence_number = rec.FindLong("sequence_number");
+    e.file_sequence_number = rec.FindLong("file_sequence_number");
     const AvroValue* df = rec.FindNonNull("data_file");
     if (df == nullptr || df->type != AvroType::kRecord) {
       return MakeError(ErrorKind::kCorrupt,

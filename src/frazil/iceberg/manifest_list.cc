@@ -52,27 +52,11 @@ std::string ManifestListSchema(int format_version) {
   return schema.dump();
 }
 
-std::optional<int64_t> OptLong(const AvroValue& rec, std::string_view name) {
-  const AvroValue* v = rec.FindNonNull(name);
-  if (v == nullptr || (v->type != AvroType::kLong && v->type != AvroType::kInt))
-    return std::nullopt;
-  return v->long_value;
-}
-
-std::optional<std::string> OptBytes(const AvroValue& rec, std::string_view name) {
-  const AvroValue* v = rec.FindNonNull(name);
-  if (v == nullptr || (v->type != AvroType::kBytes && v->type != AvroType::kString &&
-                       v->type != AvroType::kFixed)) {
-    return std::nullopt;
-  }
-  return v->bytes;
-}
-
 // The first present of several names (v1 writers used "added_data_files_count").
 std::optional<int64_t> OptLongAny(const AvroValue& rec,
                                   std::initializer_list<std::string_view> names) {
   for (std::string_view n : names) {
-    if (auto v = OptLong(rec, n)) return v;
+    if (auto v = rec.FindLong(n)) return v;
   }
   return std::nullopt;
 }
@@ -151,24 +135,24 @@ Result<std::vector<ManifestFile>> ReadManifestList(std::string_view bytes) {
                                                 " has no " + std::string(what));
     };
     ManifestFile m;
-    auto path = OptBytes(rec, "manifest_path");
+    auto path = rec.FindBytes("manifest_path");
     if (!path) return missing("manifest_path");
     m.manifest_path = *path;
-    auto length = OptLong(rec, "manifest_length");
+    auto length = rec.FindLong("manifest_length");
     if (!length) return missing("manifest_length");
     m.manifest_length = *length;
-    auto spec_id = OptLong(rec, "partition_spec_id");
+    auto spec_id = rec.FindLong("partition_spec_id");
     if (!spec_id) return missing("partition_spec_id");
     m.partition_spec_id = static_cast<int>(*spec_id);
-    if (auto c = OptLong(rec, "content")) {
+    if (auto c = rec.FindLong("content")) {
       if (*c != 0 && *c != 1)
         return MakeError(ErrorKind::kCorrupt, "manifest list: bad content " + std::to_string(*c));
       m.content = static_cast<ManifestContent>(*c);
     }
     // v1 lists have no sequence numbers: everything is sequence number 0.
-    m.sequence_number = OptLong(rec, "sequence_number").value_or(0);
-    m.min_sequence_number = OptLong(rec, "min_sequence_number").value_or(0);
-    auto added_snapshot = OptLong(rec, "added_snapshot_id");
+    m.sequence_number = rec.FindLong("sequence_number").value_or(0);
+    m.min_sequence_number = rec.FindLong("min_sequence_number").value_or(0);
+    auto added_snapshot = rec.FindLong("added_snapshot_id");
     if (!added_snapshot) return missing("added_snapshot_id");
     m.added_snapshot_id = *added_snapshot;
     m.added_files_count = static_cast<int>(
@@ -177,9 +161,9 @@ Result<std::vector<ManifestFile>> ReadManifestList(std::string_view bytes) {
         OptLongAny(rec, {"existing_files_count", "existing_data_files_count"}).value_or(0));
     m.deleted_files_count = static_cast<int>(
         OptLongAny(rec, {"deleted_files_count", "deleted_data_files_count"}).value_or(0));
-    m.added_rows_count = OptLong(rec, "added_rows_count").value_or(0);
-    m.existing_rows_count = OptLong(rec, "existing_rows_count").value_or(0);
-    m.deleted_rows_count = OptLong(rec, "deleted_rows_count").value_or(0);
+    m.added_rows_count = rec.FindLong("added_rows_count").value_or(0);
+    m.existing_rows_count = rec.FindLong("existing_rows_count").value_or(0);
+    m.deleted_rows_count = rec.FindLong("deleted_rows_count").value_or(0);
     if (const AvroValue* parts = rec.FindNonNull("partitions")) {
       if (parts->type != AvroType::kArray)
         return MakeError(ErrorKind::kCorrupt, "manifest list: bad partitions");
@@ -193,13 +177,13 @@ Result<std::vector<ManifestFile>> ReadManifestList(std::string_view bytes) {
             nan != nullptr && nan->type == AvroType::kBoolean) {
           s.contains_nan = nan->bool_value;
         }
-        s.lower_bound = OptBytes(p, "lower_bound");
-        s.upper_bound = OptBytes(p, "upper_bound");
+        s.lower_bound = p.FindBytes("lower_bound");
+        s.upper_bound = p.FindBytes("upper_bound");
         m.partitions.push_back(std::move(s));
       }
     }
-    m.key_metadata = OptBytes(rec, "key_metadata");
-    m.first_row_id = OptLong(rec, "first_row_id");
+    m.key_metadata = rec.FindBytes("key_metadata");
+    m.first_row_id = rec.FindLong("first_row_id");
     out.push_back(std::move(m));
   }
   return out;

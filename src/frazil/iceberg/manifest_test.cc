@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "frazil/iceberg/test_util.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -13,6 +15,8 @@
 
 namespace frazil::iceberg {
 namespace {
+
+using testing::Field;
 
 std::string ReadResource(const std::string& rel) {
   std::ifstream in(std::string(FRAZIL_TEST_RESOURCES) + "/" + rel, std::ios::binary);
@@ -29,24 +33,15 @@ void MaybeDump(const std::string& name, const std::string& bytes) {
   }
 }
 
-NestedField Col(int id, std::string name, TypePtr type, bool required = false) {
-  NestedField f;
-  f.id = id;
-  f.name = std::move(name);
-  f.type = std::move(type);
-  f.required = required;
-  return f;
-}
-
 Schema WideSchema() {
   return Schema(
-      3, {Col(1, "id", Primitive(TypeId::kLong), true), Col(2, "i", Primitive(TypeId::kInt)),
-          Col(3, "d", Primitive(TypeId::kDate)), Col(4, "ts", Primitive(TypeId::kTimestamp)),
-          Col(5, "tstz", Primitive(TypeId::kTimestampTz)), Col(6, "s", Primitive(TypeId::kString)),
-          Col(7, "bin", Primitive(TypeId::kBinary)), Col(8, "fx", Fixed(3)),
-          Col(9, "u", Primitive(TypeId::kUuid)), Col(10, "dec", Decimal(10, 2)),
-          Col(11, "b", Primitive(TypeId::kBoolean)), Col(12, "f", Primitive(TypeId::kFloat)),
-          Col(13, "dbl", Primitive(TypeId::kDouble)), Col(14, "t", Primitive(TypeId::kTime))});
+      3, {Field(1, "id", Primitive(TypeId::kLong), true), Field(2, "i", Primitive(TypeId::kInt)),
+          Field(3, "d", Primitive(TypeId::kDate)), Field(4, "ts", Primitive(TypeId::kTimestamp)),
+          Field(5, "tstz", Primitive(TypeId::kTimestampTz)), Field(6, "s", Primitive(TypeId::kString)),
+          Field(7, "bin", Primitive(TypeId::kBinary)), Field(8, "fx", Fixed(3)),
+          Field(9, "u", Primitive(TypeId::kUuid)), Field(10, "dec", Decimal(10, 2)),
+          Field(11, "b", Primitive(TypeId::kBoolean)), Field(12, "f", Primitive(TypeId::kFloat)),
+          Field(13, "dbl", Primitive(TypeId::kDouble)), Field(14, "t", Primitive(TypeId::kTime))});
 }
 
 PartitionSpec WideSpec() {
@@ -345,7 +340,7 @@ TEST(Manifest, ReadsV1Manifests) {
                   .has_value());
   auto bytes = writer->Finish();
   ASSERT_TRUE(bytes.has_value());
-  Schema table(0, {Col(1, "x", Primitive(TypeId::kInt))});
+  Schema table(0, {Field(1, "x", Primitive(TypeId::kInt))});
   PartitionSpec spec{0, {PartitionField{1, 1000, "x", Transform{}}}};
   auto read = ReadManifest(*bytes, table, spec);
   ASSERT_TRUE(read.has_value()) << read.error().ToString();
@@ -455,8 +450,8 @@ TEST(ManifestList, RoundTripsWithHeader) {
 }
 
 TEST(ManifestList, SummarizesPartitions) {
-  Schema schema(0, {Col(1, "id", Primitive(TypeId::kLong)), Col(2, "s", Primitive(TypeId::kString)),
-                    Col(3, "x", Primitive(TypeId::kDouble))});
+  Schema schema(0, {Field(1, "id", Primitive(TypeId::kLong)), Field(2, "s", Primitive(TypeId::kString)),
+                    Field(3, "x", Primitive(TypeId::kDouble))});
   PartitionSpec spec{
       0,
       {PartitionField{2, 1000, "s", Transform{}}, PartitionField{3, 1001, "x", Transform{}},

@@ -2,16 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "frazil/iceberg/test_util.h"
+
 #include <nlohmann/json.hpp>
 
 namespace frazil::iceberg {
 namespace {
 
-std::string Raw(std::initializer_list<int> bytes) {
-  std::string out;
-  for (int b : bytes) out.push_back(static_cast<char>(b));
-  return out;
-}
+using testing::Raw;
 
 TypePtr T(TypeId id) { return Primitive(id); }
 

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "frazil/iceberg/test_util.h"
+
 #include <nlohmann/json.hpp>
 
 #include "frazil/iceberg/partition_spec.h"
@@ -11,14 +13,7 @@
 namespace frazil::iceberg {
 namespace {
 
-NestedField Field(int id, std::string name, TypePtr type, bool required = false) {
-  NestedField f;
-  f.id = id;
-  f.name = std::move(name);
-  f.type = std::move(type);
-  f.required = required;
-  return f;
-}
+using testing::Field;
 
 TEST(TypeTest, PrimitivesAreSharedSingletons) {
   EXPECT_EQ(Primitive(TypeId::kLong).get(), Primitive(TypeId::kLong).get());
