@@ -240,6 +240,16 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
                                                 ")) AS matched, count(*) AS live FROM (" + scan + ") GROUP BY 1 "
                                                 "HAVING matched > 0 ORDER BY 1"));
   auto rows = counts.FetchAll();
+  if (rows.empty()) return WriteResult{};
+  // The matching positions, computed once: each delete file below reads its own slice
+  // instead of re-scanning the table per affected data file.
+  const std::string positions = "__frazil_delete_" + NewUuid().substr(0, 8);
+  FRZ_RETURN_IF_ERROR(con.Execute("CREATE TEMP TABLE " + positions + " AS " + matched));
+  struct DropTemp {
+    engine::Connection& con;
+    std::string name;
+    ~DropTemp() { (void)con.Execute("DROP TABLE IF EXISTS " + name); }
+  } drop_temp{con, positions};
   std::string local_dir = w.io().LocalPath(iceberg::DataDir(table.metadata));
   std::vector<iceberg::DataFile> delete_files;
   std::vector<int> spec_ids;
@@ -261,7 +271,7 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
     }
     FRZ_ASSIGN_OR_RETURN(auto files, engine::WritePositionDeletes(
                                          con, "SELECT " + engine::QuoteLiteral(path) + ", " + engine::kRowPositionColumn +
-                                                  " FROM (" + matched + ") WHERE " + file_col + " = " +
+                                                  " FROM " + positions + " WHERE " + file_col + " = " +
                                                   engine::QuoteLiteral(local),
                                          local_dir));
     for (auto& f : files) {
