@@ -19,6 +19,7 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const Config& config) {
   dir = std::filesystem::canonical(dir, ec).string();
   if (ec) return MakeError(ErrorKind::kIOError, "warehouse directory " + dir + ": " + ec.message());
   w->root_ = "file://" + dir;
+  w->local_root_ = dir;
   w->io_ = std::shared_ptr<io::FileIO>(io::NewLocalFileIO());
 
   Config resolved = config;
@@ -33,6 +34,7 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const Config& config) {
   engine::DatabaseOptions dbo;
   dbo.threads = config.threads;
   dbo.memory_limit = config.memory_limit;
+  dbo.temp_directory = dir + "/.frazil/tmp";  // DuckDB spills here, not into the working directory
   FRZ_ASSIGN_OR_RETURN(auto db, engine::Database::Open(dbo));
   w->db_ = std::make_unique<engine::Database>(std::move(db));
   return w;

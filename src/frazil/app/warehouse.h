@@ -25,11 +25,14 @@ class Warehouse {
   Clock& clock() { return *clock_; }
   // The warehouse root as a location ("file:///abs/dir").
   const std::string& root() const { return root_; }
+  // The warehouse root as a local directory path.
+  const std::string& local_root() const { return local_root_; }
 
  private:
   Warehouse() = default;
   Config config_;
   std::string root_;
+  std::string local_root_;
   std::shared_ptr<io::FileIO> io_;
   std::unique_ptr<catalog::Catalog> catalog_;
   std::unique_ptr<engine::Database> db_;

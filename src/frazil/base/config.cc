@@ -36,6 +36,32 @@ Status ParseInt(const std::string& text, int64_t* out, const std::string& what) 
   }
 }
 
+Status ParseBool(const std::string& text, bool* out, const std::string& what) {
+  if (text == "true" || text == "yes" || text == "on" || text == "1") {
+    *out = true;
+  } else if (text == "false" || text == "no" || text == "off" || text == "0") {
+    *out = false;
+  } else {
+    return MakeError(ErrorKind::kInvalidArgument, what + ": expected true or false, got '" + text + "'");
+  }
+  return Ok();
+}
+
+// PostgreSQL object names frazil creates (slot names must be lowercase letters, digits, _).
+Status SetName(const std::string& text, std::string* out, const std::string& what) {
+  if (text.empty() || text.size() > 63) {
+    return MakeError(ErrorKind::kInvalidArgument, what + " must be 1 to 63 characters, got '" + text + "'");
+  }
+  for (char c : text) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       what + " may use lowercase letters, digits and _ only, got '" + text + "'");
+    }
+  }
+  *out = text;
+  return Ok();
+}
+
 const std::vector<Key>& Keys() {
   static const std::vector<Key> keys = {
       {"warehouse", "FRAZIL_WAREHOUSE", [](Config& c, const std::string& v) -> Status { c.warehouse = v; return Ok(); }},
@@ -57,6 +83,60 @@ const std::vector<Key>& Keys() {
        }},
       {"engine.memory_limit", "FRAZIL_ENGINE_MEMORY_LIMIT",
        [](Config& c, const std::string& v) -> Status { c.memory_limit = v; return Ok(); }},
+      {"source.conninfo", "FRAZIL_SOURCE_CONNINFO",
+       [](Config& c, const std::string& v) -> Status { c.source.conninfo = v; return Ok(); }},
+      {"source.publication", "FRAZIL_SOURCE_PUBLICATION",
+       [](Config& c, const std::string& v) -> Status { return SetName(v, &c.source.publication, "source.publication"); }},
+      {"source.slot", "FRAZIL_SOURCE_SLOT",
+       [](Config& c, const std::string& v) -> Status { return SetName(v, &c.source.slot, "source.slot"); }},
+      {"source.tables", "FRAZIL_SOURCE_TABLES",
+       [](Config& c, const std::string& v) -> Status {
+         c.source.tables.clear();
+         std::string cur;
+         for (char ch : v + ",") {
+           if (ch == ',') {
+             while (!cur.empty() && cur.back() == ' ') cur.pop_back();
+             if (!cur.empty()) c.source.tables.push_back(cur);
+             cur.clear();
+           } else if (!(ch == ' ' && cur.empty())) {
+             cur += ch;
+           }
+         }
+         return Ok();
+       }},
+      {"source.namespace", "FRAZIL_SOURCE_NAMESPACE",
+       [](Config& c, const std::string& v) -> Status { return SetName(v, &c.source.ns, "source.namespace"); }},
+      {"source.snapshot", "FRAZIL_SOURCE_SNAPSHOT",
+       [](Config& c, const std::string& v) -> Status {
+         if (v != "initial" && v != "never" && v != "initial_only") {
+           return Status(MakeError(ErrorKind::kInvalidArgument,
+                                   "source.snapshot must be initial, never or initial_only, got '" + v + "'"));
+         }
+         c.source.snapshot = v;
+         return Ok();
+       }},
+      {"source.snapshot_workers", "FRAZIL_SOURCE_SNAPSHOT_WORKERS",
+       [](Config& c, const std::string& v) -> Status {
+         int64_t n = 0;
+         FRZ_RETURN_IF_ERROR(ParseInt(v, &n, "source.snapshot_workers"));
+         if (n < 1 || n > 64) {
+           return MakeError(ErrorKind::kInvalidArgument, "source.snapshot_workers must be between 1 and 64, got " + v);
+         }
+         c.source.snapshot_workers = static_cast<int>(n);
+         return Ok();
+       }},
+      {"source.commit_interval_ms", "FRAZIL_SOURCE_COMMIT_INTERVAL_MS",
+       [](Config& c, const std::string& v) -> Status {
+         FRZ_RETURN_IF_ERROR(ParseInt(v, &c.source.commit_interval_ms, "source.commit_interval_ms"));
+         if (c.source.commit_interval_ms < 10) {
+           return MakeError(ErrorKind::kInvalidArgument, "source.commit_interval_ms must be at least 10, got " + v);
+         }
+         return Ok();
+       }},
+      {"source.streaming", "FRAZIL_SOURCE_STREAMING",
+       [](Config& c, const std::string& v) -> Status { return ParseBool(v, &c.source.streaming, "source.streaming"); }},
+      {"source.ddl_capture", "FRAZIL_SOURCE_DDL_CAPTURE",
+       [](Config& c, const std::string& v) -> Status { return ParseBool(v, &c.source.ddl_capture, "source.ddl_capture"); }},
       {"log.level", "FRAZIL_LOG_LEVEL",
        [](Config& c, const std::string& v) -> Status {
          if (v != "debug" && v != "info" && v != "warn" && v != "error") {
@@ -92,6 +172,13 @@ Status ApplyNode(Config& config, const YAML::Node& node, const std::string& pref
     if (found == nullptr) {
       return MakeError(ErrorKind::kInvalidArgument,
                        file + ":" + std::to_string(line) + ": unknown configuration key '" + key + "'");
+    }
+    if (kv.second.IsSequence() && key == "source.tables") {
+      std::string joined;
+      for (const auto& item : kv.second) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+      auto s = found->set(config, joined);
+      if (!s) return MakeError(ErrorKind::kInvalidArgument, file + ":" + std::to_string(line) + ": " + s.error().message);
+      continue;
     }
     if (!kv.second.IsScalar()) {
       return MakeError(ErrorKind::kInvalidArgument, file + ":" + std::to_string(line) + ": '" + key + "' must be a single value");

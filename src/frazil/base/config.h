@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "frazil/base/result.h"
 
@@ -27,6 +28,20 @@ struct Config {
   // Logging.
   std::string log_level = "info";
   std::string log_format = "text";  // or "json"
+
+  // CDC source (frazil run): PostgreSQL and what to replicate (docs/configuration.md).
+  struct Source {
+    std::string conninfo;                 // libpq key=value or postgresql:// URL
+    std::string publication = "frazil_pub";
+    std::string slot = "frazil_slot";
+    std::vector<std::string> tables;      // for the publication frazil creates; empty = all
+    std::string ns = "raw_data";          // namespace of the raw changelog tables
+    std::string snapshot = "initial";     // initial | never | initial_only
+    int snapshot_workers = 2;
+    int64_t commit_interval_ms = 500;
+    bool streaming = true;
+    bool ddl_capture = false;             // install an event trigger that captures renames
+  } source;
 
   std::string source_file;  // the YAML file this came from, if any
 

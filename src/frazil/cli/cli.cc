@@ -1,7 +1,10 @@
 #include "frazil/cli/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <signal.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <chrono>
 #include <filesystem>
@@ -9,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "frazil/app/cdc.h"
 #include "frazil/app/sql_session.h"
 #include "frazil/app/table_ops.h"
 #include "frazil/app/warehouse.h"
@@ -20,6 +24,24 @@
 
 namespace frazil::cli {
 namespace {
+
+// SIGINT/SIGTERM ask `frazil run` to stop after the in-flight commit; a second one exits.
+std::atomic<bool>& StopFlag() {
+  static std::atomic<bool> stop{false};
+  return stop;
+}
+
+void OnStopSignal(int) {
+  if (StopFlag().exchange(true)) _exit(130);
+}
+
+void InstallStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
 
 struct Globals {
   std::string config_path;
@@ -315,6 +337,76 @@ int Main(int argc, char** argv) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cerr << "loaded " << result->rows << " rows into " << id->ToString() << " (" << result->files << " files, "
               << result->bytes << " bytes, snapshot " << result->snapshot_id << ") in " << secs << " s\n";
+    return 0;
+  }));
+
+  // ---- run / status / source ----
+  auto* run = app.add_subcommand(
+      "run",
+      "Stream changes from PostgreSQL into raw changelog tables (Ctrl-C stops after the in-flight commit)");
+  run->footer(
+      "Reads source.* from frazil.yaml (or FRAZIL_SOURCE_* variables). On first start frazil creates the\n"
+      "publication (source.tables, or all tables) and the replication slot, copies the tables as of the\n"
+      "slot's start (snapshot: initial), then streams every insert, update, delete and truncate into\n"
+      "<source.namespace>.<table> (default raw_data), committing whole source transactions.\n\n"
+      "Example frazil.yaml:\n"
+      "  warehouse: ./warehouse\n"
+      "  source:\n"
+      "    conninfo: postgresql://frazil@db.example:5432/bank\n"
+      "    tables: [public.users, public.accounts]\n\n"
+      "Restarting resumes exactly where the last commit ended; nothing is lost or duplicated.");
+  std::string run_conninfo;
+  run->add_option("--source", run_conninfo, "PostgreSQL conninfo or URL (overrides source.conninfo)");
+  run->callback([&]() {
+    if (!run_conninfo.empty()) setenv("FRAZIL_SOURCE_CONNINFO", run_conninfo.c_str(), 1);
+    auto w = OpenWarehouse(g);
+    if (!w) {
+      rc = Fail(w.error());
+      return;
+    }
+    InstallStopHandlers();
+    auto s = app::RunCdc(**w, StopFlag());
+    rc = s ? 0 : Fail(s.error());
+  });
+
+  auto* status = app.add_subcommand("status", "Show CDC progress per raw table: committed LSN, lag, rows/s, state");
+  std::string status_format = "table";
+  status->add_option("--format", status_format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
+  status->callback(with_warehouse([&](app::Warehouse& w) {
+    auto report = app::CdcStatus(w);
+    if (!report) return Fail(report.error());
+    std::cout << "slot " << report->slot << ": " << report->state;
+    if (!report->confirmed_lsn.empty()) std::cout << ", confirmed " << report->confirmed_lsn;
+    if (!report->server_lsn.empty()) std::cout << ", server at " << report->server_lsn;
+    std::cout << "\n";
+    if (!report->source_error.empty()) std::cout << "source: " << report->source_error << "\n";
+    Rows rows = MakeRows({"table", "source", "rows", "committed_lsn", "lag_bytes", "lag_seconds", "rows_per_s", "state"},
+                         {false, false, true, false, true, true, true, false});
+    for (const auto& t : report->tables) {
+      auto num = [](double v) -> std::optional<std::string> {
+        if (v < 0) return std::nullopt;
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.1f", v);
+        return std::string(buf);
+      };
+      rows.rows.push_back({t.table, t.source, std::to_string(t.rows), t.committed_lsn,
+                           t.lag_bytes < 0 ? std::nullopt : std::optional<std::string>(std::to_string(t.lag_bytes)),
+                           num(t.lag_seconds), num(t.rows_per_second), t.state});
+    }
+    Render(rows, *ParseOutputFormat(status_format), std::cout);
+    return 0;
+  }));
+
+  auto* source = app.add_subcommand("source", "Manage the PostgreSQL side of CDC");
+  source->require_subcommand(1);
+  auto* source_drop = source->add_subcommand(
+      "drop", "Drop frazil's replication slot (and with --publication its publication); raw tables stay");
+  bool drop_publication = false;
+  source_drop->add_flag("--publication", drop_publication, "Also drop the publication");
+  source_drop->callback(with_warehouse([&](app::Warehouse& w) {
+    auto dropped = app::DropCdcSource(w, drop_publication);
+    if (!dropped) return Fail(dropped.error());
+    for (const auto& d : *dropped) std::cout << "dropped " << d << "\n";
     return 0;
   }));
 

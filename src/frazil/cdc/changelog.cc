@@ -1,0 +1,406 @@
+#include "frazil/cdc/changelog.h"
+
+#include <map>
+#include <set>
+
+#include "frazil/engine/types.h"
+
+namespace frazil::cdc {
+namespace {
+
+using iceberg::NestedField;
+using iceberg::Primitive;
+using iceberg::TypeId;
+
+const std::vector<std::pair<const char*, TypeId>>& MetaColumns() {
+  static const std::vector<std::pair<const char*, TypeId>> cols = {
+      {kOpColumn, TypeId::kString},   {kLsnColumn, TypeId::kLong},         {kCommitLsnColumn, TypeId::kLong},
+      {kTxidColumn, TypeId::kLong},   {kCommitTsColumn, TypeId::kTimestampTz}, {kSeqColumn, TypeId::kLong},
+  };
+  return cols;
+}
+
+std::string StagingValue(size_t i) { return "c" + std::to_string(i); }
+std::string StagingOld(size_t i) { return "o" + std::to_string(i); }
+
+Result<iceberg::TypePtr> ColumnType(const SourceColumn& c) {
+  FRZ_ASSIGN_OR_RETURN(auto mapping, MapPgType(c.type));
+  return mapping.type;
+}
+
+// Whether Iceberg lets a column change from `from` to `to` keeping its field id.
+bool AllowedPromotion(const iceberg::Type& from, const iceberg::Type& to) {
+  if (from.ToString() == to.ToString()) return true;
+  if (from.id == TypeId::kInt && to.id == TypeId::kLong) return true;
+  if (from.id == TypeId::kFloat && to.id == TypeId::kDouble) return true;
+  if (from.id == TypeId::kDecimal && to.id == TypeId::kDecimal) {
+    return to.scale == from.scale && to.precision >= from.precision;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool IsChangelogColumn(std::string_view name) {
+  if (name == kOldColumn) return true;
+  for (const auto& [n, t] : MetaColumns()) {
+    if (name == n) return true;
+  }
+  return false;
+}
+
+Result<iceberg::Schema> NewRawSchema(const SourceTable& table) {
+  std::vector<NestedField> fields;
+  std::vector<NestedField> old_fields;
+  int id = 0;
+  for (const auto& c : table.columns) {
+    if (IsChangelogColumn(c.name)) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "column " + c.name + " of " + table.QualifiedName() +
+                           " has the name of a changelog column frazil adds (_op, _lsn, _commit_lsn, _txid, "
+                           "_commit_ts, _seq, _old): rename the source column");
+    }
+    FRZ_ASSIGN_OR_RETURN(auto type, ColumnType(c));
+    fields.push_back(NestedField{++id, c.name, false, type, {}, nullptr, nullptr});
+  }
+  for (const auto& [name, type] : MetaColumns()) {
+    bool required = std::string_view(name) == kOpColumn || std::string_view(name) == kLsnColumn;
+    fields.push_back(NestedField{++id, name, required, Primitive(type), {}, nullptr, nullptr});
+  }
+  int old_id = ++id;
+  for (const auto& c : table.columns) {
+    FRZ_ASSIGN_OR_RETURN(auto type, ColumnType(c));
+    old_fields.push_back(NestedField{++id, c.name, false, type, {}, nullptr, nullptr});
+  }
+  fields.push_back(NestedField{old_id, kOldColumn, false, iceberg::Struct(std::move(old_fields)), {}, nullptr, nullptr});
+  iceberg::Schema schema(0, std::move(fields));
+  FRZ_RETURN_IF_ERROR(schema.Validate());
+  return schema;
+}
+
+Result<Layout> MakeLayout(const std::vector<SourceColumn>& columns, const iceberg::Schema& schema) {
+  Layout layout;
+  layout.columns = columns;
+  layout.schema = schema;
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < columns.size(); ++i) index[columns[i].name] = i;
+  std::string list;
+  auto add = [&](const std::string& expr) {
+    if (!list.empty()) list += ", ";
+    list += expr;
+  };
+  for (const auto& f : schema.fields()) {
+    if (f.name == kOldColumn) {
+      std::string pack;
+      for (const auto& sub : f.type->fields) {
+        auto it = index.find(sub.name);
+        if (it == index.end()) {
+          return MakeError(ErrorKind::kInternal, "raw schema field _old." + sub.name + " has no source column");
+        }
+        FRZ_ASSIGN_OR_RETURN(auto cast, CastSql(columns[it->second].type, StagingOld(it->second)));
+        pack += (pack.empty() ? "" : ", ") + engine::QuoteIdentifier(sub.name) + " := " + cast;
+      }
+      add(pack.empty() ? "NULL" : "CASE WHEN _has_old THEN struct_pack(" + pack + ") END");
+      continue;
+    }
+    if (f.name == kCommitTsColumn) {
+      add("make_timestamptz(_commit_ts)");
+      continue;
+    }
+    if (IsChangelogColumn(f.name)) {
+      add(f.name);
+      continue;
+    }
+    auto it = index.find(f.name);
+    if (it == index.end()) return MakeError(ErrorKind::kInternal, "raw schema field " + f.name + " has no source column");
+    FRZ_ASSIGN_OR_RETURN(auto cast, CastSql(columns[it->second].type, StagingValue(it->second)));
+    add(cast);
+  }
+  layout.select_list = std::move(list);
+  return layout;
+}
+
+Result<std::optional<iceberg::Schema>> EvolveRawSchema(const iceberg::Schema& current, int last_column_id,
+                                                       const std::vector<SourceColumn>& columns,
+                                                       const std::vector<std::pair<std::string, std::string>>& renames) {
+  std::map<std::string, std::string> renamed_from;  // new name -> old name
+  for (const auto& [from, to] : renames) renamed_from[to] = from;
+  const NestedField* old_struct = current.FindField(std::string_view(kOldColumn));
+  int next_id = last_column_id;
+  std::vector<NestedField> fields;
+  std::vector<NestedField> old_fields;
+  for (const auto& c : columns) {
+    if (IsChangelogColumn(c.name)) {
+      return MakeError(ErrorKind::kInvalidArgument, "source column " + c.name +
+                                                        " has the name of a changelog column frazil adds: rename it");
+    }
+    FRZ_ASSIGN_OR_RETURN(auto type, ColumnType(c));
+    std::string previous = renamed_from.count(c.name) ? renamed_from[c.name] : c.name;
+    const NestedField* top = current.FindField(std::string_view(previous));
+    const NestedField* old = nullptr;
+    if (old_struct) {
+      for (const auto& sub : old_struct->type->fields) {
+        if (sub.name == previous) old = &sub;
+      }
+    }
+    if (top && !IsChangelogColumn(top->name) && AllowedPromotion(*top->type, *type)) {
+      fields.push_back(NestedField{top->id, c.name, false, type, top->doc, nullptr, nullptr});
+    } else {
+      fields.push_back(NestedField{++next_id, c.name, false, type, {}, nullptr, nullptr});
+    }
+    if (old && AllowedPromotion(*old->type, *type)) {
+      old_fields.push_back(NestedField{old->id, c.name, false, type, old->doc, nullptr, nullptr});
+    } else {
+      old_fields.push_back(NestedField{++next_id, c.name, false, type, {}, nullptr, nullptr});
+    }
+  }
+  for (const auto& [name, type] : MetaColumns()) {
+    const NestedField* f = current.FindField(std::string_view(name));
+    if (f == nullptr) return MakeError(ErrorKind::kInvalidArgument, "raw table lacks changelog column " + std::string(name));
+    fields.push_back(*f);
+  }
+  int old_id = old_struct ? old_struct->id : ++next_id;
+  fields.push_back(NestedField{old_id, kOldColumn, false, iceberg::Struct(std::move(old_fields)), {}, nullptr, nullptr});
+  iceberg::Schema next(current.schema_id() + 1, std::move(fields));
+  FRZ_RETURN_IF_ERROR(next.Validate());
+  if (next.SameStructure(current)) return std::optional<iceberg::Schema>();
+  return std::optional<iceberg::Schema>(std::move(next));
+}
+
+std::string StagingColumnsSql(size_t ncolumns) {
+  std::string sql =
+      "_op VARCHAR, _lsn BIGINT, _commit_lsn BIGINT, _txid BIGINT, _commit_ts BIGINT, _seq BIGINT, "
+      "_stream_xid BIGINT, _subxid BIGINT, _unchanged VARCHAR, _has_old BOOLEAN";
+  for (size_t i = 0; i < ncolumns; ++i) sql += ", " + StagingValue(i) + " VARCHAR";
+  for (size_t i = 0; i < ncolumns; ++i) sql += ", " + StagingOld(i) + " VARCHAR";
+  return sql;
+}
+
+Result<std::unique_ptr<ChangeBuffer>> ChangeBuffer::Create(engine::Connection& con, std::string name,
+                                                           size_t ncolumns) {
+  std::unique_ptr<ChangeBuffer> b(new ChangeBuffer(con, std::move(name), ncolumns));
+  FRZ_RETURN_IF_ERROR(b->Clear());
+  return b;
+}
+
+ChangeBuffer::~ChangeBuffer() {
+  appender_.reset();
+  (void)con_.Execute("DROP TABLE IF EXISTS " + name_);
+}
+
+Status ChangeBuffer::Open() {
+  if (appender_) return Ok();
+  FRZ_ASSIGN_OR_RETURN(auto app, engine::Appender::Open(con_, name_));
+  appender_.emplace(std::move(app));
+  return Ok();
+}
+
+Status ChangeBuffer::FlushAppender() {
+  if (!appender_) return Ok();
+  auto s = appender_->Close();
+  appender_.reset();
+  return s;
+}
+
+Status ChangeBuffer::Clear() {
+  FRZ_RETURN_IF_ERROR(FlushAppender());
+  FRZ_RETURN_IF_ERROR(con_.Execute("CREATE OR REPLACE TABLE " + name_ + " (" + StagingColumnsSql(ncolumns_) + ")"));
+  rows_ = 0;
+  bytes_ = 0;
+  unchanged_toast_ = 0;
+  return Ok();
+}
+
+Status ChangeBuffer::Keep(const std::string& condition) {
+  FRZ_RETURN_IF_ERROR(FlushAppender());
+  if (rows_ == 0) return Ok();
+  FRZ_ASSIGN_OR_RETURN(auto left, con_.Query("SELECT count(*) FROM " + name_ + " WHERE " + condition));
+  int64_t remaining = 0;
+  {
+    auto rows = left.FetchAll();
+    if (!rows.empty() && rows[0][0]) remaining = std::stoll(*rows[0][0]);
+  }
+  if (remaining == 0) return Clear();
+  if (remaining == rows_) return Ok();
+  FRZ_RETURN_IF_ERROR(
+      con_.Execute("CREATE OR REPLACE TABLE " + name_ + " AS SELECT * FROM " + name_ + " WHERE " + condition));
+  bytes_ = bytes_ * remaining / rows_;
+  rows_ = remaining;
+  return Ok();
+}
+
+Status ChangeBuffer::AppendMeta(const RowMeta& meta) {
+  FRZ_RETURN_IF_ERROR(Open());
+  auto& a = *appender_;
+  char op[2] = {meta.op, 0};
+  FRZ_RETURN_IF_ERROR(a.AppendString(std::string_view(op, 1)));
+  FRZ_RETURN_IF_ERROR(a.AppendInt64(static_cast<int64_t>(meta.lsn)));
+  auto opt = [&](auto v) -> Status {
+    if (v) return a.AppendInt64(static_cast<int64_t>(*v));
+    return a.AppendNull();
+  };
+  FRZ_RETURN_IF_ERROR(opt(meta.commit_lsn));
+  FRZ_RETURN_IF_ERROR(opt(meta.txid));
+  FRZ_RETURN_IF_ERROR(opt(meta.commit_ts_us));
+  FRZ_RETURN_IF_ERROR(opt(meta.seq));
+  FRZ_RETURN_IF_ERROR(opt(meta.stream_xid));
+  FRZ_RETURN_IF_ERROR(a.AppendInt64(meta.subxid));
+  return Ok();
+}
+
+Status ChangeBuffer::Append(const RowMeta& meta, const Tuple* new_tuple, const Tuple* old_tuple) {
+  auto check = [&](const Tuple* t, const char* which) -> Status {
+    if (t && t->size() != ncolumns_) {
+      return MakeError(ErrorKind::kCorrupt, std::string(which) + " tuple has " + std::to_string(t->size()) +
+                                                " columns, the relation " + std::to_string(ncolumns_));
+    }
+    return Ok();
+  };
+  FRZ_RETURN_IF_ERROR(check(new_tuple, "new"));
+  FRZ_RETURN_IF_ERROR(check(old_tuple, "old"));
+  FRZ_RETURN_IF_ERROR(AppendMeta(meta));
+  auto& a = *appender_;
+  std::string unchanged;
+  if (new_tuple) {
+    for (size_t i = 0; i < ncolumns_; ++i) {
+      bool from_old = old_tuple && (*old_tuple)[i].kind == ValueKind::kText;
+      if ((*new_tuple)[i].kind == ValueKind::kUnchangedToast && !from_old) unchanged += (unchanged.empty() ? "" : ",") + std::to_string(i);
+    }
+  }
+  if (unchanged.empty()) {
+    FRZ_RETURN_IF_ERROR(a.AppendNull());
+  } else {
+    FRZ_RETURN_IF_ERROR(a.AppendString(unchanged));
+    ++unchanged_toast_;
+  }
+  FRZ_RETURN_IF_ERROR(a.AppendBool(old_tuple != nullptr));
+  int64_t bytes = 64;
+  auto values = [&](const Tuple* t) -> Status {
+    for (size_t i = 0; i < ncolumns_; ++i) {
+      if (t == nullptr) {
+        FRZ_RETURN_IF_ERROR(a.AppendNull());
+        continue;
+      }
+      const TupleValue* value = &(*t)[i];
+      // An unchanged TOAST value equals the old row's value when PostgreSQL sent the old
+      // row (replica identity full detoasts it).
+      if (value->kind == ValueKind::kUnchangedToast && old_tuple && (*old_tuple)[i].kind == ValueKind::kText) {
+        value = &(*old_tuple)[i];
+      }
+      const auto& v = *value;
+      switch (v.kind) {
+        case ValueKind::kText:
+          FRZ_RETURN_IF_ERROR(a.AppendString(v.data));
+          bytes += static_cast<int64_t>(v.data.size()) + 16;
+          break;
+        case ValueKind::kBinary:
+          return MakeError(ErrorKind::kUnsupported, "binary tuple values are not requested by frazil");
+        default:
+          FRZ_RETURN_IF_ERROR(a.AppendNull());
+      }
+    }
+    return Ok();
+  };
+  FRZ_RETURN_IF_ERROR(values(new_tuple));
+  FRZ_RETURN_IF_ERROR(values(old_tuple));
+  FRZ_RETURN_IF_ERROR(a.EndRow());
+  ++rows_;
+  bytes_ += bytes;
+  return Ok();
+}
+
+Status ChangeBuffer::AppendFields(const RowMeta& meta, std::span<const std::optional<std::string_view>> fields) {
+  if (fields.size() != ncolumns_) {
+    return MakeError(ErrorKind::kCorrupt, "snapshot row has " + std::to_string(fields.size()) + " fields, expected " +
+                                              std::to_string(ncolumns_));
+  }
+  FRZ_RETURN_IF_ERROR(AppendMeta(meta));
+  auto& a = *appender_;
+  FRZ_RETURN_IF_ERROR(a.AppendNull());
+  FRZ_RETURN_IF_ERROR(a.AppendBool(false));
+  int64_t bytes = 64;
+  for (const auto& f : fields) {
+    if (f) {
+      FRZ_RETURN_IF_ERROR(a.AppendString(*f));
+      bytes += static_cast<int64_t>(f->size()) + 16;
+    } else {
+      FRZ_RETURN_IF_ERROR(a.AppendNull());
+    }
+  }
+  for (size_t i = 0; i < ncolumns_; ++i) FRZ_RETURN_IF_ERROR(a.AppendNull());
+  FRZ_RETURN_IF_ERROR(a.EndRow());
+  ++rows_;
+  bytes_ += bytes;
+  return Ok();
+}
+
+Status ParseCopyTextLine(std::string_view line, size_t expected, std::vector<std::optional<std::string_view>>& fields,
+                         std::vector<std::string>& scratch) {
+  fields.clear();
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (scratch.size() < expected) scratch.resize(expected);
+  size_t start = 0;
+  size_t n = 0;
+  while (true) {
+    size_t end = line.find('\t', start);
+    std::string_view raw = line.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (raw == "\\N") {
+      fields.emplace_back(std::nullopt);
+    } else if (raw.find('\\') == std::string_view::npos) {
+      fields.emplace_back(raw);
+    } else {
+      if (n >= scratch.size()) scratch.resize(n + 1);
+      std::string& out = scratch[n];
+      out.clear();
+      for (size_t i = 0; i < raw.size(); ++i) {
+        char c = raw[i];
+        if (c != '\\' || i + 1 >= raw.size()) {
+          out += c;
+          continue;
+        }
+        char e = raw[++i];
+        switch (e) {
+          case 'b': out += '\b'; break;
+          case 'f': out += '\f'; break;
+          case 'n': out += '\n'; break;
+          case 'r': out += '\r'; break;
+          case 't': out += '\t'; break;
+          case 'v': out += '\v'; break;
+          case 'x': {
+            int v = 0, digits = 0;
+            while (digits < 2 && i + 1 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1]))) {
+              char h = raw[++i];
+              v = v * 16 + (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
+              ++digits;
+            }
+            if (digits == 0) out += 'x';
+            else out += static_cast<char>(v);
+            break;
+          }
+          default:
+            if (e >= '0' && e <= '7') {
+              int v = e - '0', digits = 1;
+              while (digits < 3 && i + 1 < raw.size() && raw[i + 1] >= '0' && raw[i + 1] <= '7') {
+                v = v * 8 + (raw[++i] - '0');
+                ++digits;
+              }
+              out += static_cast<char>(v);
+            } else {
+              out += e;  // \\ and any other escaped character stand for themselves
+            }
+        }
+      }
+      fields.emplace_back(std::string_view(out));
+    }
+    ++n;
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  if (fields.size() != expected) {
+    return MakeError(ErrorKind::kCorrupt, "COPY row has " + std::to_string(fields.size()) + " fields, expected " +
+                                              std::to_string(expected));
+  }
+  return Ok();
+}
+
+}  // namespace frazil::cdc

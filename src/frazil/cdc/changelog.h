@@ -1,0 +1,131 @@
+// The raw changelog table of one source table (docs/cdc.md, "Raw changelog tables"):
+// its Iceberg schema, the DuckDB staging table changes are buffered in before they are
+// written, and the SQL that turns staged text into typed Parquet columns.
+//
+// Raw table columns: the source columns (all optional, Iceberg types by docs/cdc-types.md),
+// then _op (r snapshot read, c insert, u update, d delete, t truncate), _lsn (the change's
+// WAL position), _commit_lsn, _txid, _commit_ts, _seq (ordinal within the transaction),
+// and _old (a struct of the source columns: the old row image when PostgreSQL sends one).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "frazil/base/result.h"
+#include "frazil/cdc/pgoutput.h"
+#include "frazil/cdc/source_admin.h"
+#include "frazil/engine/duckdb.h"
+#include "frazil/iceberg/schema.h"
+
+namespace frazil::cdc {
+
+// The changelog metadata column names.
+inline constexpr const char* kOpColumn = "_op";
+inline constexpr const char* kLsnColumn = "_lsn";
+inline constexpr const char* kCommitLsnColumn = "_commit_lsn";
+inline constexpr const char* kTxidColumn = "_txid";
+inline constexpr const char* kCommitTsColumn = "_commit_ts";
+inline constexpr const char* kSeqColumn = "_seq";
+inline constexpr const char* kOldColumn = "_old";
+bool IsChangelogColumn(std::string_view name);
+
+// Snapshot/table property and summary keys frazil owns on raw tables.
+inline constexpr const char* kLsnProperty = "frazil.lsn";            // resume point (see docs/cdc.md)
+inline constexpr const char* kSlotProperty = "frazil.slot";
+inline constexpr const char* kSourceProperty = "frazil.source-table";
+
+// One version of a source table's columns and the raw table schema they are written with.
+struct Layout {
+  std::vector<SourceColumn> columns;  // source columns in order (staged as c0..cN-1, o0..)
+  iceberg::Schema schema;             // the raw table schema these columns map into
+  // SELECT list that turns staging rows (columns as in StagingColumnsSql) into the
+  // schema's columns by position.
+  std::string select_list;
+};
+
+// Builds a raw table schema for `columns` (fresh ids from 1; the catalog keeps them).
+// Errors: InvalidArgument if a source column name collides with a changelog column.
+Result<iceberg::Schema> NewRawSchema(const SourceTable& table);
+
+// Maps `columns` onto `schema` (fields matched by name) and builds the select list.
+// Errors: Internal if a column has no field in the schema.
+Result<Layout> MakeLayout(const std::vector<SourceColumn>& columns, const iceberg::Schema& schema);
+
+// The raw schema for new source `columns`, evolved from `current`: fields of columns that
+// still exist (same name) keep their ids; a type change keeps the id when Iceberg allows
+// the promotion (int->long, float->double, wider decimal) and otherwise replaces the field
+// (new id, same name); new columns get new ids; columns gone are dropped. `renames` maps
+// old -> new names known from captured DDL. Returns nullopt if nothing changes.
+Result<std::optional<iceberg::Schema>> EvolveRawSchema(const iceberg::Schema& current, int last_column_id,
+                                                       const std::vector<SourceColumn>& columns,
+                                                       const std::vector<std::pair<std::string, std::string>>& renames);
+
+// Per-row changelog metadata.
+struct RowMeta {
+  char op = 'c';
+  Lsn lsn = 0;
+  std::optional<Lsn> commit_lsn;
+  std::optional<uint32_t> txid;
+  std::optional<int64_t> commit_ts_us;  // Unix microseconds
+  std::optional<int64_t> seq;
+  std::optional<uint32_t> stream_xid;   // top-level xid of an in-progress streamed transaction
+  uint32_t subxid = 0;
+};
+
+// Changes of one table buffered in a DuckDB table of VARCHAR values (the staging table),
+// appended through DuckDB's appender. Not thread-safe; one per connection and table.
+class ChangeBuffer {
+ public:
+  // Creates (replacing) the staging table `name` for `ncolumns` source columns.
+  static Result<std::unique_ptr<ChangeBuffer>> Create(engine::Connection& con, std::string name, size_t ncolumns);
+  ~ChangeBuffer();
+
+  // Appends one change. `new_tuple` / `old_tuple` may be null. Values marked unchanged
+  // TOAST are staged as NULL and listed in _unchanged (resolved before writing).
+  Status Append(const RowMeta& meta, const Tuple* new_tuple, const Tuple* old_tuple);
+  // Appends one snapshot row from COPY text fields (nullopt = NULL).
+  Status AppendFields(const RowMeta& meta, std::span<const std::optional<std::string_view>> fields);
+
+  // Makes appended rows visible to queries on the connection.
+  Status FlushAppender();
+  // Empties the table (recreating it, so DuckDB returns its memory).
+  Status Clear();
+  // Keeps only rows of streamed transactions (those with _stream_xid set).
+  Status ClearCommitted() { return Keep("_stream_xid IS NOT NULL"); }
+  // Keeps only the rows matching the SQL `condition` (rebuilding the table).
+  Status Keep(const std::string& condition);
+
+  const std::string& name() const { return name_; }
+  size_t ncolumns() const { return ncolumns_; }
+  int64_t rows() const { return rows_; }
+  int64_t bytes() const { return bytes_; }  // approximate staged size
+  bool has_unchanged_toast() const { return unchanged_toast_ > 0; }
+
+ private:
+  ChangeBuffer(engine::Connection& con, std::string name, size_t ncolumns)
+      : con_(con), name_(std::move(name)), ncolumns_(ncolumns) {}
+  Status Open();
+  Status AppendMeta(const RowMeta& meta);
+  engine::Connection& con_;
+  std::string name_;
+  size_t ncolumns_;
+  std::optional<engine::Appender> appender_;
+  int64_t rows_ = 0;
+  int64_t bytes_ = 0;
+  int64_t unchanged_toast_ = 0;
+};
+
+// The column list of a staging table with `ncolumns` source columns (for CREATE TABLE).
+std::string StagingColumnsSql(size_t ncolumns);
+
+// Parses one line of COPY ... TO STDOUT text format (tab-separated, \N for NULL, backslash
+// escapes) into fields. `scratch` holds unescaped values; views point into it or `line`.
+// Errors: Corrupt naming the line number when the field count is not `expected`.
+Status ParseCopyTextLine(std::string_view line, size_t expected, std::vector<std::optional<std::string_view>>& fields,
+                         std::vector<std::string>& scratch);
+
+}  // namespace frazil::cdc

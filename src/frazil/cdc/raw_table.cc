@@ -1,0 +1,345 @@
+#include "frazil/cdc/raw_table.h"
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "frazil/base/log.h"
+#include "frazil/iceberg/snapshot_producer.h"
+#include "frazil/iceberg/table_update.h"
+
+namespace frazil::cdc {
+namespace {
+
+std::string ToLocation(const std::string& local_path) {
+  if (local_path.starts_with("file:")) return local_path;
+  return "file://" + local_path;
+}
+
+int NextSchemaId(const iceberg::TableMetadata& md) {
+  int id = 0;
+  for (const auto& s : md.schemas) id = std::max(id, s.schema_id() + 1);
+  return id;
+}
+
+}  // namespace
+
+Lsn ResumeLsn(const iceberg::TableMetadata& metadata) {
+  auto it = metadata.properties.find(kLsnProperty);
+  if (it == metadata.properties.end()) return 0;
+  auto lsn = ParseLsn(it->second);
+  return lsn ? *lsn : 0;
+}
+
+Result<std::unique_ptr<RawTable>> RawTable::Open(CdcContext& ctx, engine::Connection& con,
+                                                 const catalog::TableIdentifier& id, const SourceTable& source,
+                                                 const std::string& slot) {
+  std::unique_ptr<RawTable> t(new RawTable(ctx, con));
+  t->id_ = id;
+  t->slot_ = slot;
+  t->source_ = source;
+  auto& catalog = *ctx.catalog;
+  FRZ_ASSIGN_OR_RETURN(bool exists, catalog.TableExists(id));
+  if (!exists) {
+    FRZ_ASSIGN_OR_RETURN(bool ns_exists, catalog.NamespaceExists(id.ns));
+    if (!ns_exists) {
+      auto s = catalog.CreateNamespace(id.ns, {});
+      if (!s && s.error().kind != ErrorKind::kAlreadyExists) return std::unexpected(s.error());
+    }
+    FRZ_ASSIGN_OR_RETURN(auto schema, NewRawSchema(source));
+    auto created = catalog.CreateTable(id, schema, iceberg::PartitionSpec{}, iceberg::SortOrder{}, std::nullopt,
+                                       {{kSlotProperty, slot}, {kSourceProperty, source.QualifiedName()}});
+    if (!created && created.error().kind != ErrorKind::kAlreadyExists) return std::unexpected(created.error());
+    if (created) Log(LogLevel::kInfo, "created raw table", {{"table", id.ToString()}, {"source", source.QualifiedName()}});
+  }
+  FRZ_ASSIGN_OR_RETURN(t->table_, catalog.LoadTable(id));
+  const auto& md = t->table_.metadata;
+  auto owner = md.properties.find(kSlotProperty);
+  if (owner != md.properties.end() && owner->second != slot) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "raw table " + id.ToString() + " is fed by replication slot '" + owner->second +
+                         "', not '" + slot + "': use another source.namespace or the same slot");
+  }
+  t->resume_lsn_ = ResumeLsn(md);
+  const iceberg::Schema* current = md.current_schema();
+  if (current == nullptr) return MakeError(ErrorKind::kCorrupt, "raw table " + id.ToString() + " has no current schema");
+  FRZ_ASSIGN_OR_RETURN(auto evolved, EvolveRawSchema(*current, md.last_column_id, source.columns, {}));
+  if (evolved) {
+    evolved->set_schema_id(NextSchemaId(md));
+    t->pending_last_column_id_ = std::max(md.last_column_id, evolved->HighestFieldId());
+    FRZ_ASSIGN_OR_RETURN(t->layout_, MakeLayout(source.columns, *evolved));
+    t->pending_schema_ = std::move(evolved);
+    Log(LogLevel::kInfo, "raw table schema follows the source table",
+        {{"table", id.ToString()}, {"source", source.QualifiedName()}});
+  } else {
+    FRZ_ASSIGN_OR_RETURN(t->layout_, MakeLayout(source.columns, *current));
+  }
+  FRZ_RETURN_IF_ERROR(t->NewBuffer());
+  return t;
+}
+
+RawTable::~RawTable() {
+  buffer_.reset();
+  std::error_code ec;
+  for (const auto& [xid, files] : spills_) {
+    for (const auto& f : files) std::filesystem::remove(f, ec);
+  }
+}
+
+Status RawTable::NewBuffer() {
+  buffer_.reset();
+  std::string name = "stg_" + std::to_string(source_.oid) + "_" + std::to_string(buffer_generation_++);
+  FRZ_ASSIGN_OR_RETURN(buffer_, ChangeBuffer::Create(con_, name, layout_.columns.size()));
+  return Ok();
+}
+
+std::string RawTable::LocalDataDir() const { return ctx_.io->LocalPath(iceberg::DataDir(table_.metadata)); }
+
+Status RawTable::WriteFrom(const std::string& from_sql, const Layout& layout) {
+  std::string sql = "SELECT " + layout.select_list + " FROM (" + from_sql + ")";
+  auto files = engine::WriteParquet(con_, sql, layout.schema, LocalDataDir(), ctx_.write);
+  if (!files) {
+    return MakeError(files.error().kind, "writing changes of " + source_.QualifiedName() + " into " + id_.ToString() +
+                                             ": " + files.error().message);
+  }
+  for (auto& f : *files) {
+    f.file_path = ToLocation(f.file_path);
+    pending_files_.push_back(std::move(f));
+  }
+  return Ok();
+}
+
+Status RawTable::WriteStaged() {
+  if (buffer_->rows() == 0) return Ok();
+  FRZ_RETURN_IF_ERROR(buffer_->FlushAppender());
+  if (buffer_->has_unchanged_toast()) {
+    FRZ_ASSIGN_OR_RETURN(auto q, con_.Query("SELECT _unchanged, _lsn FROM " + buffer_->name() +
+                                            " WHERE _unchanged IS NOT NULL AND _stream_xid IS NULL LIMIT 1"));
+    auto rows = q.FetchAll();
+    if (!rows.empty() && rows[0][0]) {
+      size_t col = std::stoul(*rows[0][0]);
+      std::string name = col < layout_.columns.size() ? layout_.columns[col].name : "?";
+      return MakeError(ErrorKind::kUnsupported,
+                       "an update of " + source_.QualifiedName() + " at LSN " +
+                           FormatLsn(static_cast<Lsn>(std::stoll(*rows[0][1]))) + " did not send the unchanged TOAST value of column " +
+                           name + " and PostgreSQL sent no old row to take it from: run ALTER TABLE " +
+                           source_.QualifiedName() + " REPLICA IDENTITY FULL so frazil never has to invent it");
+    }
+  }
+  FRZ_RETURN_IF_ERROR(WriteFrom("SELECT * FROM " + buffer_->name() + " WHERE _stream_xid IS NULL", layout_));
+  return buffer_->ClearCommitted();
+}
+
+Status RawTable::UpdateSource(const SourceTable& next, const std::vector<std::pair<std::string, std::string>>& renames) {
+  const iceberg::Schema& current = pending_schema_ ? *pending_schema_ : *table_.metadata.current_schema();
+  int last_id = pending_schema_ ? pending_last_column_id_ : table_.metadata.last_column_id;
+  FRZ_ASSIGN_OR_RETURN(auto evolved, EvolveRawSchema(current, last_id, next.columns, renames));
+  if (!evolved) {
+    // Same Iceberg schema, but the staging layout may still differ (e.g. a type change
+    // that maps to the same Iceberg type): rebuild the layout for the new casts.
+    FRZ_RETURN_IF_ERROR(WriteStaged());
+    if (!streams_.empty() || !spills_.empty()) {
+      return MakeError(ErrorKind::kUnsupported, "the definition of " + next.QualifiedName() +
+                                                    " changed while a large transaction touching it is in progress");
+    }
+    source_ = next;
+    FRZ_ASSIGN_OR_RETURN(layout_, MakeLayout(next.columns, current));
+    return NewBuffer();
+  }
+  if (!streams_.empty() || !spills_.empty()) {
+    return MakeError(ErrorKind::kUnsupported,
+                     "the columns of " + next.QualifiedName() +
+                         " changed while a large (streamed) transaction touching it is in progress; restart frazil "
+                         "after that transaction ends");
+  }
+  FRZ_RETURN_IF_ERROR(WriteStaged());
+  evolved->set_schema_id(std::max(NextSchemaId(table_.metadata), current.schema_id() + 1));
+  pending_last_column_id_ = std::max(last_id, evolved->HighestFieldId());
+  FRZ_ASSIGN_OR_RETURN(layout_, MakeLayout(next.columns, *evolved));
+  pending_schema_ = std::move(evolved);
+  source_ = next;
+  Log(LogLevel::kInfo, "source table changed: evolving the raw table schema",
+      {{"table", id_.ToString()}, {"source", next.QualifiedName()}});
+  return NewBuffer();
+}
+
+Status RawTable::Append(const RowMeta& meta, const Tuple* new_tuple, const Tuple* old_tuple) {
+  if (meta.stream_xid) streams_.insert(*meta.stream_xid);
+  auto s = buffer_->Append(meta, new_tuple, old_tuple);
+  if (!s) return MakeError(s.error().kind, "staging a change of " + source_.QualifiedName() + " at LSN " +
+                                              FormatLsn(meta.lsn) + ": " + s.error().message);
+  return Ok();
+}
+
+Status RawTable::SpillStream(uint32_t xid) {
+  if (!streams_.count(xid)) return Ok();
+  FRZ_RETURN_IF_ERROR(buffer_->FlushAppender());
+  std::error_code ec;
+  std::filesystem::create_directories(ctx_.spill_dir, ec);
+  auto& files = spills_[xid];
+  std::string path = ctx_.spill_dir + "/" + buffer_->name() + "-" + std::to_string(xid) + "-" +
+                     std::to_string(files.size()) + ".parquet";
+  FRZ_RETURN_IF_ERROR(con_.Execute("COPY (SELECT * FROM " + buffer_->name() + " WHERE _stream_xid = " +
+                                   std::to_string(xid) + ") TO " + engine::QuoteLiteral(path) + " (FORMAT parquet)"));
+  files.push_back(path);
+  streams_.erase(xid);
+  return buffer_->Keep("_stream_xid IS DISTINCT FROM " + std::to_string(xid));
+}
+
+bool RawTable::HasStream(uint32_t xid) const { return streams_.count(xid) > 0 || spills_.count(xid) > 0; }
+
+Status RawTable::CommitStream(uint32_t xid, Lsn commit_lsn, int64_t commit_ts_us, const std::set<uint32_t>& aborted) {
+  FRZ_RETURN_IF_ERROR(buffer_->FlushAppender());
+  std::string x = std::to_string(xid);
+  std::string from = "SELECT * FROM " + buffer_->name() + " WHERE _stream_xid = " + x;
+  auto spill = spills_.find(xid);
+  if (spill != spills_.end() && !spill->second.empty()) {
+    std::string list;
+    for (const auto& f : spill->second) list += (list.empty() ? "" : ", ") + engine::QuoteLiteral(f);
+    from += " UNION ALL SELECT * FROM read_parquet([" + list + "])";
+  }
+  std::string filter;
+  for (uint32_t sub : aborted) filter += (filter.empty() ? "" : ", ") + std::to_string(sub);
+  std::string sql = "SELECT * REPLACE (CAST(" + std::to_string(commit_lsn) + " AS BIGINT) AS _commit_lsn, CAST(" +
+                    std::to_string(commit_ts_us) + " AS BIGINT) AS _commit_ts) FROM (" + from + ")" +
+                    (filter.empty() ? "" : " WHERE _subxid NOT IN (" + filter + ")");
+  FRZ_RETURN_IF_ERROR(WriteFrom(sql, layout_));
+  return AbortStream(xid, xid);  // the rows are written: drop them from staging and spill
+}
+
+Status RawTable::AbortStream(uint32_t xid, uint32_t subxid) {
+  FRZ_RETURN_IF_ERROR(buffer_->FlushAppender());
+  std::string cond = "_stream_xid = " + std::to_string(xid);
+  if (subxid != xid) cond += " AND _subxid = " + std::to_string(subxid);
+  if (streams_.count(xid)) FRZ_RETURN_IF_ERROR(buffer_->Keep("_stream_xid IS NULL OR NOT (" + cond + ")"));
+  if (subxid == xid) {
+    streams_.erase(xid);
+    auto it = spills_.find(xid);
+    if (it != spills_.end()) {
+      std::error_code ec;
+      for (const auto& f : it->second) std::filesystem::remove(f, ec);
+      spills_.erase(it);
+    }
+  }
+  return Ok();
+}
+
+Result<std::vector<iceberg::DataFile>> RawTable::WriteBuffer(engine::Connection& con, ChangeBuffer& buffer) const {
+  FRZ_RETURN_IF_ERROR(buffer.FlushAppender());
+  std::string sql = "SELECT " + layout_.select_list + " FROM " + buffer.name();
+  auto files = engine::WriteParquet(con, sql, layout_.schema, LocalDataDir(), ctx_.write);
+  if (!files) {
+    return MakeError(files.error().kind, "writing snapshot rows of " + source_.QualifiedName() + " into " +
+                                             id_.ToString() + ": " + files.error().message);
+  }
+  return files;
+}
+
+void RawTable::AddPendingFiles(std::vector<iceberg::DataFile> files) {
+  for (auto& f : files) {
+    f.file_path = ToLocation(f.file_path);
+    pending_files_.push_back(std::move(f));
+  }
+}
+
+int64_t RawTable::pending_rows() const {
+  int64_t n = 0;
+  for (const auto& f : pending_files_) n += f.record_count;
+  return n;
+}
+
+Result<catalog::TableCommit> RawTable::PrepareCommit(Lsn lsn, const std::map<std::string, std::string>& summary) {
+  catalog::TableCommit commit;
+  commit.id = id_;
+  const auto& base = table_.metadata;
+  int64_t now = ctx_.clock->NowMillis();
+  iceberg::TableMetadata evolved;
+  const iceberg::TableMetadata* md = &base;
+  if (pending_schema_) {
+    commit.requirements.push_back(iceberg::req::AssertCurrentSchemaId{base.current_schema_id});
+    commit.requirements.push_back(iceberg::req::AssertLastAssignedFieldId{base.last_column_id});
+    commit.updates.push_back(iceberg::upd::AddSchema{*pending_schema_, pending_last_column_id_});
+    commit.updates.push_back(iceberg::upd::SetCurrentSchema{-1});
+    FRZ_ASSIGN_OR_RETURN(evolved, iceberg::ApplyUpdates(&base, commit.updates, now));
+    md = &evolved;
+  }
+  if (!pending_files_.empty()) {
+    iceberg::SnapshotChanges changes;
+    changes.operation = "append";
+    changes.spec_id = md->default_spec_id;
+    changes.added_data_files = pending_files_;
+    changes.extra_summary = summary;
+    changes.extra_summary[kLsnProperty] = FormatLsn(lsn);
+    FRZ_ASSIGN_OR_RETURN(auto produced, iceberg::ProduceSnapshot(*md, *ctx_.io, changes, now));
+    for (auto& r : produced.requirements) commit.requirements.push_back(std::move(r));
+    for (auto& u : produced.updates) commit.updates.push_back(std::move(u));
+  } else if (commit.updates.empty()) {
+    // Nothing but the LSN moves: guard against a concurrent writer all the same.
+    commit.requirements.push_back(iceberg::req::AssertTableUuid{base.table_uuid});
+  }
+  commit.updates.push_back(iceberg::upd::SetProperties{{{kLsnProperty, FormatLsn(lsn)}}});
+  return commit;
+}
+
+void RawTable::Committed(const catalog::LoadedTable& table, Lsn lsn) {
+  table_ = table;
+  resume_lsn_ = lsn;
+  pending_files_.clear();
+  pending_schema_.reset();
+}
+
+Status RawTable::Reload() {
+  FRZ_ASSIGN_OR_RETURN(table_, ctx_.catalog->LoadTable(id_));
+  resume_lsn_ = ResumeLsn(table_.metadata);
+  return Ok();
+}
+
+void RawTable::DiscardPending() {
+  for (const auto& f : pending_files_) (void)ctx_.io->Delete(f.file_path);
+  pending_files_.clear();
+}
+
+Result<int64_t> CommitTables(CdcContext& ctx, const std::vector<RawTable*>& tables, Lsn lsn,
+                             const std::map<std::string, std::string>& summary) {
+  std::vector<RawTable*> changed;
+  int64_t rows = 0;
+  for (auto* t : tables) {
+    if (t->HasChanges()) {
+      changed.push_back(t);
+      rows += t->pending_rows();
+    }
+  }
+  if (changed.empty()) return int64_t{0};
+  constexpr int kAttempts = 10;
+  for (int attempt = 1;; ++attempt) {
+    std::vector<catalog::TableCommit> commits;
+    for (auto* t : changed) {
+      FRZ_ASSIGN_OR_RETURN(auto c, t->PrepareCommit(lsn, summary));
+      commits.push_back(std::move(c));
+    }
+    auto committed = ctx.catalog->CommitTransaction(commits);
+    if (committed) {
+      for (size_t i = 0; i < changed.size(); ++i) changed[i]->Committed((*committed)[i], lsn);
+      return rows;
+    }
+    for (auto* t : changed) FRZ_RETURN_IF_ERROR(t->Reload());
+    if (committed.error().kind != ErrorKind::kCommitFailed) {
+      // The outcome is unknown: the tables' resume LSN says whether it happened.
+      bool all = true;
+      for (auto* t : changed) all = all && t->resume_lsn() >= lsn;
+      if (all) {
+        for (auto* t : changed) t->Committed(t->table(), lsn);
+        return rows;
+      }
+      if (attempt >= 3) return std::unexpected(committed.error());
+    } else if (attempt >= kAttempts) {
+      return MakeError(ErrorKind::kCommitFailed, "committing changes up to LSN " + FormatLsn(lsn) + " failed after " +
+                                                     std::to_string(attempt) + " attempts: " + committed.error().message);
+    }
+    Log(LogLevel::kWarn, "commit of changes failed, retrying",
+        {{"lsn", FormatLsn(lsn)}, {"attempt", std::to_string(attempt)}, {"error", committed.error().message}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
+  }
+}
+
+}  // namespace frazil::cdc
