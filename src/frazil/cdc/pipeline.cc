@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "frazil/base/kill_point.h"
 #include "frazil/base/log.h"
 #include "frazil/base/random.h"
 #include "frazil/cdc/pg_types.h"
@@ -294,6 +295,7 @@ Status Pipeline::Handle(ReplicationStream& stream, const std::string& payload) {
   if (before && batch_txns_ == 0 && Idle()) {
     auto sent = SendStatus(stream, false);
     if (!sent) return MakeError(ErrorKind::kIOError, sent.error().message);
+    KillPoint("cdc.after_confirm");
   }
   return Ok();
 }
@@ -514,6 +516,7 @@ Status Pipeline::Flush() {
     FRZ_RETURN_IF_ERROR(t->WriteStaged());
     all.push_back(t.get());
   }
+  KillPoint("cdc.after_parquet");
   std::map<std::string, int64_t> rows;
   for (auto* t : all) {
     if (t->HasChanges()) rows[t->id().ToString()] = t->pending_rows();
@@ -528,6 +531,7 @@ Status Pipeline::Flush() {
     stats_.commits++;
     stats_.last_commit_ms = ctx_.clock->NowMillis();
   }
+  KillPoint("cdc.after_commit");
   stats_.confirmed = std::max(stats_.confirmed, batch_end_);
   batch_txns_ = 0;
   batch_first_ms_ = 0;

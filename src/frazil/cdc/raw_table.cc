@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "frazil/base/kill_point.h"
 #include "frazil/base/log.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/iceberg/table_update.h"
@@ -317,6 +318,7 @@ Result<int64_t> CommitTables(CdcContext& ctx, const std::vector<RawTable*>& tabl
       FRZ_ASSIGN_OR_RETURN(auto c, t->PrepareCommit(lsn, summary));
       commits.push_back(std::move(c));
     }
+    KillPoint("cdc.after_manifests");
     auto committed = ctx.catalog->CommitTransaction(commits);
     if (committed) {
       for (size_t i = 0; i < changed.size(); ++i) changed[i]->Committed((*committed)[i], lsn);

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "frazil/base/kill_point.h"
 #include "frazil/base/log.h"
 #include "frazil/cdc/pg.h"
 #include "frazil/cdc/pg_types.h"
@@ -218,6 +219,7 @@ class Copier {
       return copied;
     }
     FRZ_RETURN_IF_ERROR(write());
+    KillPoint("cdc.snapshot_chunk_written");
     if (progress_) {
       progress_->rows += rows & 1023;
       progress_->chunks_done++;
