@@ -96,12 +96,31 @@ Status RawTable::NewBuffer() {
 
 std::string RawTable::LocalDataDir() const { return ctx_.io->LocalPath(iceberg::DataDir(table_.metadata)); }
 
+// After a failed write: finds the first source column whose values do not convert, so
+// the error can name it (the batch's DuckDB error names only the value).
+std::string RawTable::FailingColumn(engine::Connection& con, const std::string& from_sql, const Layout& layout) const {
+  for (size_t i = 0; i < layout.columns.size(); ++i) {
+    for (const char* prefix : {"c", "o"}) {
+      auto cast = CastSql(layout.columns[i].type, prefix + std::to_string(i));
+      if (!cast) continue;
+      auto probe = con.Query("SELECT count(" + *cast + ") FROM (" + from_sql + ")");
+      if (!probe) {
+        return " (column " + layout.columns[i].name + (prefix[0] == 'o' ? " of the old row" : "") + ", type " +
+               (layout.columns[i].type.name.empty() ? std::to_string(layout.columns[i].type.oid)
+                                                     : layout.columns[i].type.name) +
+               ")";
+      }
+    }
+  }
+  return "";
+}
+
 Status RawTable::WriteFrom(const std::string& from_sql, const Layout& layout) {
   std::string sql = "SELECT " + layout.select_list + " FROM (" + from_sql + ")";
   auto files = engine::WriteParquet(con_, sql, layout.schema, LocalDataDir(), ctx_.write);
   if (!files) {
-    return MakeError(files.error().kind, "writing changes of " + source_.QualifiedName() + " into " + id_.ToString() +
-                                             ": " + files.error().message);
+    return MakeError(files.error().kind, "writing changes of " + source_.QualifiedName() + FailingColumn(con_, from_sql, layout) +
+                                             " into " + id_.ToString() + ": " + files.error().message);
   }
   for (auto& f : *files) {
     f.file_path = ToLocation(f.file_path);
@@ -230,7 +249,8 @@ Result<std::vector<iceberg::DataFile>> RawTable::WriteBuffer(engine::Connection&
   std::string sql = "SELECT " + layout_.select_list + " FROM " + buffer.name();
   auto files = engine::WriteParquet(con, sql, layout_.schema, LocalDataDir(), ctx_.write);
   if (!files) {
-    return MakeError(files.error().kind, "writing snapshot rows of " + source_.QualifiedName() + " into " +
+    std::string column = FailingColumn(con, "SELECT * FROM " + buffer.name(), layout_);
+    return MakeError(files.error().kind, "writing snapshot rows of " + source_.QualifiedName() + column + " into " +
                                              id_.ToString() + ": " + files.error().message);
   }
   return files;

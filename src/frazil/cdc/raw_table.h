@@ -88,6 +88,7 @@ class RawTable {
  private:
   RawTable(CdcContext& ctx, engine::Connection& con) : ctx_(ctx), con_(con) {}
   Status WriteFrom(const std::string& from_sql, const Layout& layout);
+  std::string FailingColumn(engine::Connection& con, const std::string& from_sql, const Layout& layout) const;
   Status NewBuffer();
   std::string LocalDataDir() const;
 
