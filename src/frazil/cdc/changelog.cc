@@ -85,11 +85,13 @@ Result<Layout> MakeLayout(const std::vector<SourceColumn>& columns, const iceber
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < columns.size(); ++i) index[columns[i].name] = i;
   std::string list;
+  const std::string* name = nullptr;
   auto add = [&](const std::string& expr) {
     if (!list.empty()) list += ", ";
-    list += expr;
+    list += expr + " AS " + engine::QuoteIdentifier(*name);
   };
   for (const auto& f : schema.fields()) {
+    name = &f.name;
     if (f.name == kOldColumn) {
       std::string pack;
       for (const auto& sub : f.type->fields) {
