@@ -67,8 +67,14 @@ std::string CdcStatusPath(const Warehouse& w) {
   return w.local_root() + "/.frazil/cdc-" + w.config().source.slot + ".json";
 }
 
-Status RunCdc(Warehouse& w, const std::atomic<bool>& stop) {
+Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& until) {
   FRZ_RETURN_IF_ERROR(RequireConninfo(w));
+  cdc::CdcOptions options = OptionsFrom(w);
+  if (until == "now") {
+    options.stop_at_current_lsn = true;
+  } else if (!until.empty()) {
+    FRZ_ASSIGN_OR_RETURN(options.stop_lsn, cdc::ParseLsn(until));
+  }
   if (w.config().source.ddl_capture) {
     FRZ_ASSIGN_OR_RETURN(auto conn, cdc::PgConnection::Connect(w.config().source.conninfo, false));
     auto installed = InstallDdlCapture(*conn);
@@ -85,7 +91,7 @@ Status RunCdc(Warehouse& w, const std::atomic<bool>& stop) {
   ctx.write.compression = w.config().parquet_compression;
   ctx.write.target_file_size_bytes = w.config().target_file_size_bytes;
   ctx.spill_dir = w.local_root() + "/.frazil/spill";
-  cdc::Pipeline pipeline(ctx, OptionsFrom(w));
+  cdc::Pipeline pipeline(ctx, options);
   return pipeline.Run(stop);
 }
 

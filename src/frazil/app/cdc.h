@@ -14,7 +14,9 @@ namespace frazil::app {
 // Runs CDC until `stop` is set (Ok after the in-flight commit) or a failure that
 // reconnecting cannot fix. Errors: InvalidArgument when source.conninfo is missing, and
 // every setup/streaming error of cdc::Pipeline::Run.
-Status RunCdc(Warehouse& w, const std::atomic<bool>& stop);
+// `until`: "" (run until stopped), "now" (the server's WAL position at start) or an LSN:
+// stop once everything up to it is committed.
+Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& until = "");
 
 // One row per raw table: table, source, rows, committed LSN, lag (bytes, seconds),
 // rows/s over the last minute, state. Reads the catalog, the status file `frazil run`

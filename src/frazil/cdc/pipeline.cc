@@ -130,6 +130,10 @@ Status Pipeline::Setup(const std::atomic<bool>& stop) {
   }
   FRZ_ASSIGN_OR_RETURN(sql_, PgConnection::Connect(options_.conninfo, false, PgSessionOptions(), "frazil"));
   FRZ_RETURN_IF_ERROR(CheckSource(*sql_));
+  if (options_.stop_at_current_lsn) {
+    FRZ_ASSIGN_OR_RETURN(options_.stop_lsn, CurrentWalLsn(*sql_));
+    Log(LogLevel::kInfo, "will stop once caught up", {{"lsn", FormatLsn(options_.stop_lsn)}});
+  }
   FRZ_ASSIGN_OR_RETURN(bool created_pub, EnsurePublication(*sql_, options_.publication, options_.tables));
   if (created_pub) {
     Log(LogLevel::kInfo, "created the publication",
@@ -254,6 +258,11 @@ Status Pipeline::Stream(std::unique_ptr<ReplicationStream> stream, const std::at
       // for ever: what is not committed is simply sent again next time.
       if (stop_seen_ms == 0) stop_seen_ms = ctx_.clock->NowMillis();
       if (ctx_.clock->NowMillis() - stop_seen_ms > 10000) return Ok();
+    }
+    if (options_.stop_lsn != 0 && stats_.confirmed >= options_.stop_lsn && !txn_.active && batch_txns_ == 0) {
+      (void)SendStatus(*stream, false);
+      Log(LogLevel::kInfo, "caught up: stopping", {{"committed", FormatLsn(stats_.confirmed)}});
+      return Ok();
     }
     auto next = stream->Next(100);
     if (!next) {

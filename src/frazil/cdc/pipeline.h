@@ -35,6 +35,10 @@ struct CdcOptions {
   bool streaming = true;                   // protocol 2 streaming of large transactions
   std::string status_file;                 // JSON progress written after every commit ("" = none)
   int64_t max_reconnect_wait_ms = 30000;
+  // Stop once everything up to this LSN is committed and confirmed (0 = run until
+  // stopped); "catch up and exit" for scripts, tests and benchmarks.
+  Lsn stop_lsn = 0;
+  bool stop_at_current_lsn = false;  // stop_lsn = the server's WAL position at start
 };
 
 // The raw table name for a source table: the table name for schema public, else

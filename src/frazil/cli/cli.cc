@@ -357,6 +357,9 @@ int Main(int argc, char** argv) {
       "Restarting resumes exactly where the last commit ended; nothing is lost or duplicated.");
   std::string run_conninfo;
   run->add_option("--source", run_conninfo, "PostgreSQL conninfo or URL (overrides source.conninfo)");
+  std::string run_until;
+  run->add_option("--until", run_until,
+                  "Exit once caught up to this LSN (e.g. 16/B374D848), or 'now' = the server's position at start");
   run->callback([&]() {
     if (!run_conninfo.empty()) setenv("FRAZIL_SOURCE_CONNINFO", run_conninfo.c_str(), 1);
     auto w = OpenWarehouse(g);
@@ -365,7 +368,7 @@ int Main(int argc, char** argv) {
       return;
     }
     InstallStopHandlers();
-    auto s = app::RunCdc(**w, StopFlag());
+    auto s = app::RunCdc(**w, StopFlag(), run_until);
     rc = s ? 0 : Fail(s.error());
   });
 
