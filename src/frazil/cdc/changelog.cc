@@ -169,85 +169,68 @@ Result<std::optional<iceberg::Schema>> EvolveRawSchema(const iceberg::Schema& cu
   return std::optional<iceberg::Schema>(std::move(next));
 }
 
-std::string StagingColumnsSql(size_t ncolumns) {
-  std::string sql =
-      "_op VARCHAR, _lsn BIGINT, _commit_lsn BIGINT, _txid BIGINT, _commit_ts BIGINT, _seq BIGINT, "
-      "_stream_xid BIGINT, _subxid BIGINT, _unchanged VARCHAR, _has_old BOOLEAN";
-  for (size_t i = 0; i < ncolumns; ++i) sql += ", " + StagingValue(i) + " VARCHAR";
-  for (size_t i = 0; i < ncolumns; ++i) sql += ", " + StagingOld(i) + " VARCHAR";
-  return sql;
+namespace {
+
+constexpr size_t kUnchangedColumn = 8;
+constexpr size_t kSubxidColumn = 7;
+
+std::vector<engine::RowBuffer::Column> StagingColumns(size_t ncolumns) {
+  using T = engine::RowBuffer::Type;
+  std::vector<engine::RowBuffer::Column> cols = {
+      {"_op", T::kVarchar},       {"_lsn", T::kBigint},    {"_commit_lsn", T::kBigint}, {"_txid", T::kBigint},
+      {"_commit_ts", T::kBigint}, {"_seq", T::kBigint},    {"_stream_xid", T::kBigint}, {"_subxid", T::kBigint},
+      {"_unchanged", T::kVarchar}, {"_has_old", T::kBoolean}};
+  for (size_t i = 0; i < ncolumns; ++i) cols.push_back({StagingValue(i), T::kVarchar});
+  for (size_t i = 0; i < ncolumns; ++i) cols.push_back({StagingOld(i), T::kVarchar});
+  return cols;
 }
 
-Result<std::unique_ptr<ChangeBuffer>> ChangeBuffer::Create(engine::Connection& con, std::string name,
-                                                           size_t ncolumns) {
-  std::unique_ptr<ChangeBuffer> b(new ChangeBuffer(con, std::move(name), ncolumns));
-  FRZ_RETURN_IF_ERROR(b->Clear());
-  return b;
+}  // namespace
+
+ChangeBuffer::ChangeBuffer(size_t ncolumns) : ncolumns_(ncolumns), rows_(StagingColumns(ncolumns)) {}
+
+Result<std::unique_ptr<ChangeBuffer>> ChangeBuffer::Create(engine::Connection& con, size_t ncolumns) {
+  FRZ_RETURN_IF_ERROR(engine::RegisterRowBufferFunction(con));
+  return std::unique_ptr<ChangeBuffer>(new ChangeBuffer(ncolumns));
 }
 
-ChangeBuffer::~ChangeBuffer() {
-  appender_.reset();
-  (void)con_.Execute("DROP TABLE IF EXISTS " + name_);
-}
-
-Status ChangeBuffer::Open() {
-  if (appender_) return Ok();
-  FRZ_ASSIGN_OR_RETURN(auto app, engine::Appender::Open(con_, name_));
-  appender_.emplace(std::move(app));
-  return Ok();
-}
-
-Status ChangeBuffer::FlushAppender() {
-  if (!appender_) return Ok();
-  auto s = appender_->Close();
-  appender_.reset();
-  return s;
-}
-
-Status ChangeBuffer::Clear() {
-  FRZ_RETURN_IF_ERROR(FlushAppender());
-  FRZ_RETURN_IF_ERROR(con_.Execute("CREATE OR REPLACE TABLE " + name_ + " (" + StagingColumnsSql(ncolumns_) + ")"));
-  rows_ = 0;
-  bytes_ = 0;
+void ChangeBuffer::Clear() {
+  rows_.Clear();
   unchanged_toast_ = 0;
-  return Ok();
 }
 
-Status ChangeBuffer::Keep(const std::string& condition) {
-  FRZ_RETURN_IF_ERROR(FlushAppender());
-  if (rows_ == 0) return Ok();
-  FRZ_ASSIGN_OR_RETURN(auto left, con_.Query("SELECT count(*) FROM " + name_ + " WHERE " + condition));
-  int64_t remaining = 0;
-  {
-    auto rows = left.FetchAll();
-    if (!rows.empty() && rows[0][0]) remaining = std::stoll(*rows[0][0]);
+void ChangeBuffer::DropSubtransaction(uint32_t subxid) {
+  rows_.Retain([&](size_t row) { return rows_.GetInt64(kSubxidColumn, row) != static_cast<int64_t>(subxid); });
+}
+
+std::optional<std::pair<size_t, Lsn>> ChangeBuffer::FirstUnresolvedToast() const {
+  if (unchanged_toast_ == 0) return std::nullopt;
+  for (size_t row = 0; row < rows_.rows(); ++row) {
+    if (rows_.IsNull(kUnchangedColumn, row)) continue;
+    std::string_view list = rows_.GetString(kUnchangedColumn, row);
+    size_t column = std::stoul(std::string(list.substr(0, list.find(','))));
+    return std::make_pair(column, static_cast<Lsn>(rows_.GetInt64(1, row)));
   }
-  if (remaining == 0) return Clear();
-  if (remaining == rows_) return Ok();
-  FRZ_RETURN_IF_ERROR(
-      con_.Execute("CREATE OR REPLACE TABLE " + name_ + " AS SELECT * FROM " + name_ + " WHERE " + condition));
-  bytes_ = bytes_ * remaining / rows_;
-  rows_ = remaining;
-  return Ok();
+  return std::nullopt;
 }
 
-Status ChangeBuffer::AppendMeta(const RowMeta& meta) {
-  FRZ_RETURN_IF_ERROR(Open());
-  auto& a = *appender_;
-  char op[2] = {meta.op, 0};
-  FRZ_RETURN_IF_ERROR(a.AppendString(std::string_view(op, 1)));
-  FRZ_RETURN_IF_ERROR(a.AppendInt64(static_cast<int64_t>(meta.lsn)));
-  auto opt = [&](auto v) -> Status {
-    if (v) return a.AppendInt64(static_cast<int64_t>(*v));
-    return a.AppendNull();
+void ChangeBuffer::AppendMeta(const RowMeta& meta) {
+  char op[1] = {meta.op};
+  rows_.AppendString(std::string_view(op, 1));
+  rows_.AppendInt64(static_cast<int64_t>(meta.lsn));
+  auto opt = [&](auto v) {
+    if (v) {
+      rows_.AppendInt64(static_cast<int64_t>(*v));
+    } else {
+      rows_.AppendNull();
+    }
   };
-  FRZ_RETURN_IF_ERROR(opt(meta.commit_lsn));
-  FRZ_RETURN_IF_ERROR(opt(meta.txid));
-  FRZ_RETURN_IF_ERROR(opt(meta.commit_ts_us));
-  FRZ_RETURN_IF_ERROR(opt(meta.seq));
-  FRZ_RETURN_IF_ERROR(opt(meta.stream_xid));
-  FRZ_RETURN_IF_ERROR(a.AppendInt64(meta.subxid));
-  return Ok();
+  opt(meta.commit_lsn);
+  opt(meta.txid);
+  opt(meta.commit_ts_us);
+  opt(meta.seq);
+  opt(meta.stream_xid);
+  rows_.AppendInt64(meta.subxid);
 }
 
 Status ChangeBuffer::Append(const RowMeta& meta, const Tuple* new_tuple, const Tuple* old_tuple) {
@@ -256,31 +239,38 @@ Status ChangeBuffer::Append(const RowMeta& meta, const Tuple* new_tuple, const T
       return MakeError(ErrorKind::kCorrupt, std::string(which) + " tuple has " + std::to_string(t->size()) +
                                                 " columns, the relation " + std::to_string(ncolumns_));
     }
+    if (t) {
+      for (const auto& v : *t) {
+        if (v.kind == ValueKind::kBinary) {
+          return MakeError(ErrorKind::kUnsupported, "binary tuple values are not requested by frazil");
+        }
+      }
+    }
     return Ok();
   };
   FRZ_RETURN_IF_ERROR(check(new_tuple, "new"));
   FRZ_RETURN_IF_ERROR(check(old_tuple, "old"));
-  FRZ_RETURN_IF_ERROR(AppendMeta(meta));
-  auto& a = *appender_;
+  AppendMeta(meta);
   std::string unchanged;
   if (new_tuple) {
     for (size_t i = 0; i < ncolumns_; ++i) {
       bool from_old = old_tuple && (*old_tuple)[i].kind == ValueKind::kText;
-      if ((*new_tuple)[i].kind == ValueKind::kUnchangedToast && !from_old) unchanged += (unchanged.empty() ? "" : ",") + std::to_string(i);
+      if ((*new_tuple)[i].kind == ValueKind::kUnchangedToast && !from_old) {
+        unchanged += (unchanged.empty() ? "" : ",") + std::to_string(i);
+      }
     }
   }
   if (unchanged.empty()) {
-    FRZ_RETURN_IF_ERROR(a.AppendNull());
+    rows_.AppendNull();
   } else {
-    FRZ_RETURN_IF_ERROR(a.AppendString(unchanged));
+    rows_.AppendString(unchanged);
     ++unchanged_toast_;
   }
-  FRZ_RETURN_IF_ERROR(a.AppendBool(old_tuple != nullptr));
-  int64_t bytes = 64;
-  auto values = [&](const Tuple* t) -> Status {
+  rows_.AppendBool(old_tuple != nullptr);
+  auto values = [&](const Tuple* t) {
     for (size_t i = 0; i < ncolumns_; ++i) {
       if (t == nullptr) {
-        FRZ_RETURN_IF_ERROR(a.AppendNull());
+        rows_.AppendNull();
         continue;
       }
       const TupleValue* value = &(*t)[i];
@@ -289,25 +279,16 @@ Status ChangeBuffer::Append(const RowMeta& meta, const Tuple* new_tuple, const T
       if (value->kind == ValueKind::kUnchangedToast && old_tuple && (*old_tuple)[i].kind == ValueKind::kText) {
         value = &(*old_tuple)[i];
       }
-      const auto& v = *value;
-      switch (v.kind) {
-        case ValueKind::kText:
-          FRZ_RETURN_IF_ERROR(a.AppendString(v.data));
-          bytes += static_cast<int64_t>(v.data.size()) + 16;
-          break;
-        case ValueKind::kBinary:
-          return MakeError(ErrorKind::kUnsupported, "binary tuple values are not requested by frazil");
-        default:
-          FRZ_RETURN_IF_ERROR(a.AppendNull());
+      if (value->kind == ValueKind::kText) {
+        rows_.AppendString(value->data);
+      } else {
+        rows_.AppendNull();
       }
     }
-    return Ok();
   };
-  FRZ_RETURN_IF_ERROR(values(new_tuple));
-  FRZ_RETURN_IF_ERROR(values(old_tuple));
-  FRZ_RETURN_IF_ERROR(a.EndRow());
-  ++rows_;
-  bytes_ += bytes;
+  values(new_tuple);
+  values(old_tuple);
+  rows_.EndRow();
   return Ok();
 }
 
@@ -316,23 +297,18 @@ Status ChangeBuffer::AppendFields(const RowMeta& meta, std::span<const std::opti
     return MakeError(ErrorKind::kCorrupt, "snapshot row has " + std::to_string(fields.size()) + " fields, expected " +
                                               std::to_string(ncolumns_));
   }
-  FRZ_RETURN_IF_ERROR(AppendMeta(meta));
-  auto& a = *appender_;
-  FRZ_RETURN_IF_ERROR(a.AppendNull());
-  FRZ_RETURN_IF_ERROR(a.AppendBool(false));
-  int64_t bytes = 64;
+  AppendMeta(meta);
+  rows_.AppendNull();
+  rows_.AppendBool(false);
   for (const auto& f : fields) {
     if (f) {
-      FRZ_RETURN_IF_ERROR(a.AppendString(*f));
-      bytes += static_cast<int64_t>(f->size()) + 16;
+      rows_.AppendString(*f);
     } else {
-      FRZ_RETURN_IF_ERROR(a.AppendNull());
+      rows_.AppendNull();
     }
   }
-  for (size_t i = 0; i < ncolumns_; ++i) FRZ_RETURN_IF_ERROR(a.AppendNull());
-  FRZ_RETURN_IF_ERROR(a.EndRow());
-  ++rows_;
-  bytes_ += bytes;
+  for (size_t i = 0; i < ncolumns_; ++i) rows_.AppendNull();
+  rows_.EndRow();
   return Ok();
 }
 

@@ -19,6 +19,7 @@
 #include "frazil/cdc/pgoutput.h"
 #include "frazil/cdc/source_admin.h"
 #include "frazil/engine/duckdb.h"
+#include "frazil/engine/row_buffer.h"
 #include "frazil/iceberg/schema.h"
 
 namespace frazil::cdc {
@@ -76,51 +77,43 @@ struct RowMeta {
   uint32_t subxid = 0;
 };
 
-// Changes of one table buffered in a DuckDB table of VARCHAR values (the staging table),
-// appended through DuckDB's appender. Not thread-safe; one per connection and table.
+// Changes of one table buffered as text in frazil's memory (an engine::RowBuffer), read by
+// DuckDB as the table expression sql() when they are written. Columns: _op, _lsn,
+// _commit_lsn, _txid, _commit_ts, _seq, _stream_xid, _subxid, _unchanged, _has_old, c0..cN-1
+// (the row image), o0..oN-1 (the old image). Not thread-safe.
 class ChangeBuffer {
  public:
-  // Creates (replacing) the staging table `name` for `ncolumns` source columns.
-  static Result<std::unique_ptr<ChangeBuffer>> Create(engine::Connection& con, std::string name, size_t ncolumns);
-  ~ChangeBuffer();
+  // Errors: Internal if the frazil_rows table function cannot be registered on `con`.
+  static Result<std::unique_ptr<ChangeBuffer>> Create(engine::Connection& con, size_t ncolumns);
 
-  // Appends one change. `new_tuple` / `old_tuple` may be null. Values marked unchanged
-  // TOAST are staged as NULL and listed in _unchanged (resolved before writing).
+  // Appends one change. `new_tuple` / `old_tuple` may be null. An unchanged TOAST value is
+  // taken from the old row when PostgreSQL sent it, else staged as NULL and listed in
+  // _unchanged (WriteStaged refuses to write such a row).
   Status Append(const RowMeta& meta, const Tuple* new_tuple, const Tuple* old_tuple);
   // Appends one snapshot row from COPY text fields (nullopt = NULL).
   Status AppendFields(const RowMeta& meta, std::span<const std::optional<std::string_view>> fields);
 
-  // Makes appended rows visible to queries on the connection.
-  Status FlushAppender();
-  // Empties the table (recreating it, so DuckDB returns its memory).
-  Status Clear();
-  // Keeps only rows of streamed transactions (those with _stream_xid set).
-  Status ClearCommitted() { return Keep("_stream_xid IS NOT NULL"); }
-  // Keeps only the rows matching the SQL `condition` (rebuilding the table).
-  Status Keep(const std::string& condition);
+  // "frazil_rows(<id>)": the rows as a DuckDB table expression.
+  std::string sql() const { return rows_.sql(); }
+  void Clear();
+  // Drops the rows of subtransaction `subxid` (a ROLLBACK TO SAVEPOINT in a streamed
+  // transaction).
+  void DropSubtransaction(uint32_t subxid);
+  // The first row with an unchanged TOAST value that could not be filled: (column, LSN).
+  std::optional<std::pair<size_t, Lsn>> FirstUnresolvedToast() const;
 
-  const std::string& name() const { return name_; }
   size_t ncolumns() const { return ncolumns_; }
-  int64_t rows() const { return rows_; }
-  int64_t bytes() const { return bytes_; }  // approximate staged size
+  int64_t rows() const { return static_cast<int64_t>(rows_.rows()); }
+  int64_t bytes() const { return static_cast<int64_t>(rows_.bytes()); }
   bool has_unchanged_toast() const { return unchanged_toast_ > 0; }
 
  private:
-  ChangeBuffer(engine::Connection& con, std::string name, size_t ncolumns)
-      : con_(con), name_(std::move(name)), ncolumns_(ncolumns) {}
-  Status Open();
-  Status AppendMeta(const RowMeta& meta);
-  engine::Connection& con_;
-  std::string name_;
+  explicit ChangeBuffer(size_t ncolumns);
+  void AppendMeta(const RowMeta& meta);
   size_t ncolumns_;
-  std::optional<engine::Appender> appender_;
-  int64_t rows_ = 0;
-  int64_t bytes_ = 0;
+  engine::RowBuffer rows_;
   int64_t unchanged_toast_ = 0;
 };
-
-// The column list of a staging table with `ncolumns` source columns (for CREATE TABLE).
-std::string StagingColumnsSql(size_t ncolumns);
 
 // Parses one line of COPY ... TO STDOUT text format (tab-separated, \N for NULL, backslash
 // escapes) into fields. `scratch` holds unescaped values; views point into it or `line`.

@@ -136,7 +136,7 @@ TEST_F(ChangeBufferTest, StagedTextBecomesTypedRowsAndToastIsTakenFromTheOldRow)
   ASSERT_TRUE(schema);
   auto layout = MakeLayout(Users().columns, *schema);
   ASSERT_TRUE(layout) << layout.error().message;
-  auto buffer = ChangeBuffer::Create(*con_, "stg", 3);
+  auto buffer = ChangeBuffer::Create(*con_, 3);
   ASSERT_TRUE(buffer);
   RowMeta meta;
   meta.op = 'u';
@@ -153,10 +153,9 @@ TEST_F(ChangeBufferTest, StagedTextBecomesTypedRowsAndToastIsTakenFromTheOldRow)
   Tuple key_only = {Text("2"), TupleValue{}, TupleValue{}};
   ASSERT_TRUE((*buffer)->Append(meta, &key_only, nullptr));
   EXPECT_FALSE((*buffer)->has_unchanged_toast());
-  ASSERT_TRUE((*buffer)->FlushAppender());
   auto q = con_->Query("SELECT id, name, CAST(balance AS VARCHAR), _op, _lsn, _commit_lsn, _seq, "
                        "CAST(_commit_ts AS VARCHAR), _old.name, CAST(_old.balance AS VARCHAR) FROM (SELECT " +
-                       layout->select_list + " FROM stg) ORDER BY _seq");
+                       layout->select_list + " FROM " + (*buffer)->sql() + ") ORDER BY _seq");
   ASSERT_TRUE(q) << q.error().message;
   auto rows = q->FetchAll();
   ASSERT_EQ(rows.size(), 2u);
@@ -173,32 +172,63 @@ TEST_F(ChangeBufferTest, StagedTextBecomesTypedRowsAndToastIsTakenFromTheOldRow)
 }
 
 TEST_F(ChangeBufferTest, UnresolvedToastIsFlaggedNotNulled) {
-  auto buffer = ChangeBuffer::Create(*con_, "stg2", 2);
+  auto buffer = ChangeBuffer::Create(*con_, 2);
   ASSERT_TRUE(buffer);
   RowMeta meta;
+  meta.lsn = 77;
   Tuple row = {Text("1"), TupleValue{ValueKind::kUnchangedToast, {}}};
   ASSERT_TRUE((*buffer)->Append(meta, &row, nullptr));
   EXPECT_TRUE((*buffer)->has_unchanged_toast());
-  ASSERT_TRUE((*buffer)->FlushAppender());
-  auto q = con_->Query("SELECT _unchanged FROM stg2");
+  auto toast = (*buffer)->FirstUnresolvedToast();
+  ASSERT_TRUE(toast.has_value());
+  EXPECT_EQ(toast->first, 1u);
+  EXPECT_EQ(toast->second, 77u);
+  auto q = con_->Query("SELECT _unchanged, c1 FROM " + (*buffer)->sql());
   ASSERT_TRUE(q);
-  EXPECT_EQ(*q->FetchAll()[0][0], "1");
+  auto rows = q->FetchAll();
+  EXPECT_EQ(*rows[0][0], "1");
+  EXPECT_FALSE(rows[0][1].has_value());
 }
 
-TEST_F(ChangeBufferTest, KeepRetainsStreamedRows) {
-  auto buffer = ChangeBuffer::Create(*con_, "stg3", 1);
+TEST_F(ChangeBufferTest, DroppingASubtransactionKeepsTheOtherRowsInOrder) {
+  auto buffer = ChangeBuffer::Create(*con_, 1);
   ASSERT_TRUE(buffer);
-  Tuple row = {Text("1")};
-  RowMeta committed;
-  RowMeta streamed;
-  streamed.stream_xid = 99;
-  ASSERT_TRUE((*buffer)->Append(committed, &row, nullptr));
-  ASSERT_TRUE((*buffer)->Append(streamed, &row, nullptr));
-  ASSERT_TRUE((*buffer)->ClearCommitted());
-  EXPECT_EQ((*buffer)->rows(), 1);
-  auto q = con_->Query("SELECT _stream_xid FROM stg3");
+  Tuple a = {Text("a")};
+  Tuple b = {Text("b")};
+  Tuple c = {Text("c")};
+  RowMeta meta;
+  meta.stream_xid = 99;
+  meta.subxid = 99;
+  ASSERT_TRUE((*buffer)->Append(meta, &a, nullptr));
+  meta.subxid = 100;
+  ASSERT_TRUE((*buffer)->Append(meta, &b, nullptr));
+  meta.subxid = 99;
+  ASSERT_TRUE((*buffer)->Append(meta, &c, nullptr));
+  (*buffer)->DropSubtransaction(100);
+  EXPECT_EQ((*buffer)->rows(), 2);
+  auto q = con_->Query("SELECT string_agg(c0, '') FROM " + (*buffer)->sql());
   ASSERT_TRUE(q);
-  EXPECT_EQ(*q->FetchAll()[0][0], "99");
+  EXPECT_EQ(*q->FetchAll()[0][0], "ac");
+}
+
+TEST_F(ChangeBufferTest, ManyRowsStreamThroughTheTableFunction) {
+  auto buffer = ChangeBuffer::Create(*con_, 1);
+  ASSERT_TRUE(buffer);
+  RowMeta meta;
+  std::vector<std::string> values;
+  for (int i = 0; i < 5000; ++i) values.push_back(std::string(i % 50, 'x') + std::to_string(i));
+  for (int i = 0; i < 5000; ++i) {
+    meta.lsn = static_cast<Lsn>(i);
+    Tuple t = {i % 7 == 0 ? TupleValue{} : Text(values[i])};
+    ASSERT_TRUE((*buffer)->Append(meta, &t, nullptr));
+  }
+  auto q = con_->Query("SELECT count(*), count(c0), sum(_lsn), max(length(c0)) FROM " + (*buffer)->sql());
+  ASSERT_TRUE(q) << q.error().message;
+  auto rows = q->FetchAll();
+  EXPECT_EQ(*rows[0][0], "5000");
+  EXPECT_EQ(*rows[0][1], std::to_string(5000 - 715));
+  EXPECT_EQ(*rows[0][2], std::to_string(4999 * 5000 / 2));
+  EXPECT_EQ(*rows[0][3], "53");
 }
 
 }  // namespace

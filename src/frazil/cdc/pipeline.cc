@@ -457,9 +457,9 @@ Status Pipeline::AddChange(uint32_t relation_id, std::optional<uint32_t> xid, ch
     m.txid = stream_xid_;
     m.seq = st.seq++;
     st.tables.insert(t);
-    int64_t before = t->buffer().bytes();
+    int64_t before = t->stream_bytes(stream_xid_);
     FRZ_RETURN_IF_ERROR(t->Append(m, new_tuple, old_tuple));
-    st.bytes += t->buffer().bytes() - before;
+    st.bytes += t->stream_bytes(stream_xid_) - before;
     if (st.bytes >= options_.stream_spill_bytes) {
       for (auto* table : st.tables) FRZ_RETURN_IF_ERROR(table->SpillStream(stream_xid_));
       st.bytes = 0;
@@ -520,6 +520,7 @@ Status Pipeline::MaybeFlush(bool force) {
 }
 
 Status Pipeline::Flush() {
+  int64_t t0 = ctx_.clock->MonotonicNanos();
   std::vector<RawTable*> all;
   for (auto& [oid, t] : tables_) {
     FRZ_RETURN_IF_ERROR(t->WriteStaged());
@@ -541,6 +542,10 @@ Status Pipeline::Flush() {
     stats_.last_commit_ms = ctx_.clock->NowMillis();
   }
   KillPoint("cdc.after_commit");
+  Log(LogLevel::kDebug, "committed",
+      {{"lsn", FormatLsn(batch_end_)}, {"transactions", std::to_string(batch_txns_)},
+       {"rows", std::to_string(committed)}, {"tables", std::to_string(rows.size())},
+       {"ms", std::to_string((ctx_.clock->MonotonicNanos() - t0) / 1000000)}});
   stats_.confirmed = std::max(stats_.confirmed, batch_end_);
   batch_txns_ = 0;
   batch_first_ms_ = 0;

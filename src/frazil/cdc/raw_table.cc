@@ -6,6 +6,7 @@
 
 #include "frazil/base/kill_point.h"
 #include "frazil/base/log.h"
+#include "frazil/base/random.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/iceberg/table_update.h"
 
@@ -88,9 +89,7 @@ RawTable::~RawTable() {
 }
 
 Status RawTable::NewBuffer() {
-  buffer_.reset();
-  std::string name = "stg_" + std::to_string(source_.oid) + "_" + std::to_string(buffer_generation_++);
-  FRZ_ASSIGN_OR_RETURN(buffer_, ChangeBuffer::Create(con_, name, layout_.columns.size()));
+  FRZ_ASSIGN_OR_RETURN(buffer_, ChangeBuffer::Create(con_, layout_.columns.size()));
   return Ok();
 }
 
@@ -131,23 +130,17 @@ Status RawTable::WriteFrom(const std::string& from_sql, const Layout& layout) {
 
 Status RawTable::WriteStaged() {
   if (buffer_->rows() == 0) return Ok();
-  FRZ_RETURN_IF_ERROR(buffer_->FlushAppender());
-  if (buffer_->has_unchanged_toast()) {
-    FRZ_ASSIGN_OR_RETURN(auto q, con_.Query("SELECT _unchanged, _lsn FROM " + buffer_->name() +
-                                            " WHERE _unchanged IS NOT NULL AND _stream_xid IS NULL LIMIT 1"));
-    auto rows = q.FetchAll();
-    if (!rows.empty() && rows[0][0]) {
-      size_t col = std::stoul(*rows[0][0]);
-      std::string name = col < layout_.columns.size() ? layout_.columns[col].name : "?";
-      return MakeError(ErrorKind::kUnsupported,
-                       "an update of " + source_.QualifiedName() + " at LSN " +
-                           FormatLsn(static_cast<Lsn>(std::stoll(*rows[0][1]))) + " did not send the unchanged TOAST value of column " +
-                           name + " and PostgreSQL sent no old row to take it from: run ALTER TABLE " +
-                           source_.QualifiedName() + " REPLICA IDENTITY FULL so frazil never has to invent it");
-    }
+  if (auto toast = buffer_->FirstUnresolvedToast()) {
+    std::string name = toast->first < layout_.columns.size() ? layout_.columns[toast->first].name : "?";
+    return MakeError(ErrorKind::kUnsupported,
+                     "an update of " + source_.QualifiedName() + " at LSN " + FormatLsn(toast->second) +
+                         " did not send the unchanged TOAST value of column " + name +
+                         " and PostgreSQL sent no old row to take it from: run ALTER TABLE " +
+                         source_.QualifiedName() + " REPLICA IDENTITY FULL so frazil never has to invent it");
   }
-  FRZ_RETURN_IF_ERROR(WriteFrom("SELECT * FROM " + buffer_->name() + " WHERE _stream_xid IS NULL", layout_));
-  return buffer_->ClearCommitted();
+  FRZ_RETURN_IF_ERROR(WriteFrom("SELECT * FROM " + buffer_->sql(), layout_));
+  buffer_->Clear();
+  return Ok();
 }
 
 Status RawTable::UpdateSource(const SourceTable& next, const std::vector<std::pair<std::string, std::string>>& renames) {
@@ -158,7 +151,7 @@ Status RawTable::UpdateSource(const SourceTable& next, const std::vector<std::pa
     // Same Iceberg schema, but the staging layout may still differ (e.g. a type change
     // that maps to the same Iceberg type): rebuild the layout for the new casts.
     FRZ_RETURN_IF_ERROR(WriteStaged());
-    if (!streams_.empty() || !spills_.empty()) {
+    if (!stream_buffers_.empty() || !spills_.empty()) {
       return MakeError(ErrorKind::kUnsupported, "the definition of " + next.QualifiedName() +
                                                     " changed while a large transaction touching it is in progress");
     }
@@ -166,7 +159,7 @@ Status RawTable::UpdateSource(const SourceTable& next, const std::vector<std::pa
     FRZ_ASSIGN_OR_RETURN(layout_, MakeLayout(next.columns, current));
     return NewBuffer();
   }
-  if (!streams_.empty() || !spills_.empty()) {
+  if (!stream_buffers_.empty() || !spills_.empty()) {
     return MakeError(ErrorKind::kUnsupported,
                      "the columns of " + next.QualifiedName() +
                          " changed while a large (streamed) transaction touching it is in progress; restart frazil "
@@ -184,74 +177,92 @@ Status RawTable::UpdateSource(const SourceTable& next, const std::vector<std::pa
 }
 
 Status RawTable::Append(const RowMeta& meta, const Tuple* new_tuple, const Tuple* old_tuple) {
-  if (meta.stream_xid) streams_.insert(*meta.stream_xid);
-  auto s = buffer_->Append(meta, new_tuple, old_tuple);
+  ChangeBuffer* target = buffer_.get();
+  if (meta.stream_xid) {
+    auto& b = stream_buffers_[*meta.stream_xid];
+    if (!b) {
+      FRZ_ASSIGN_OR_RETURN(b, ChangeBuffer::Create(con_, layout_.columns.size()));
+    }
+    target = b.get();
+  }
+  auto s = target->Append(meta, new_tuple, old_tuple);
   if (!s) return MakeError(s.error().kind, "staging a change of " + source_.QualifiedName() + " at LSN " +
                                               FormatLsn(meta.lsn) + ": " + s.error().message);
   return Ok();
 }
 
+int64_t RawTable::stream_bytes(uint32_t xid) const {
+  auto it = stream_buffers_.find(xid);
+  return it == stream_buffers_.end() ? 0 : it->second->bytes();
+}
+
 Status RawTable::SpillStream(uint32_t xid) {
-  if (!streams_.count(xid)) return Ok();
-  FRZ_RETURN_IF_ERROR(buffer_->FlushAppender());
+  auto it = stream_buffers_.find(xid);
+  if (it == stream_buffers_.end() || it->second->rows() == 0) return Ok();
   std::error_code ec;
   std::filesystem::create_directories(ctx_.spill_dir, ec);
   auto& files = spills_[xid];
-  std::string path = ctx_.spill_dir + "/" + buffer_->name() + "-" + std::to_string(xid) + "-" +
-                     std::to_string(files.size()) + ".parquet";
-  FRZ_RETURN_IF_ERROR(con_.Execute("COPY (SELECT * FROM " + buffer_->name() + " WHERE _stream_xid = " +
-                                   std::to_string(xid) + ") TO " + engine::QuoteLiteral(path) + " (FORMAT parquet)"));
+  std::string path = ctx_.spill_dir + "/" + id_.ToString() + "-" + std::to_string(xid) + "-" +
+                     std::to_string(files.size()) + "-" + std::to_string(NewPositiveId() % 1000000) + ".parquet";
+  FRZ_RETURN_IF_ERROR(con_.Execute("COPY (SELECT * FROM " + it->second->sql() + ") TO " + engine::QuoteLiteral(path) +
+                                   " (FORMAT parquet, COMPRESSION snappy)"));
   files.push_back(path);
-  streams_.erase(xid);
-  return buffer_->Keep("_stream_xid IS DISTINCT FROM " + std::to_string(xid));
+  it->second->Clear();
+  return Ok();
 }
 
-bool RawTable::HasStream(uint32_t xid) const { return streams_.count(xid) > 0 || spills_.count(xid) > 0; }
+bool RawTable::HasStream(uint32_t xid) const { return stream_buffers_.count(xid) > 0 || spills_.count(xid) > 0; }
 
 Status RawTable::CommitStream(uint32_t xid, Lsn commit_lsn, int64_t commit_ts_us, const std::set<uint32_t>& aborted) {
-  FRZ_RETURN_IF_ERROR(buffer_->FlushAppender());
-  std::string x = std::to_string(xid);
-  std::string from = "SELECT * FROM " + buffer_->name() + " WHERE _stream_xid = " + x;
+  std::vector<std::string> parts;
+  auto buffer = stream_buffers_.find(xid);
+  if (buffer != stream_buffers_.end() && buffer->second->rows() > 0) {
+    parts.push_back("SELECT * FROM " + buffer->second->sql());
+  }
   auto spill = spills_.find(xid);
   if (spill != spills_.end() && !spill->second.empty()) {
     std::string list;
     for (const auto& f : spill->second) list += (list.empty() ? "" : ", ") + engine::QuoteLiteral(f);
-    from += " UNION ALL SELECT * FROM read_parquet([" + list + "])";
+    parts.push_back("SELECT * FROM read_parquet([" + list + "])");
   }
-  std::string filter;
-  for (uint32_t sub : aborted) filter += (filter.empty() ? "" : ", ") + std::to_string(sub);
-  std::string sql = "SELECT * REPLACE (CAST(" + std::to_string(commit_lsn) + " AS BIGINT) AS _commit_lsn, CAST(" +
-                    std::to_string(commit_ts_us) + " AS BIGINT) AS _commit_ts) FROM (" + from + ")" +
-                    (filter.empty() ? "" : " WHERE _subxid NOT IN (" + filter + ")");
-  FRZ_RETURN_IF_ERROR(WriteFrom(sql, layout_));
-  return AbortStream(xid, xid);  // the rows are written: drop them from staging and spill
+  if (!parts.empty()) {
+    std::string from;
+    for (const auto& p : parts) from += (from.empty() ? "" : " UNION ALL ") + p;
+    std::string filter;
+    for (uint32_t sub : aborted) filter += (filter.empty() ? "" : ", ") + std::to_string(sub);
+    std::string sql = "SELECT * REPLACE (CAST(" + std::to_string(commit_lsn) + " AS BIGINT) AS _commit_lsn, CAST(" +
+                      std::to_string(commit_ts_us) + " AS BIGINT) AS _commit_ts) FROM (" + from + ")" +
+                      (filter.empty() ? "" : " WHERE _subxid NOT IN (" + filter + ")");
+    FRZ_RETURN_IF_ERROR(WriteFrom(sql, layout_));
+  }
+  return AbortStream(xid, xid);  // the rows are written: drop the buffer and spill files
 }
 
 Status RawTable::AbortStream(uint32_t xid, uint32_t subxid) {
-  FRZ_RETURN_IF_ERROR(buffer_->FlushAppender());
-  std::string cond = "_stream_xid = " + std::to_string(xid);
-  if (subxid != xid) cond += " AND _subxid = " + std::to_string(subxid);
-  if (streams_.count(xid)) FRZ_RETURN_IF_ERROR(buffer_->Keep("_stream_xid IS NULL OR NOT (" + cond + ")"));
-  if (subxid == xid) {
-    streams_.erase(xid);
-    auto it = spills_.find(xid);
-    if (it != spills_.end()) {
-      std::error_code ec;
-      for (const auto& f : it->second) std::filesystem::remove(f, ec);
-      spills_.erase(it);
-    }
+  if (subxid != xid) {
+    // Spilled rows of the subtransaction are filtered out when the transaction commits.
+    auto it = stream_buffers_.find(xid);
+    if (it != stream_buffers_.end()) it->second->DropSubtransaction(subxid);
+    return Ok();
+  }
+  stream_buffers_.erase(xid);
+  auto it = spills_.find(xid);
+  if (it != spills_.end()) {
+    std::error_code ec;
+    for (const auto& f : it->second) std::filesystem::remove(f, ec);
+    spills_.erase(it);
   }
   return Ok();
 }
 
 Result<std::vector<iceberg::DataFile>> RawTable::WriteBuffer(engine::Connection& con, ChangeBuffer& buffer) const {
-  FRZ_RETURN_IF_ERROR(buffer.FlushAppender());
-  std::string sql = "SELECT " + layout_.select_list + " FROM " + buffer.name();
+  std::string from = "SELECT * FROM " + buffer.sql();
+  std::string sql = "SELECT " + layout_.select_list + " FROM (" + from + ")";
   auto files = engine::WriteParquet(con, sql, layout_.schema, LocalDataDir(), ctx_.write);
   if (!files) {
-    std::string column = FailingColumn(con, "SELECT * FROM " + buffer.name(), layout_);
-    return MakeError(files.error().kind, "writing snapshot rows of " + source_.QualifiedName() + column + " into " +
-                                             id_.ToString() + ": " + files.error().message);
+    return MakeError(files.error().kind, "writing snapshot rows of " + source_.QualifiedName() +
+                                             FailingColumn(con, from, layout_) + " into " + id_.ToString() + ": " +
+                                             files.error().message);
   }
   return files;
 }

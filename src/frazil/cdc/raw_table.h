@@ -65,6 +65,8 @@ class RawTable {
   // Drops rows of `xid` (all of them when subxid == xid, else that subtransaction's).
   Status AbortStream(uint32_t xid, uint32_t subxid);
   bool HasStream(uint32_t xid) const;
+  // Bytes staged in memory for streamed transaction `xid`.
+  int64_t stream_bytes(uint32_t xid) const;
   // Writes the rows of a buffer with this table's layout (on the buffer's own DuckDB
   // connection `con`) into data files and returns them; thread-safe as long as the
   // layout does not change meanwhile (the snapshotter's workers use it).
@@ -100,13 +102,12 @@ class RawTable {
   catalog::LoadedTable table_;
   Layout layout_;
   std::unique_ptr<ChangeBuffer> buffer_;
-  int buffer_generation_ = 0;
   Lsn resume_lsn_ = 0;
   std::vector<iceberg::DataFile> pending_files_;
   std::optional<iceberg::Schema> pending_schema_;
   int pending_last_column_id_ = 0;
-  std::map<uint32_t, std::vector<std::string>> spills_;  // streamed xid -> spill files
-  std::set<uint32_t> streams_;                           // xids with staged rows
+  std::map<uint32_t, std::vector<std::string>> spills_;              // streamed xid -> spill files
+  std::map<uint32_t, std::unique_ptr<ChangeBuffer>> stream_buffers_;  // streamed xid -> its rows
 };
 
 // Commits the changes of `tables` (those with HasChanges) in one catalog transaction that

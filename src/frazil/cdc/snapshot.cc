@@ -167,7 +167,7 @@ class Copier {
           }
           pg = std::move(*opened);
         }
-        s = CopyChunk(*pg, *con, worker, chunk);
+        s = CopyChunk(*pg, *con, chunk);
         if (s || pg->ok()) break;  // retry only when the connection broke
         Log(LogLevel::kWarn, "snapshot chunk failed, retrying on a new connection",
             {{"table", tables_[chunk.table]->source().QualifiedName()}, {"error", s.error().message}});
@@ -183,10 +183,10 @@ class Copier {
     done();
   }
 
-  Status CopyChunk(PgConnection& pg, engine::Connection& con, int worker, const Chunk& chunk) {
+  Status CopyChunk(PgConnection& pg, engine::Connection& con, const Chunk& chunk) {
     RawTable& t = *tables_[chunk.table];
     size_t ncols = t.layout().columns.size();
-    FRZ_ASSIGN_OR_RETURN(auto buffer, ChangeBuffer::Create(con, "snap_" + std::to_string(worker), ncols));
+    FRZ_ASSIGN_OR_RETURN(auto buffer, ChangeBuffer::Create(con, ncols));
     std::vector<iceberg::DataFile> files;
     std::vector<std::optional<std::string_view>> fields;
     std::vector<std::string> scratch;
@@ -200,7 +200,8 @@ class Copier {
       if (buffer->rows() == 0) return Ok();
       FRZ_ASSIGN_OR_RETURN(auto written, t.WriteBuffer(con, *buffer));
       for (auto& f : written) files.push_back(std::move(f));
-      return buffer->Clear();
+      buffer->Clear();
+      return Ok();
     };
     Status copied = pg.CopyOut(ChunkSql(t, chunk), [&](std::string_view line) -> Status {
       if (ncols == 0) {
