@@ -273,7 +273,8 @@ Status Pipeline::Stream(std::unique_ptr<ReplicationStream> stream, const std::at
       FRZ_RETURN_IF_ERROR(Handle(*stream, **next));
       if (batch_txns_ == 0 && stats_.confirmed > 0 && ctx_.clock->NowMillis() - last_status_ms_ < 10000) continue;
     } else {
-      FRZ_RETURN_IF_ERROR(MaybeFlush(false));
+      // Nothing arrived for a while: when stopping at an LSN, the batch is all there is.
+      FRZ_RETURN_IF_ERROR(MaybeFlush(options_.stop_lsn != 0 && stats_.received >= options_.stop_lsn));
     }
     if (ctx_.clock->NowMillis() - last_status_ms_ >= 10000) {
       auto sent = SendStatus(*stream, false);
