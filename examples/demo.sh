@@ -1,17 +1,96 @@
 #!/usr/bin/env bash
-# `make demo`: a throwaway warehouse with the "bank" data set (users, accounts, transfers),
-# loaded through frazil and queried, then changed (delete, schema evolution) and read back
-# as of an earlier snapshot. Grows with every capability (CDC from PostgreSQL is next).
+# `make demo`: the main job on embedded defaults. Part 1: a throwaway PostgreSQL 15 with the
+# bank (examples/bank) and a live workload, streamed by `frazil run` into a local Iceberg
+# warehouse and queried while it runs. Part 2: files loaded into Iceberg tables, changed
+# (deletes, schema evolution) and read back as of an earlier snapshot. Grows with every
+# capability. DEMO_USERS (bank size, default 10000), DEMO_SECONDS (workload, default 20),
+# DEMO_RATE (transactions/s, default 300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FRAZIL=${FRAZIL:-$PWD/build/frazil}
 DEMO=${DEMO_DIR:-$PWD/demo-warehouse}
-USERS=${DEMO_USERS:-100000}
+USERS=${DEMO_USERS:-10000}
+SECONDS_OF_WORK=${DEMO_SECONDS:-20}
+RATE=${DEMO_RATE:-300}
+PSQL="/usr/lib/postgresql/15/bin/psql -X -q -v ON_ERROR_STOP=1"
 rm -rf "$DEMO" && mkdir -p "$DEMO/input"
-export FRAZIL_WAREHOUSE="$DEMO/warehouse"
+PG=$(mktemp -d /tmp/frazil-demo-pg.XXXXXX)
+FRAZIL_PID=""
+cleanup() {
+  [[ -n $FRAZIL_PID ]] && kill "$FRAZIL_PID" 2>/dev/null || true
+  scripts/pg_cluster.sh destroy "$PG" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ frazil %s\n' "$(printf '%q ' "$@")"; "$FRAZIL" "$@"; }
 
+echo "#### Part 1: PostgreSQL -> Iceberg, live"
+step "Start a throwaway PostgreSQL 15 (wal_level=logical) and load the bank: $USERS users"
+CONNINFO=$(scripts/pg_cluster.sh start "$PG")
+echo "source: $CONNINFO"
+$PSQL -d "$CONNINFO" -f examples/bank/schema.sql
+$PSQL -d "$CONNINFO" -v users="$USERS" -f examples/bank/seed.sql
+$PSQL -d "$CONNINFO" -At -c "SELECT 'users ' || (SELECT count(*) FROM users) || ', accounts ' || (SELECT count(*) FROM accounts) || ', transfers ' || (SELECT count(*) FROM transfers)"
+
+cat >"$DEMO/frazil.yaml" <<YAML
+# the whole configuration of this demo
+warehouse: $DEMO/warehouse
+source:
+  conninfo: "$CONNINFO"
+  tables: [public.users, public.accounts, public.transfers]
+  namespace: raw_data
+  commit_interval_ms: 500
+YAML
+F() { "$FRAZIL" -c "$DEMO/frazil.yaml" "$@"; }
+step "frazil run: create the publication and slot, snapshot the tables, then stream ($DEMO/frazil.yaml)"
+cat "$DEMO/frazil.yaml"
+"$FRAZIL" -c "$DEMO/frazil.yaml" run >"$DEMO/run.log" 2>&1 &
+FRAZIL_PID=$!
+for _ in $(seq 1 100); do grep -q "streaming changes" "$DEMO/run.log" && break; sleep 0.2; done
+cat "$DEMO/run.log"
+
+step "A live workload: $RATE transactions/s for $SECONDS_OF_WORK s (transfers, new users, renames, closed accounts)"
+examples/bank/workload.sh "$CONNINFO" --rate "$RATE" --duration "$SECONDS_OF_WORK" --clients 4 >"$DEMO/workload.log" 2>&1 &
+WORK_PID=$!
+for i in 1 2 3; do
+  sleep $((SECONDS_OF_WORK / 4 + 1))
+  echo "-- after ~$((i * (SECONDS_OF_WORK / 4 + 1))) s:"
+  F status
+  F sql "SELECT 'accounts' AS raw_table, _op, count(*) AS changes FROM raw_data.accounts GROUP BY ALL
+         UNION ALL SELECT 'transfers', _op, count(*) FROM raw_data.transfers GROUP BY ALL ORDER BY 1, 2"
+done
+wait "$WORK_PID" || { cat "$DEMO/workload.log"; exit 1; }
+grep -E "^(number of transactions actually processed|tps)" "$DEMO/workload.log" || true
+END_LSN=$($PSQL -d "$CONNINFO" -At -c "SELECT pg_current_wal_lsn()")
+for _ in $(seq 1 100); do
+  CONFIRMED=$($PSQL -d "$CONNINFO" -At -c "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots WHERE slot_name = 'frazil_slot'")
+  [[ $CONFIRMED == t ]] && break
+  sleep 0.2
+done
+F status
+
+step "The changelog of one account: every insert, update and delete, with its LSN and commit time"
+ACCOUNT=$($PSQL -d "$CONNINFO" -At -c "SELECT to_account FROM transfers WHERE to_account IS NOT NULL ORDER BY id DESC LIMIT 1")
+run -c "$DEMO/frazil.yaml" sql "SELECT _op, _lsn, _commit_ts, currency, balance, _old.balance AS old_balance
+                                FROM raw_data.accounts WHERE id = '$ACCOUNT' ORDER BY _commit_lsn, _seq"
+
+step "The current state rebuilt from the raw changelogs passes the bank's invariants (examples/bank/checks.sql)"
+CURRENT="SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY id ORDER BY _commit_lsn DESC, _seq DESC) AS rn FROM raw_data.TBL) WHERE rn = 1 AND _op <> 'd'"
+CHECKS=$(grep -v '^--' examples/bank/checks.sql | sed '0,/^WITH /s//, /')
+CHECKS_SQL="WITH users AS (${CURRENT//TBL/users}), accounts AS (${CURRENT//TBL/accounts}), transfers AS (${CURRENT//TBL/transfers}) ${CHECKS%;}"
+F sql "$CHECKS_SQL"
+echo "-- and it equals the source, row for row:"
+F sql "SELECT count(*) AS accounts, sum(balance) AS total_balance FROM (${CURRENT//TBL/accounts})"
+$PSQL -d "$CONNINFO" -c "SELECT count(*) AS accounts, sum(balance) AS total_balance FROM accounts"
+
+step "Stop frazil (SIGTERM: it finishes the in-flight commit and confirms it to PostgreSQL)"
+kill -TERM "$FRAZIL_PID"; wait "$FRAZIL_PID"; FRAZIL_PID=""
+tail -n 2 "$DEMO/run.log"
+run -c "$DEMO/frazil.yaml" table snapshots raw_data.accounts --format csv | tail -n 3
+
+echo
+echo "#### Part 2: files -> Iceberg tables, changed and read as of the past"
+export FRAZIL_WAREHOUSE="$DEMO/warehouse"
 step "Generate the bank data set ($USERS users, 2 accounts each, 10 transfers per user) with DuckDB"
 "$FRAZIL" sql "COPY (SELECT uuid() AS id, 'user' || i || '@bank.example' AS email, 'User ' || i AS name,
     DATE '2015-01-01' + CAST(i % 3000 AS INTEGER) AS created_at FROM range($USERS) t(i))
@@ -50,7 +129,7 @@ run table snapshots bank.accounts
 run table files bank.transfers --format csv > "$DEMO/files.csv"; head -4 "$DEMO/files.csv"; echo "... ($(($(wc -l < "$DEMO/files.csv") - 1)) files)"
 
 step "The same tables, read by DuckDB's own Iceberg reader (an independent implementation)"
-META=$(sqlite3 "$FRAZIL_WAREHOUSE/catalog.db" "SELECT metadata_location FROM iceberg_tables WHERE table_name='accounts'")
+META=$(sqlite3 "$FRAZIL_WAREHOUSE/catalog.db" "SELECT metadata_location FROM iceberg_tables WHERE table_namespace='bank' AND table_name='accounts'")
 .venv/bin/python - "$META" <<'PY'
 import sys, duckdb, duckdb_extension_avro, duckdb_extension_iceberg
 from pathlib import Path

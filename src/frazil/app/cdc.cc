@@ -114,6 +114,7 @@ Result<CdcStatusReport> CdcStatus(Warehouse& w) {
     }
   }
   std::optional<cdc::Lsn> server_lsn;
+  cdc::Lsn confirmed = 0;
   if (!w.config().source.conninfo.empty()) {
     auto conn = cdc::PgConnection::Connect(w.config().source.conninfo, false, cdc::PgSessionOptions(), "frazil-status");
     if (conn) {
@@ -123,7 +124,10 @@ Result<CdcStatusReport> CdcStatus(Warehouse& w) {
         report.server_lsn = cdc::FormatLsn(*current);
       }
       auto slot = cdc::GetSlot(**conn, report.slot);
-      if (slot && *slot && (*slot)->confirmed_flush) report.confirmed_lsn = cdc::FormatLsn(*(*slot)->confirmed_flush);
+      if (slot && *slot && (*slot)->confirmed_flush) {
+        confirmed = *(*slot)->confirmed_flush;
+        report.confirmed_lsn = cdc::FormatLsn(confirmed);
+      }
       if (slot && !*slot) report.source_error = "replication slot " + report.slot + " does not exist";
     } else {
       report.source_error = conn.error().message;
@@ -161,7 +165,10 @@ Result<CdcStatusReport> CdcStatus(Warehouse& w) {
     }
     s.rows_per_second = static_cast<double>(recent) / 60.0;
     if (server_lsn && lsn) {
-      s.lag_bytes = *server_lsn > lsn ? static_cast<int64_t>(*server_lsn - lsn) : 0;
+      // Everything before the slot's confirmed position is committed (frazil confirms only
+      // committed LSNs), so a table is at least that far even when it had no changes.
+      cdc::Lsn at = std::max(lsn, confirmed);
+      s.lag_bytes = *server_lsn > at ? static_cast<int64_t>(*server_lsn - at) : 0;
       int64_t last = current ? current->timestamp_ms : md.last_updated_ms;
       s.lag_seconds = s.lag_bytes == 0 ? 0.0 : static_cast<double>(now - last) / 1000.0;
     }
