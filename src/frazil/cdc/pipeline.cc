@@ -46,6 +46,7 @@ std::string RawTableName(const std::string& schema, const std::string& table) {
 }
 
 Pipeline::~Pipeline() {
+  if (flush_) flush_->thread.join();
   for (auto& [oid, t] : tables_) t->DiscardPending();
 }
 
@@ -232,6 +233,7 @@ Status Pipeline::Snapshot(PgConnection&, const CreatedSlot& slot, const std::vec
 }
 
 bool Pipeline::Idle() const {
+  if (flush_) return false;
   if (txn_.active || in_stream_ || !streams_.empty() || batch_txns_ > 0) return false;
   for (const auto& [oid, t] : tables_) {
     if (t->HasPendingRows()) return false;
@@ -250,6 +252,7 @@ Status Pipeline::Stream(std::unique_ptr<ReplicationStream> stream, const std::at
     if (stop.load()) {
       if (!txn_.active) {
         FRZ_RETURN_IF_ERROR(MaybeFlush(true));
+        FRZ_RETURN_IF_ERROR(WaitForFlush());
         (void)SendStatus(*stream, false);
         Log(LogLevel::kInfo, "stopped after the last commit", {{"committed", FormatLsn(stats_.confirmed)}});
         return Ok();
@@ -259,7 +262,14 @@ Status Pipeline::Stream(std::unique_ptr<ReplicationStream> stream, const std::at
       if (stop_seen_ms == 0) stop_seen_ms = ctx_.clock->NowMillis();
       if (ctx_.clock->NowMillis() - stop_seen_ms > 10000) return Ok();
     }
-    if (options_.stop_lsn != 0 && stats_.confirmed >= options_.stop_lsn && !txn_.active && batch_txns_ == 0) {
+    if (status_due_) {
+      status_due_ = false;
+      auto sent = SendStatus(*stream, false);
+      if (!sent) return MakeError(ErrorKind::kIOError, sent.error().message);
+      KillPoint("cdc.after_confirm");
+    }
+    if (options_.stop_lsn != 0 && stats_.confirmed >= options_.stop_lsn && !txn_.active && batch_txns_ == 0 &&
+        !flush_) {
       (void)SendStatus(*stream, false);
       Log(LogLevel::kInfo, "caught up: stopping", {{"committed", FormatLsn(stats_.confirmed)}});
       return Ok();
@@ -299,15 +309,7 @@ Status Pipeline::Handle(ReplicationStream& stream, const std::string& payload) {
   const auto& x = std::get<XLogData>(framed);
   stats_.received = std::max(stats_.received, x.wal_end);
   FRZ_ASSIGN_OR_RETURN(auto msg, DecodePgOutput(x.payload, in_stream_));
-  bool before = batch_txns_ > 0 || !Idle();
-  FRZ_RETURN_IF_ERROR(HandleMessage(msg, x.wal_start));
-  // A flush moved the confirmed position: tell the server now (frees WAL, shows progress).
-  if (before && batch_txns_ == 0 && Idle()) {
-    auto sent = SendStatus(stream, false);
-    if (!sent) return MakeError(ErrorKind::kIOError, sent.error().message);
-    KillPoint("cdc.after_confirm");
-  }
-  return Ok();
+  return HandleMessage(msg, x.wal_start);
 }
 
 Status Pipeline::HandleMessage(const PgOutputMessage& msg, Lsn wal_start) {
@@ -396,6 +398,9 @@ Status Pipeline::OnRelation(const RelationMsg& msg) {
     next.columns.push_back(std::move(col));
   }
   auto it = tables_.find(msg.relation_id);
+  if (it == tables_.end() || !SameColumns(it->second->source(), next) || pending_renames_.count(msg.relation_id)) {
+    FRZ_RETURN_IF_ERROR(WaitForFlush());  // creating or evolving a table touches its commit state
+  }
   if (it == tables_.end()) {
     FRZ_ASSIGN_OR_RETURN(auto id, catalog::TableIdentifier::Of({options_.ns}, RawTableName(next.schema, next.name)));
     FRZ_ASSIGN_OR_RETURN(auto table, RawTable::Open(ctx_, *con_, id, next, options_.slot));
@@ -481,6 +486,7 @@ Status Pipeline::AddChange(uint32_t relation_id, std::optional<uint32_t> xid, ch
 }
 
 Status Pipeline::OnStreamCommit(const StreamCommitMsg& msg) {
+  FRZ_RETURN_IF_ERROR(WaitForFlush());  // CommitStream adds files to the tables' next commit
   auto it = streams_.find(msg.xid);
   if (it != streams_.end()) {
     for (auto* t : it->second.tables) {
@@ -510,51 +516,96 @@ Status Pipeline::OnStreamAbort(const StreamAbortMsg& msg) {
 }
 
 Status Pipeline::MaybeFlush(bool force) {
+  FRZ_RETURN_IF_ERROR(PollFlush());
   if (txn_.active || batch_txns_ == 0) return Ok();
+  int64_t staged = 0;
+  for (const auto& [oid, t] : tables_) staged += t->buffer().bytes();
   if (!force) {
-    int64_t staged = 0;
-    for (const auto& [oid, t] : tables_) staged += t->buffer().bytes();
     bool due = ctx_.clock->NowMillis() - batch_first_ms_ >= options_.commit_interval_ms;
     if (!due && staged < options_.batch_bytes) return Ok();
   }
-  return Flush();
+  if (flush_) {
+    // One flush at a time; keep receiving into the next batch unless it grows too big.
+    if (!force && staged < 2 * options_.batch_bytes) return Ok();
+    FRZ_RETURN_IF_ERROR(WaitForFlush());
+  }
+  return StartFlush();
 }
 
-Status Pipeline::Flush() {
-  int64_t t0 = ctx_.clock->MonotonicNanos();
-  std::vector<RawTable*> all;
+// A flush writes and commits on its own thread (and DuckDB connection) while this thread
+// keeps receiving: the batch's staged rows are taken out of the tables first. Until it
+// finishes, this thread leaves the tables' commit state alone (see WaitForFlush callers).
+Status Pipeline::StartFlush() {
+  auto job = std::make_unique<FlushJob>();
+  job->lsn = batch_end_;
+  job->txns = batch_txns_;
+  job->t0 = ctx_.clock->MonotonicNanos();
   for (auto& [oid, t] : tables_) {
-    FRZ_RETURN_IF_ERROR(t->WriteStaged());
-    all.push_back(t.get());
+    FRZ_ASSIGN_OR_RETURN(auto staged, t->TakeStaged());
+    if (staged) job->staged.emplace_back(t.get(), std::move(*staged));
+    job->tables.push_back(t.get());
   }
-  KillPoint("cdc.after_parquet");
-  std::map<std::string, int64_t> rows;
-  for (auto* t : all) {
-    if (t->HasChanges()) rows[t->id().ToString()] = t->pending_rows();
+  if (!flush_con_) {
+    FRZ_ASSIGN_OR_RETURN(auto con, engine::Connection::Open(*ctx_.db));
+    flush_con_ = std::make_unique<engine::Connection>(std::move(con));
   }
-  FRZ_ASSIGN_OR_RETURN(int64_t committed,
-                       CommitTables(ctx_, all, batch_end_,
-                                    {{kSlotProperty, options_.slot}, {"frazil.transactions", std::to_string(batch_txns_)}}));
-  for (const auto& [name, n] : rows) stats_.table_rows[name] += n;
-  stats_.committed_rows += committed;
-  stats_.committed_txns += batch_txns_;
-  if (!rows.empty()) {
+  batch_txns_ = 0;
+  batch_first_ms_ = 0;
+  FlushJob* j = job.get();
+  job->thread = std::thread([this, j] { RunFlush(*j); });
+  flush_ = std::move(job);
+  return Ok();
+}
+
+void Pipeline::RunFlush(FlushJob& job) {
+  job.result = [&]() -> Status {
+    for (auto& [table, staged] : job.staged) FRZ_RETURN_IF_ERROR(table->WriteTaken(*flush_con_, staged));
+    job.staged.clear();  // frees the batch's memory before the commit
+    KillPoint("cdc.after_parquet");
+    for (auto* t : job.tables) {
+      if (t->HasChanges()) job.rows[t->id().ToString()] = t->pending_rows();
+    }
+    FRZ_ASSIGN_OR_RETURN(job.committed,
+                         CommitTables(ctx_, job.tables, job.lsn,
+                                      {{kSlotProperty, options_.slot}, {"frazil.transactions", std::to_string(job.txns)}}));
+    KillPoint("cdc.after_commit");
+    return Ok();
+  }();
+  job.done = true;
+}
+
+Status Pipeline::PollFlush() {
+  if (flush_ && flush_->done.load()) return WaitForFlush();
+  return Ok();
+}
+
+Status Pipeline::WaitForFlush() {
+  if (!flush_) return Ok();
+  std::unique_ptr<FlushJob> job = std::move(flush_);
+  job->thread.join();
+  if (!job->result) return job->result;
+  for (const auto& [name, n] : job->rows) stats_.table_rows[name] += n;
+  stats_.committed_rows += job->committed;
+  stats_.committed_txns += job->txns;
+  if (!job->rows.empty()) {
     stats_.commits++;
     stats_.last_commit_ms = ctx_.clock->NowMillis();
   }
-  KillPoint("cdc.after_commit");
   Log(LogLevel::kDebug, "committed",
-      {{"lsn", FormatLsn(batch_end_)}, {"transactions", std::to_string(batch_txns_)},
-       {"rows", std::to_string(committed)}, {"tables", std::to_string(rows.size())},
-       {"ms", std::to_string((ctx_.clock->MonotonicNanos() - t0) / 1000000)}});
-  stats_.confirmed = std::max(stats_.confirmed, batch_end_);
-  batch_txns_ = 0;
-  batch_first_ms_ = 0;
+      {{"lsn", FormatLsn(job->lsn)}, {"transactions", std::to_string(job->txns)},
+       {"rows", std::to_string(job->committed)}, {"tables", std::to_string(job->rows.size())},
+       {"ms", std::to_string((ctx_.clock->MonotonicNanos() - job->t0) / 1000000)}});
+  stats_.confirmed = std::max(stats_.confirmed, job->lsn);
+  status_due_ = true;
   WriteStatusFile();
   return Ok();
 }
 
 void Pipeline::ResetUncommitted() {
+  if (flush_) {
+    auto s = WaitForFlush();  // its commit (if it happened) stands; a failure is redone
+    if (!s) Log(LogLevel::kWarn, "flush failed before reconnecting", {{"error", s.error().message}});
+  }
   txn_ = Txn{};
   in_stream_ = false;
   streams_.clear();

@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "frazil/cdc/raw_table.h"
@@ -98,8 +99,23 @@ class Pipeline {
                    const Tuple* old_tuple, Lsn wal_start);
   Status OnStreamCommit(const StreamCommitMsg& msg);
   Status OnStreamAbort(const StreamAbortMsg& msg);
+  struct FlushJob {
+    Lsn lsn = 0;
+    int64_t txns = 0;
+    int64_t t0 = 0;
+    std::vector<std::pair<RawTable*, RawTable::Staged>> staged;
+    std::vector<RawTable*> tables;
+    std::thread thread;
+    std::atomic<bool> done{false};
+    Status result;
+    int64_t committed = 0;
+    std::map<std::string, int64_t> rows;
+  };
   Status MaybeFlush(bool force);
-  Status Flush();
+  Status StartFlush();
+  void RunFlush(FlushJob& job);
+  Status PollFlush();
+  Status WaitForFlush();
   Status SendStatus(ReplicationStream& stream, bool reply_requested);
   void ResetUncommitted();
   Result<PgType> ResolveType(uint32_t oid, int32_t typmod);
@@ -111,6 +127,9 @@ class Pipeline {
   StreamOpener opener_;
   std::unique_ptr<PgConnection> sql_;
   std::unique_ptr<engine::Connection> con_;
+  std::unique_ptr<engine::Connection> flush_con_;  // the flush thread's
+  std::unique_ptr<FlushJob> flush_;                // the flush in flight, if any
+  bool status_due_ = false;                        // confirmed moved: tell the server
   std::map<uint32_t, std::unique_ptr<RawTable>> tables_;  // by source relation OID
   std::map<uint32_t, PgType> types_;
   std::map<uint32_t, std::vector<std::pair<std::string, std::string>>> pending_renames_;

@@ -114,11 +114,11 @@ std::string RawTable::FailingColumn(engine::Connection& con, const std::string& 
   return "";
 }
 
-Status RawTable::WriteFrom(const std::string& from_sql, const Layout& layout) {
+Status RawTable::WriteFrom(engine::Connection& con, const std::string& from_sql, const Layout& layout) {
   std::string sql = "SELECT " + layout.select_list + " FROM (" + from_sql + ")";
-  auto files = engine::WriteParquet(con_, sql, layout.schema, LocalDataDir(), ctx_.write);
+  auto files = engine::WriteParquet(con, sql, layout.schema, LocalDataDir(), ctx_.write);
   if (!files) {
-    return MakeError(files.error().kind, "writing changes of " + source_.QualifiedName() + FailingColumn(con_, from_sql, layout) +
+    return MakeError(files.error().kind, "writing changes of " + source_.QualifiedName() + FailingColumn(con, from_sql, layout) +
                                              " into " + id_.ToString() + ": " + files.error().message);
   }
   for (auto& f : *files) {
@@ -128,8 +128,8 @@ Status RawTable::WriteFrom(const std::string& from_sql, const Layout& layout) {
   return Ok();
 }
 
-Status RawTable::WriteStaged() {
-  if (buffer_->rows() == 0) return Ok();
+Result<std::optional<RawTable::Staged>> RawTable::TakeStaged() {
+  if (buffer_->rows() == 0) return std::optional<Staged>();
   if (auto toast = buffer_->FirstUnresolvedToast()) {
     std::string name = toast->first < layout_.columns.size() ? layout_.columns[toast->first].name : "?";
     return MakeError(ErrorKind::kUnsupported,
@@ -138,9 +138,19 @@ Status RawTable::WriteStaged() {
                          " and PostgreSQL sent no old row to take it from: run ALTER TABLE " +
                          source_.QualifiedName() + " REPLICA IDENTITY FULL so frazil never has to invent it");
   }
-  FRZ_RETURN_IF_ERROR(WriteFrom("SELECT * FROM " + buffer_->sql(), layout_));
-  buffer_->Clear();
-  return Ok();
+  Staged staged{std::move(buffer_), layout_};
+  FRZ_RETURN_IF_ERROR(NewBuffer());
+  return std::optional<Staged>(std::move(staged));
+}
+
+Status RawTable::WriteTaken(engine::Connection& con, Staged& staged) {
+  return WriteFrom(con, "SELECT * FROM " + staged.buffer->sql(), staged.layout);
+}
+
+Status RawTable::WriteStaged() {
+  FRZ_ASSIGN_OR_RETURN(auto staged, TakeStaged());
+  if (!staged) return Ok();
+  return WriteTaken(con_, *staged);
 }
 
 Status RawTable::UpdateSource(const SourceTable& next, const std::vector<std::pair<std::string, std::string>>& renames) {
@@ -233,7 +243,7 @@ Status RawTable::CommitStream(uint32_t xid, Lsn commit_lsn, int64_t commit_ts_us
     std::string sql = "SELECT * REPLACE (CAST(" + std::to_string(commit_lsn) + " AS BIGINT) AS _commit_lsn, CAST(" +
                       std::to_string(commit_ts_us) + " AS BIGINT) AS _commit_ts) FROM (" + from + ")" +
                       (filter.empty() ? "" : " WHERE _subxid NOT IN (" + filter + ")");
-    FRZ_RETURN_IF_ERROR(WriteFrom(sql, layout_));
+    FRZ_RETURN_IF_ERROR(WriteFrom(con_, sql, layout_));
   }
   return AbortStream(xid, xid);  // the rows are written: drop the buffer and spill files
 }

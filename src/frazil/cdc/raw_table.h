@@ -3,6 +3,7 @@
 // resume LSN (docs/cdc.md, "Exactly once").
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <set>
@@ -42,7 +43,7 @@ class RawTable {
   const Layout& layout() const { return layout_; }
   const catalog::LoadedTable& table() const { return table_; }
   // Transactions whose commit LSN is below this are already in the table (skip them).
-  Lsn resume_lsn() const { return resume_lsn_; }
+  Lsn resume_lsn() const { return resume_lsn_.load(); }
   // Whether the table has ever been snapshotted or streamed into (has frazil.lsn).
   bool started() const { return resume_lsn_ != 0; }
 
@@ -57,6 +58,18 @@ class RawTable {
 
   // Writes the staged rows of completed transactions to data files (pending the commit).
   Status WriteStaged();
+  // The staged rows of completed transactions, taken for writing by another thread (a
+  // fresh buffer replaces them), with the layout they were staged in; nullptr if none.
+  // Errors: Unsupported when a row has an unchanged TOAST value frazil could not fill.
+  struct Staged {
+    std::unique_ptr<ChangeBuffer> buffer;
+    Layout layout;
+  };
+  Result<std::optional<Staged>> TakeStaged();
+  // Writes taken rows on `con` into data files pending the next commit. While this and
+  // the commit run on another thread, the owner must not call UpdateSource, CommitStream,
+  // WriteStaged or PrepareCommit.
+  Status WriteTaken(engine::Connection& con, Staged& staged);
   // Moves the rows of streamed transaction `xid` out of staging into spill files.
   Status SpillStream(uint32_t xid);
   // Writes streamed transaction `xid` (spilled + staged rows, minus aborted
@@ -89,7 +102,7 @@ class RawTable {
 
  private:
   RawTable(CdcContext& ctx, engine::Connection& con) : ctx_(ctx), con_(con) {}
-  Status WriteFrom(const std::string& from_sql, const Layout& layout);
+  Status WriteFrom(engine::Connection& con, const std::string& from_sql, const Layout& layout);
   std::string FailingColumn(engine::Connection& con, const std::string& from_sql, const Layout& layout) const;
   Status NewBuffer();
   std::string LocalDataDir() const;
@@ -102,7 +115,7 @@ class RawTable {
   catalog::LoadedTable table_;
   Layout layout_;
   std::unique_ptr<ChangeBuffer> buffer_;
-  Lsn resume_lsn_ = 0;
+  std::atomic<Lsn> resume_lsn_{0};  // read by the receiving thread while a flush commits
   std::vector<iceberg::DataFile> pending_files_;
   std::optional<iceberg::Schema> pending_schema_;
   int pending_last_column_id_ = 0;
