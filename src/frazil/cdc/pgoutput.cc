@@ -30,7 +30,10 @@ std::string ShowByte(uint8_t b) {
 // past the end of `data`.
 class Reader {
  public:
-  Reader(std::string_view data, std::string context) : data_(data), context_(std::move(context)) {}
+  // The context ("<kind> '<tag>'<suffix>", e.g. "pgoutput 'I' message") is only formatted
+  // when an error is reported: decoding must not allocate per field.
+  Reader(std::string_view data, const char* kind, uint8_t tag, const char* suffix)
+      : data_(data), kind_(kind), suffix_(suffix), tag_(tag) {}
 
   size_t offset() const { return pos_; }
   size_t remaining() const { return data_.size() - pos_; }
@@ -38,7 +41,8 @@ class Reader {
   // "<context> at offset N: <message>"
   std::unexpected<Error> Fail(size_t at, const std::string& message) const {
     return MakeError(ErrorKind::kCorrupt,
-                     context_ + " at offset " + std::to_string(at) + ": " + message);
+                     std::string(kind_) + " " + ShowByte(tag_) + suffix_ + " at offset " + std::to_string(at) +
+                         ": " + message);
   }
 
   Result<uint8_t> Int8(std::string_view what) {
@@ -117,7 +121,9 @@ class Reader {
   }
 
   std::string_view data_;
-  std::string context_;
+  const char* kind_;
+  const char* suffix_;
+  uint8_t tag_;
   size_t pos_ = 0;
 };
 
@@ -169,22 +175,24 @@ Result<std::optional<uint32_t>> StreamXid(Reader& r, bool in_stream) {
 //     'n' null | 'u' unchanged TOASTed value (not sent) |
 //     't' text, 'b' binary: Int32 length, Byten value
 // `name` ("new tuple", "old tuple") prefixes the field names in errors.
-Result<Tuple> DecodeTuple(Reader& r, const std::string& name) {
+Result<Tuple> DecodeTuple(Reader& r, const char* name) {
   size_t count_at = r.offset();
-  FRZ_ASSIGN_OR_RETURN(int16_t ncols, r.Int16(name + " column count"));
+  FRZ_ASSIGN_OR_RETURN(int16_t ncols, r.Int16(std::string(name) + " column count"));
   if (ncols < 0) {
-    return r.Fail(count_at, "expected a non-negative " + name + " column count, got " +
+    return r.Fail(count_at, "expected a non-negative " + std::string(name) + " column count, got " +
                                 std::to_string(ncols));
   }
   Tuple tuple;
   // Every column takes at least one byte: never reserve more than the input can hold.
   tuple.reserve(std::min<size_t>(static_cast<size_t>(ncols), r.remaining()));
+  // The hot path of CDC: no string is built unless a column is malformed.
+  auto column = [&](int16_t i) { return std::string(name) + " column " + std::to_string(i); };
   for (int16_t i = 0; i < ncols; ++i) {
-    const std::string column = name + " column " + std::to_string(i);
     size_t kind_at = r.offset();
-    FRZ_ASSIGN_OR_RETURN(uint8_t kind, r.Int8("kind of " + column));
+    auto kind = r.Int8("kind");
+    if (!kind) return r.Fail(kind_at, "expected the kind of " + column(i) + ", but the message ends");
     TupleValue value;
-    switch (kind) {
+    switch (*kind) {
       case 'n':
         value.kind = ValueKind::kNull;
         break;
@@ -193,19 +201,25 @@ Result<Tuple> DecodeTuple(Reader& r, const std::string& name) {
         break;
       case 't':
       case 'b': {
-        value.kind = kind == 't' ? ValueKind::kText : ValueKind::kBinary;
+        value.kind = *kind == 't' ? ValueKind::kText : ValueKind::kBinary;
         size_t len_at = r.offset();
-        FRZ_ASSIGN_OR_RETURN(int32_t len, r.Int32("value length of " + column));
-        if (len < 0) {
-          return r.Fail(len_at, column + ": expected a non-negative value length, got " +
-                                    std::to_string(len));
+        auto len = r.Int32("length");
+        if (!len) return r.Fail(len_at, "expected Int32 value length of " + column(i) + ", but the message ends");
+        if (*len < 0) {
+          return r.Fail(len_at, column(i) + ": expected a non-negative value length, got " + std::to_string(*len));
         }
-        FRZ_ASSIGN_OR_RETURN(value.data, r.Bytes(static_cast<size_t>(len), "value of " + column));
+        size_t data_at = r.offset();
+        auto data = r.Bytes(static_cast<size_t>(*len), "value");
+        if (!data) {
+          return r.Fail(data_at, "expected Byte" + std::to_string(*len) + " value of " + column(i) + " (" +
+                                     std::to_string(*len) + " bytes), but only " + std::to_string(r.remaining()) +
+                                     " bytes remain");
+        }
+        value.data = *data;
         break;
       }
       default:
-        return r.Fail(kind_at,
-                      column + ": expected kind 'n', 'u', 't' or 'b', got " + ShowByte(kind));
+        return r.Fail(kind_at, column(i) + ": expected kind 'n', 'u', 't' or 'b', got " + ShowByte(*kind));
     }
     tuple.push_back(value);
   }
@@ -473,7 +487,7 @@ Result<CopyDataMessage> DecodeCopyData(std::string_view data) {
                      "CopyData at offset 0: expected a message type, got an empty message");
   }
   auto tag = static_cast<uint8_t>(data[0]);
-  Reader r(data, "CopyData " + ShowByte(tag));
+  Reader r(data, "CopyData", tag, "");
   FRZ_RETURN_IF_ERROR(r.Int8("message type"));
   switch (tag) {
     case 'w':
@@ -509,7 +523,7 @@ Result<PgOutputMessage> DecodePgOutput(std::string_view data, bool in_stream) {
                      "pgoutput message at offset 0: expected a message type, got an empty message");
   }
   auto tag = static_cast<uint8_t>(data[0]);
-  Reader r(data, "pgoutput " + ShowByte(tag) + " message");
+  Reader r(data, "pgoutput", tag, " message");
   FRZ_RETURN_IF_ERROR(r.Int8("message type"));
   FRZ_ASSIGN_OR_RETURN(PgOutputMessage m, DecodeBody(tag, r, in_stream));
   FRZ_RETURN_IF_ERROR(r.ExpectEnd());
