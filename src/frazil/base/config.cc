@@ -236,7 +236,7 @@ Result<Config> LoadConfig(const std::string& path, const std::map<std::string, s
   // FRAZIL_* variables that are not settings are probably typos: say so (not an error,
   // since other tools may use the prefix).
   for (const auto& [name, value] : env) {
-    bool known = name == "FRAZIL_BIN" || name == "FRAZIL_CONFIG";
+    bool known = name == "FRAZIL_BIN" || name == "FRAZIL_CONFIG" || name == "FRAZIL_KILL_POINT";
     for (const auto& k : Keys()) known = known || name == k.env;
     if (!known) Log(LogLevel::kWarn, "ignoring unknown environment variable", {{"name", name}});
   }

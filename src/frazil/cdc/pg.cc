@@ -15,6 +15,9 @@ ErrorKind KindForSqlState(std::string_view state) {
   if (state == "42704") return ErrorKind::kNotFound;                  // undefined_object (a slot)
   if (state.starts_with("08") || state.starts_with("57P")) return ErrorKind::kIOError;  // connection, shutdown
   if (state == "53100") return ErrorKind::kIOError;                   // disk_full
+  // object_in_use: the slot is still held by a walsender of a process that just died;
+  // PostgreSQL releases it within moments, so retrying helps.
+  if (state == "55006") return ErrorKind::kIOError;
   return ErrorKind::kInvalidArgument;
 }
 
