@@ -46,7 +46,7 @@ DECLARE r record;
 BEGIN
   FOR r IN SELECT DISTINCT objid FROM pg_event_trigger_ddl_commands()
            WHERE object_type IN ('table', 'table column') LOOP
-    PERFORM pg_logical_emit_message(true, 'frazil.ddl', json_build_object('oid', r.objid, 'columns',
+    PERFORM pg_logical_emit_message(true, 'frazil.ddl', json_build_object('oid', r.objid::bigint, 'columns',
       (SELECT json_agg(json_build_object('attnum', attnum, 'name', attname) ORDER BY attnum)
          FROM pg_attribute WHERE attrelid = r.objid AND attnum > 0 AND NOT attisdropped))::text);
   END LOOP;
@@ -191,6 +191,12 @@ Result<std::vector<std::string>> DropCdcSource(Warehouse& w, bool publication) {
     }
     FRZ_RETURN_IF_ERROR(cdc::DropSlot(*conn, s.slot));
     dropped.push_back("replication slot " + s.slot);
+  }
+  FRZ_ASSIGN_OR_RETURN(auto trigger, conn->Exec("SELECT 1 FROM pg_event_trigger WHERE evtname = 'frazil_ddl'"));
+  if (trigger.rows() > 0) {
+    FRZ_RETURN_IF_ERROR(conn->Exec("DROP EVENT TRIGGER frazil_ddl"));
+    FRZ_RETURN_IF_ERROR(conn->Exec("DROP FUNCTION IF EXISTS public.frazil_capture_ddl()"));
+    dropped.push_back("DDL capture event trigger frazil_ddl");
   }
   if (publication) {
     FRZ_ASSIGN_OR_RETURN(bool exists, cdc::PublicationExists(*conn, s.publication));

@@ -391,13 +391,25 @@ Status Pipeline::OnRelation(const RelationMsg& msg) {
   for (size_t i = 0; i < msg.columns.size(); ++i) {
     const auto& c = msg.columns[i];
     SourceColumn col;
-    col.attnum = static_cast<int>(i + 1);
     col.name = c.name;
     col.is_key = c.is_key;
     FRZ_ASSIGN_OR_RETURN(col.type, ResolveType(c.type_oid, c.type_modifier));
     next.columns.push_back(std::move(col));
   }
   auto it = tables_.find(msg.relation_id);
+  // Relation messages carry no attribute numbers: keep the ones known from the catalog or
+  // captured DDL (renames are matched by them).
+  auto ddl = ddl_attnums_.find(msg.relation_id);
+  for (auto& col : next.columns) {
+    col.attnum = 0;
+    if (ddl != ddl_attnums_.end() && ddl->second.count(col.name)) {
+      col.attnum = ddl->second.at(col.name);
+    } else if (it != tables_.end()) {
+      for (const auto& old : it->second->source().columns) {
+        if (old.name == col.name) col.attnum = old.attnum;
+      }
+    }
+  }
   if (it == tables_.end() || !SameColumns(it->second->source(), next) || pending_renames_.count(msg.relation_id)) {
     FRZ_RETURN_IF_ERROR(WaitForFlush());  // creating or evolving a table touches its commit state
   }
@@ -420,28 +432,36 @@ Status Pipeline::OnRelation(const RelationMsg& msg) {
 // columns by attribute number after an ALTER TABLE, so a rename is told from drop + add.
 Status Pipeline::OnLogicalMessage(const LogicalMsg& msg) {
   if (msg.prefix != kDdlMessagePrefix) return Ok();
-  nlohmann::json j;
+  // The message comes from frazil's own trigger, possibly an older version of it: read it
+  // leniently (the oid as a number or a string) and never let a bad one crash the pipeline.
+  uint32_t oid = 0;
+  std::vector<std::pair<int, std::string>> columns;
   try {
-    j = nlohmann::json::parse(msg.content);
+    nlohmann::json j = nlohmann::json::parse(msg.content);
+    const auto& o = j.at("oid");
+    oid = o.is_string() ? static_cast<uint32_t>(std::stoul(o.get<std::string>())) : o.get<uint32_t>();
+    for (const auto& c : j.at("columns")) columns.emplace_back(c.at("attnum").get<int>(), c.at("name").get<std::string>());
   } catch (const std::exception& e) {
-    return MakeError(ErrorKind::kCorrupt, std::string("DDL message at LSN ") + FormatLsn(msg.lsn) + " is not JSON: " + e.what());
+    return MakeError(ErrorKind::kCorrupt, "DDL capture message at LSN " + FormatLsn(msg.lsn) +
+                                              " is malformed (" + e.what() + "): " + std::string(msg.content.substr(0, 200)));
   }
-  uint32_t oid = j.value("oid", 0u);
   auto it = tables_.find(oid);
-  if (it == tables_.end() || !j.contains("columns") || !j["columns"].is_array()) return Ok();
+  if (it == tables_.end()) return Ok();
   // Match by attnum against the columns frazil knows (attnums from the catalog or an
   // earlier DDL message).
   std::map<int, std::string> before;
   for (const auto& c : it->second->source().columns) {
     if (c.attnum > 0) before[c.attnum] = c.name;
   }
+  auto& known = ddl_attnums_[oid];
+  known.clear();
+  for (const auto& [attnum, name] : columns) known[name] = attnum;
   auto& renames = pending_renames_[oid];
-  for (const auto& c : j["columns"]) {
-    int attnum = c.value("attnum", 0);
-    std::string name = c.value("name", "");
+  for (const auto& [attnum, name] : columns) {
     auto b = before.find(attnum);
     if (b != before.end() && b->second != name) renames.emplace_back(b->second, name);
   }
+  if (renames.empty()) pending_renames_.erase(oid);
   return Ok();
 }
 
@@ -610,6 +630,7 @@ void Pipeline::ResetUncommitted() {
   in_stream_ = false;
   streams_.clear();
   pending_renames_.clear();
+  ddl_attnums_.clear();
   batch_txns_ = 0;
   batch_first_ms_ = 0;
   batch_end_ = 0;

@@ -133,6 +133,7 @@ class Pipeline {
   std::map<uint32_t, std::unique_ptr<RawTable>> tables_;  // by source relation OID
   std::map<uint32_t, PgType> types_;
   std::map<uint32_t, std::vector<std::pair<std::string, std::string>>> pending_renames_;
+  std::map<uint32_t, std::map<std::string, int>> ddl_attnums_;  // from captured DDL: name -> attnum
   std::unique_ptr<ReplicationStream> pending_stream_;  // started on the slot-creating connection
 
   Txn txn_;
