@@ -203,6 +203,39 @@ void ChangeBuffer::DropSubtransaction(uint32_t subxid) {
   rows_.Retain([&](size_t row) { return rows_.GetInt64(kSubxidColumn, row) != static_cast<int64_t>(subxid); });
 }
 
+constexpr size_t kFirstValueColumn = 10;
+
+char ChangeBuffer::op(size_t row) const { return rows_.GetString(0, row)[0]; }
+
+std::optional<std::string_view> ChangeBuffer::value(size_t row, size_t column) const {
+  if (rows_.IsNull(kFirstValueColumn + column, row)) return std::nullopt;
+  return rows_.GetString(kFirstValueColumn + column, row);
+}
+
+std::vector<size_t> ChangeBuffer::unchanged_columns(size_t row) const {
+  std::vector<size_t> out;
+  if (rows_.IsNull(kUnchangedColumn, row)) return out;
+  std::string_view list = rows_.GetString(kUnchangedColumn, row);
+  size_t start = 0;
+  while (start < list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string_view::npos) comma = list.size();
+    out.push_back(std::stoul(std::string(list.substr(start, comma - start))));
+    start = comma + 1;
+  }
+  return out;
+}
+
+void ChangeBuffer::Fill(size_t row, size_t column, std::optional<std::string_view> value) {
+  rows_.SetString(kFirstValueColumn + column, row, value);
+}
+
+void ChangeBuffer::ClearUnchanged(size_t row) {
+  if (rows_.IsNull(kUnchangedColumn, row)) return;
+  rows_.SetString(kUnchangedColumn, row, std::nullopt);
+  --unchanged_toast_;
+}
+
 std::optional<std::pair<size_t, Lsn>> ChangeBuffer::FirstUnresolvedToast() const {
   if (unchanged_toast_ == 0) return std::nullopt;
   for (size_t row = 0; row < rows_.rows(); ++row) {

@@ -99,6 +99,14 @@ class ChangeBuffer {
   // Drops the rows of subtransaction `subxid` (a ROLLBACK TO SAVEPOINT in a streamed
   // transaction).
   void DropSubtransaction(uint32_t subxid);
+  // Row access for filling unchanged TOAST values (rows in arrival order).
+  char op(size_t row) const;
+  std::optional<std::string_view> value(size_t row, size_t column) const;   // the row image c<column>
+  std::vector<size_t> unchanged_columns(size_t row) const;                   // columns still to fill
+  void Fill(size_t row, size_t column, std::optional<std::string_view> value);
+  // Marks the row's unchanged columns as filled (call after Fill for each).
+  void ClearUnchanged(size_t row);
+
   // The first row with an unchanged TOAST value that could not be filled: (column, LSN).
   std::optional<std::pair<size_t, Lsn>> FirstUnresolvedToast() const;
 

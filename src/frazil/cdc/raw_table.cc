@@ -1,12 +1,16 @@
 #include "frazil/cdc/raw_table.h"
 
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "frazil/base/kill_point.h"
 #include "frazil/base/log.h"
 #include "frazil/base/random.h"
+#include "frazil/engine/table_scan.h"
+#include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/iceberg/table_update.h"
 
@@ -130,20 +134,153 @@ Status RawTable::WriteFrom(engine::Connection& con, const std::string& from_sql,
 
 Result<std::optional<RawTable::Staged>> RawTable::TakeStaged() {
   if (buffer_->rows() == 0) return std::optional<Staged>();
-  if (auto toast = buffer_->FirstUnresolvedToast()) {
-    std::string name = toast->first < layout_.columns.size() ? layout_.columns[toast->first].name : "?";
-    return MakeError(ErrorKind::kUnsupported,
-                     "an update of " + source_.QualifiedName() + " at LSN " + FormatLsn(toast->second) +
-                         " did not send the unchanged TOAST value of column " + name +
-                         " and PostgreSQL sent no old row to take it from: run ALTER TABLE " +
-                         source_.QualifiedName() + " REPLICA IDENTITY FULL so frazil never has to invent it");
-  }
   Staged staged{std::move(buffer_), layout_};
   FRZ_RETURN_IF_ERROR(NewBuffer());
   return std::optional<Staged>(std::move(staged));
 }
 
+namespace {
+
+// A row's replica identity key as one string (values joined; NULL distinct from "").
+std::string KeyText(const ChangeBuffer& b, size_t row, const std::vector<size_t>& key) {
+  std::string out;
+  for (size_t k : key) {
+    auto v = b.value(row, k);
+    out += v ? "v" + std::string(*v) : std::string("n");
+    out += '\0';
+  }
+  return out;
+}
+
+}  // namespace
+
+// Unchanged TOAST values (an update that did not touch a large value, without a whole old
+// row) are filled with the row's previous value: from earlier changes in the same batch,
+// else from the latest change of that key already in the raw table. Only string and
+// binary columns can be TOASTed and round-trip exactly to PostgreSQL's text form.
+Status RawTable::FillUnchangedToast(engine::Connection& con, ChangeBuffer& b, const Layout& layout) const {
+  if (!b.has_unchanged_toast()) return Ok();
+  const auto& cols = layout.columns;
+  std::vector<size_t> key;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    if (cols[i].is_key) key.push_back(i);
+  }
+  if (key.empty()) return Ok();  // no identity: reported by the caller
+  // Known values per key: column -> value (nullopt inside = NULL).
+  std::map<std::string, std::map<size_t, std::optional<std::string>>> known;
+  // 1. The latest committed image of each key that needs filling.
+  std::set<std::string> wanted;
+  std::set<size_t> wanted_columns;
+  for (size_t row = 0; row < static_cast<size_t>(b.rows()); ++row) {
+    auto unchanged = b.unchanged_columns(row);
+    if (unchanged.empty()) continue;
+    wanted.insert(KeyText(b, row, key));
+    wanted_columns.insert(unchanged.begin(), unchanged.end());
+  }
+  const auto* snap = table_.metadata.current_snapshot();
+  if (snap != nullptr && !wanted.empty()) {
+    FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(table_.metadata, *ctx_.io, {}));
+    FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(plan.schema, plan.tasks,
+                                                           [this](const std::string& loc) { return ctx_.io->LocalPath(loc); }));
+    std::string values;
+    for (const auto& k : wanted) {
+      std::string tuple;
+      size_t pos = 0;
+      for (size_t i = 0; i < key.size(); ++i) {
+        size_t end = k.find('\0', pos);
+        std::string part = k.substr(pos, end - pos);
+        tuple += (i ? ", " : "") + (part[0] == 'n' ? std::string("NULL") : engine::QuoteLiteral(part.substr(1)));
+        pos = end + 1;
+      }
+      values += (values.empty() ? "(" : ", (") + tuple + ")";
+    }
+    std::string key_names, join, select_text;
+    for (size_t i = 0; i < key.size(); ++i) {
+      std::string k = "k" + std::to_string(i);
+      key_names += (i ? ", " : "") + k;
+      FRZ_ASSIGN_OR_RETURN(auto cast, CastSql(cols[key[i]].type, "w." + k));
+      join += (i ? " AND " : "") + std::string("t.") + engine::QuoteIdentifier(cols[key[i]].name) + " IS NOT DISTINCT FROM " + cast;
+      select_text += "w." + k + ", ";
+    }
+    std::vector<size_t> fetch;
+    for (size_t c : wanted_columns) {
+      const auto* f = layout.schema.FindField(std::string_view(cols[c].name));
+      if (f == nullptr) continue;
+      std::string col = "t." + engine::QuoteIdentifier(cols[c].name);
+      if (f->type->id == iceberg::TypeId::kString) {
+        select_text += col + ", ";
+      } else if (f->type->id == iceberg::TypeId::kBinary) {
+        select_text += "CASE WHEN " + col + " IS NULL THEN NULL ELSE '\\x' || lower(hex(" + col + ")) END, ";
+      } else {
+        continue;  // not a type PostgreSQL toasts with an exact text form: left unfilled
+      }
+      fetch.push_back(c);
+    }
+    if (!fetch.empty()) {
+      std::string sql = "SELECT " + select_text + "1 FROM (VALUES " + values + ") w(" + key_names + ") JOIN (" + scan +
+                        ") t ON " + join + " WHERE t._op IN ('r', 'c', 'u') QUALIFY row_number() OVER (PARTITION BY " +
+                        key_names + " ORDER BY t._commit_lsn DESC, t._seq DESC) = 1";
+      auto q = con.Query(sql);
+      if (!q) {
+        return MakeError(q.error().kind, "looking up unchanged TOAST values of " + source_.QualifiedName() + " in " +
+                                             id_.ToString() + ": " + q.error().message);
+      }
+      for (const auto& r : q->FetchAll()) {
+        std::string k;
+        for (size_t i = 0; i < key.size(); ++i) {
+          k += r[i] ? "v" + *r[i] : std::string("n");
+          k += '\0';
+        }
+        auto& values_of = known[k];
+        for (size_t j = 0; j < fetch.size(); ++j) values_of[fetch[j]] = r[key.size() + j];
+      }
+    }
+  }
+  // 2. Walk the batch in order: each change updates what is known of its key.
+  for (size_t row = 0; row < static_cast<size_t>(b.rows()); ++row) {
+    std::string k = KeyText(b, row, key);
+    char op = b.op(row);
+    if (op == 'd' || op == 't') {
+      if (op == 'd') known.erase(k);
+      else known.clear();
+      continue;
+    }
+    auto& values_of = known[k];
+    auto unchanged = b.unchanged_columns(row);
+    bool all = true;
+    for (size_t c : unchanged) {
+      auto it = values_of.find(c);
+      if (it == values_of.end()) {
+        all = false;
+        continue;
+      }
+      b.Fill(row, c, it->second ? std::optional<std::string_view>(*it->second) : std::nullopt);
+    }
+    if (all && !unchanged.empty()) b.ClearUnchanged(row);
+    for (size_t c = 0; c < cols.size(); ++c) {
+      if (std::find(unchanged.begin(), unchanged.end(), c) != unchanged.end() && !all) continue;
+      auto v = b.value(row, c);
+      values_of[c] = v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+    }
+  }
+  return Ok();
+}
+
+Status RawTable::CheckFilled(const ChangeBuffer& b) const {
+  auto toast = b.FirstUnresolvedToast();
+  if (!toast) return Ok();
+  std::string name = toast->first < layout_.columns.size() ? layout_.columns[toast->first].name : "?";
+  return MakeError(ErrorKind::kUnsupported,
+                   "an update of " + source_.QualifiedName() + " at LSN " + FormatLsn(toast->second) +
+                       " did not send the unchanged TOAST value of column " + name +
+                       ", and frazil has no earlier image of that row to take it from (it predates the raw table, "
+                       "e.g. with snapshot: never): run ALTER TABLE " + source_.QualifiedName() +
+                       " REPLICA IDENTITY FULL so PostgreSQL sends it, then restart");
+}
+
 Status RawTable::WriteTaken(engine::Connection& con, Staged& staged) {
+  FRZ_RETURN_IF_ERROR(FillUnchangedToast(con, *staged.buffer, staged.layout));
+  FRZ_RETURN_IF_ERROR(CheckFilled(*staged.buffer));
   return WriteFrom(con, "SELECT * FROM " + staged.buffer->sql(), staged.layout);
 }
 
@@ -214,6 +351,9 @@ Status RawTable::SpillStream(uint32_t xid) {
   auto& files = spills_[xid];
   std::string path = ctx_.spill_dir + "/" + id_.ToString() + "-" + std::to_string(xid) + "-" +
                      std::to_string(files.size()) + "-" + std::to_string(NewPositiveId() % 1000000) + ".parquet";
+  // Spilled rows cannot be filled later: fill what can be now, refuse what cannot.
+  FRZ_RETURN_IF_ERROR(FillUnchangedToast(con_, *it->second, layout_));
+  FRZ_RETURN_IF_ERROR(CheckFilled(*it->second));
   FRZ_RETURN_IF_ERROR(con_.Execute("COPY (SELECT * FROM " + it->second->sql() + ") TO " + engine::QuoteLiteral(path) +
                                    " (FORMAT parquet, COMPRESSION snappy)"));
   files.push_back(path);
@@ -227,6 +367,8 @@ Status RawTable::CommitStream(uint32_t xid, Lsn commit_lsn, int64_t commit_ts_us
   std::vector<std::string> parts;
   auto buffer = stream_buffers_.find(xid);
   if (buffer != stream_buffers_.end() && buffer->second->rows() > 0) {
+    FRZ_RETURN_IF_ERROR(FillUnchangedToast(con_, *buffer->second, layout_));
+    FRZ_RETURN_IF_ERROR(CheckFilled(*buffer->second));
     parts.push_back("SELECT * FROM " + buffer->second->sql());
   }
   auto spill = spills_.find(xid);

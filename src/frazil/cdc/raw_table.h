@@ -60,13 +60,14 @@ class RawTable {
   Status WriteStaged();
   // The staged rows of completed transactions, taken for writing by another thread (a
   // fresh buffer replaces them), with the layout they were staged in; nullptr if none.
-  // Errors: Unsupported when a row has an unchanged TOAST value frazil could not fill.
   struct Staged {
     std::unique_ptr<ChangeBuffer> buffer;
     Layout layout;
   };
   Result<std::optional<Staged>> TakeStaged();
-  // Writes taken rows on `con` into data files pending the next commit. While this and
+  // Writes taken rows on `con` into data files pending the next commit, first filling
+  // unchanged TOAST values from earlier images of the same row (docs/cdc.md).
+  // Errors: Unsupported when a value cannot be filled (no earlier image of the row). While this and
   // the commit run on another thread, the owner must not call UpdateSource, CommitStream,
   // WriteStaged or PrepareCommit.
   Status WriteTaken(engine::Connection& con, Staged& staged);
@@ -103,6 +104,8 @@ class RawTable {
  private:
   RawTable(CdcContext& ctx, engine::Connection& con) : ctx_(ctx), con_(con) {}
   Status WriteFrom(engine::Connection& con, const std::string& from_sql, const Layout& layout);
+  Status FillUnchangedToast(engine::Connection& con, ChangeBuffer& buffer, const Layout& layout) const;
+  Status CheckFilled(const ChangeBuffer& buffer) const;
   std::string FailingColumn(engine::Connection& con, const std::string& from_sql, const Layout& layout) const;
   Status NewBuffer();
   std::string LocalDataDir() const;

@@ -149,9 +149,7 @@ void RowBuffer::AppendInt64(int64_t value) {
 
 void RowBuffer::AppendBool(bool value) { AppendInt64(value ? 1 : 0); }
 
-void RowBuffer::AppendString(std::string_view value) {
-  assert(columns_[column_].type == Type::kVarchar);
-  auto& d = *data_[column_];
+std::string_view RowBuffer::Store(std::string_view value) {
   if (block_used_ + value.size() > block_size_) {
     block_size_ = std::max({kMinBlock, std::min(kMaxBlock, block_size_ * 2), value.size()});
     blocks_.push_back(std::make_unique<char[]>(block_size_));
@@ -161,9 +159,22 @@ void RowBuffer::AppendString(std::string_view value) {
   char* dst = blocks_.back().get() + block_used_;
   if (!value.empty()) std::memcpy(dst, value.data(), value.size());
   block_used_ += value.size();
-  d.strs.emplace_back(dst, value.size());
+  return std::string_view(dst, value.size());
+}
+
+void RowBuffer::AppendString(std::string_view value) {
+  assert(columns_[column_].type == Type::kVarchar);
+  auto& d = *data_[column_];
+  d.strs.push_back(Store(value));
   d.valid.push_back(1);
   ++column_;
+}
+
+void RowBuffer::SetString(size_t column, size_t row, std::optional<std::string_view> value) {
+  assert(columns_[column].type == Type::kVarchar);
+  auto& d = *data_[column];
+  d.strs[row] = value ? Store(*value) : std::string_view();
+  d.valid[row] = value ? 1 : 0;
 }
 
 void RowBuffer::EndRow() {

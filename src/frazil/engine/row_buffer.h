@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,9 @@ class RowBuffer {
   int64_t GetInt64(size_t column, size_t row) const;
   std::string_view GetString(size_t column, size_t row) const;
 
+  // Replaces one value of an appended row (a string column; nullopt = NULL).
+  void SetString(size_t column, size_t row, std::optional<std::string_view> value);
+
   void Clear();
   // Keeps the rows for which `keep(row)` is true, in order.
   void Retain(const std::function<bool(size_t row)>& keep);
@@ -55,6 +59,7 @@ class RowBuffer {
 
  private:
   struct ColumnData;
+  std::string_view Store(std::string_view value);
   std::vector<Column> columns_;
   std::vector<std::unique_ptr<ColumnData>> data_;
   std::vector<std::unique_ptr<char[]>> blocks_;  // string bytes; blocks never move
