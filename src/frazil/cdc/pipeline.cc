@@ -506,7 +506,11 @@ Status Pipeline::AddChange(uint32_t relation_id, std::optional<uint32_t> xid, ch
 }
 
 Status Pipeline::OnStreamCommit(const StreamCommitMsg& msg) {
-  FRZ_RETURN_IF_ERROR(WaitForFlush());  // CommitStream adds files to the tables' next commit
+  // A streamed transaction commits in a batch of its own: what was staged before it is
+  // committed first, so within any batch the files written early (this one's) precede the
+  // staged rows, which is the order unchanged TOAST values are filled in.
+  FRZ_RETURN_IF_ERROR(MaybeFlush(true));
+  FRZ_RETURN_IF_ERROR(WaitForFlush());
   auto it = streams_.find(msg.xid);
   if (it != streams_.end()) {
     for (auto* t : it->second.tables) {
@@ -520,7 +524,7 @@ Status Pipeline::OnStreamCommit(const StreamCommitMsg& msg) {
   }
   batch_end_ = std::max(batch_end_, msg.end_lsn);
   if (batch_txns_++ == 0) batch_first_ms_ = ctx_.clock->NowMillis();
-  return MaybeFlush(false);
+  return MaybeFlush(true);
 }
 
 Status Pipeline::OnStreamAbort(const StreamAbortMsg& msg) {

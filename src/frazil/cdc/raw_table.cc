@@ -158,7 +158,8 @@ std::string KeyText(const ChangeBuffer& b, size_t row, const std::vector<size_t>
 // row) are filled with the row's previous value: from earlier changes in the same batch,
 // else from the latest change of that key already in the raw table. Only string and
 // binary columns can be TOASTed and round-trip exactly to PostgreSQL's text form.
-Status RawTable::FillUnchangedToast(engine::Connection& con, ChangeBuffer& b, const Layout& layout) const {
+Status RawTable::FillUnchangedToast(engine::Connection& con, ChangeBuffer& b, const Layout& layout,
+                                    const ChangeBuffer* before) const {
   if (!b.has_unchanged_toast()) return Ok();
   const auto& cols = layout.columns;
   std::vector<size_t> key;
@@ -178,8 +179,16 @@ Status RawTable::FillUnchangedToast(engine::Connection& con, ChangeBuffer& b, co
     wanted_columns.insert(unchanged.begin(), unchanged.end());
   }
   const auto* snap = table_.metadata.current_snapshot();
-  if (snap != nullptr && !wanted.empty()) {
+  if ((snap != nullptr || !pending_files_.empty()) && !wanted.empty()) {
+    // The committed rows, then the files written for this batch but not committed yet.
     FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(table_.metadata, *ctx_.io, {}));
+    if (plan.schema.fields().empty()) plan.schema = *table_.metadata.current_schema();
+    for (const auto& f : pending_files_) {
+      iceberg::FileScanTask task;
+      task.data_file = f;
+      task.spec_id = table_.metadata.default_spec_id;
+      plan.tasks.push_back(std::move(task));
+    }
     FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(plan.schema, plan.tasks,
                                                            [this](const std::string& loc) { return ctx_.io->LocalPath(loc); }));
     std::string values;
@@ -236,33 +245,42 @@ Status RawTable::FillUnchangedToast(engine::Connection& con, ChangeBuffer& b, co
       }
     }
   }
-  // 2. Walk the batch in order: each change updates what is known of its key.
-  for (size_t row = 0; row < static_cast<size_t>(b.rows()); ++row) {
-    std::string k = KeyText(b, row, key);
-    char op = b.op(row);
-    if (op == 'd' || op == 't') {
-      if (op == 'd') known.erase(k);
-      else known.clear();
-      continue;
-    }
-    auto& values_of = known[k];
-    auto unchanged = b.unchanged_columns(row);
-    bool all = true;
-    for (size_t c : unchanged) {
-      auto it = values_of.find(c);
-      if (it == values_of.end()) {
-        all = false;
+  // 2. Walk the earlier staged rows (`before`: history only) and then the batch, in order:
+  // each change updates what is known of its key; the batch's unchanged values are filled.
+  auto walk = [&](ChangeBuffer& rows, bool fill) {
+    for (size_t row = 0; row < static_cast<size_t>(rows.rows()); ++row) {
+      std::string k = KeyText(rows, row, key);
+      char op = rows.op(row);
+      if (op == 'd' || op == 't') {
+        if (op == 'd') known.erase(k);
+        else known.clear();
         continue;
       }
-      b.Fill(row, c, it->second ? std::optional<std::string_view>(*it->second) : std::nullopt);
+      auto& values_of = known[k];
+      auto unchanged = rows.unchanged_columns(row);
+      std::set<size_t> unknown;
+      for (size_t c : unchanged) {
+        auto it = values_of.find(c);
+        if (it == values_of.end()) {
+          unknown.insert(c);
+        } else if (fill) {
+          rows.Fill(row, c, it->second ? std::optional<std::string_view>(*it->second) : std::nullopt);
+        }
+      }
+      if (fill && unknown.empty() && !unchanged.empty()) rows.ClearUnchanged(row);
+      for (size_t c = 0; c < cols.size(); ++c) {
+        bool was_unchanged = std::find(unchanged.begin(), unchanged.end(), c) != unchanged.end();
+        if (was_unchanged && (!fill || unknown.count(c))) {
+          if (unknown.count(c)) values_of.erase(c);
+          continue;  // stays as known (or unknown) from before
+        }
+        auto v = rows.value(row, c);
+        values_of[c] = v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+      }
     }
-    if (all && !unchanged.empty()) b.ClearUnchanged(row);
-    for (size_t c = 0; c < cols.size(); ++c) {
-      if (std::find(unchanged.begin(), unchanged.end(), c) != unchanged.end() && !all) continue;
-      auto v = b.value(row, c);
-      values_of[c] = v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
-    }
-  }
+  };
+  if (before != nullptr) walk(const_cast<ChangeBuffer&>(*before), false);
+  walk(b, true);
   return Ok();
 }
 
@@ -351,9 +369,9 @@ Status RawTable::SpillStream(uint32_t xid) {
   auto& files = spills_[xid];
   std::string path = ctx_.spill_dir + "/" + id_.ToString() + "-" + std::to_string(xid) + "-" +
                      std::to_string(files.size()) + "-" + std::to_string(NewPositiveId() % 1000000) + ".parquet";
-  // Spilled rows cannot be filled later: fill what can be now, refuse what cannot.
-  FRZ_RETURN_IF_ERROR(FillUnchangedToast(con_, *it->second, layout_));
-  FRZ_RETURN_IF_ERROR(CheckFilled(*it->second));
+  // Unchanged TOAST values in spilled rows are not filled (that would need the whole
+  // transaction in memory): such a transaction is refused when it commits.
+  if (it->second->has_unchanged_toast()) spilled_toast_.insert(xid);
   FRZ_RETURN_IF_ERROR(con_.Execute("COPY (SELECT * FROM " + it->second->sql() + ") TO " + engine::QuoteLiteral(path) +
                                    " (FORMAT parquet, COMPRESSION snappy)"));
   files.push_back(path);
@@ -365,9 +383,18 @@ bool RawTable::HasStream(uint32_t xid) const { return stream_buffers_.count(xid)
 
 Status RawTable::CommitStream(uint32_t xid, Lsn commit_lsn, int64_t commit_ts_us, const std::set<uint32_t>& aborted) {
   std::vector<std::string> parts;
+  if (spilled_toast_.count(xid)) {
+    return MakeError(ErrorKind::kUnsupported,
+                     "a large transaction (xid " + std::to_string(xid) + ") updated rows of " + source_.QualifiedName() +
+                         " without resending unchanged TOAST values, and frazil cannot fill them in a transaction "
+                         "this large: run ALTER TABLE " + source_.QualifiedName() +
+                         " REPLICA IDENTITY FULL so PostgreSQL sends them, then restart");
+  }
   auto buffer = stream_buffers_.find(xid);
   if (buffer != stream_buffers_.end() && buffer->second->rows() > 0) {
-    FRZ_RETURN_IF_ERROR(FillUnchangedToast(con_, *buffer->second, layout_));
+    // Its earlier images: committed rows, this batch's files and staged rows (which all
+    // committed before this transaction did).
+    FRZ_RETURN_IF_ERROR(FillUnchangedToast(con_, *buffer->second, layout_, buffer_.get()));
     FRZ_RETURN_IF_ERROR(CheckFilled(*buffer->second));
     parts.push_back("SELECT * FROM " + buffer->second->sql());
   }
@@ -398,6 +425,7 @@ Status RawTable::AbortStream(uint32_t xid, uint32_t subxid) {
     return Ok();
   }
   stream_buffers_.erase(xid);
+  spilled_toast_.erase(xid);
   auto it = spills_.find(xid);
   if (it != spills_.end()) {
     std::error_code ec;

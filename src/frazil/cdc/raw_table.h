@@ -104,7 +104,8 @@ class RawTable {
  private:
   RawTable(CdcContext& ctx, engine::Connection& con) : ctx_(ctx), con_(con) {}
   Status WriteFrom(engine::Connection& con, const std::string& from_sql, const Layout& layout);
-  Status FillUnchangedToast(engine::Connection& con, ChangeBuffer& buffer, const Layout& layout) const;
+  Status FillUnchangedToast(engine::Connection& con, ChangeBuffer& buffer, const Layout& layout,
+                            const ChangeBuffer* before = nullptr) const;
   Status CheckFilled(const ChangeBuffer& buffer) const;
   std::string FailingColumn(engine::Connection& con, const std::string& from_sql, const Layout& layout) const;
   Status NewBuffer();
@@ -124,6 +125,7 @@ class RawTable {
   int pending_last_column_id_ = 0;
   std::map<uint32_t, std::vector<std::string>> spills_;              // streamed xid -> spill files
   std::map<uint32_t, std::unique_ptr<ChangeBuffer>> stream_buffers_;  // streamed xid -> its rows
+  std::set<uint32_t> spilled_toast_;  // streamed xids that spilled unfilled TOAST values
 };
 
 // Commits the changes of `tables` (those with HasChanges) in one catalog transaction that
