@@ -28,7 +28,7 @@ import pytest
 import cdc_support as C
 from cdc_support import FrazilCdc, Txn, pg_query, pg_txn, wait_committed, wait_for
 from conftest import duck_read, pyiceberg_catalog, spark_read
-from pg_cluster import PgCluster
+from pg_cluster import PgCluster, pg_cluster_fixture
 
 D = decimal.Decimal
 EPOCH_DATE = dt.date(1970, 1, 1)
@@ -39,14 +39,8 @@ EPOCH_DATE = dt.date(1970, 1, 1)
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pg():
-    """One logical-replication cluster for the module (tests use their own tables/slots)."""
-    cluster = PgCluster.start_new()
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
+# One logical-replication cluster per module (tests use their own tables and slots).
+pg = pg_cluster_fixture("module", name="pg")
 
 
 @pytest.fixture

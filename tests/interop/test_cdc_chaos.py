@@ -57,7 +57,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import ROOT, Frazil, frazil_binary, pyiceberg_catalog
-from pg_cluster import PG_BIN, PgCluster
+from pg_cluster import PG_BIN, PgCluster, pg_cluster_fixture
 
 NS = "raw_data"
 SLOT = "frazil_slot"
@@ -202,13 +202,8 @@ def frazil(frazil_exe: Path, wh: Path, tmp_path: Path) -> Frazil:
     return Frazil(frazil_exe, wh, tmp_path / "work")
 
 
-@pytest.fixture
-def pg():
-    cluster = PgCluster.start_new()
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
+# One logical-replication cluster per test (tests use their own tables and slots).
+pg = pg_cluster_fixture("function", name="pg")
 
 
 @dataclass

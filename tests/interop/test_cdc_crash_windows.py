@@ -12,19 +12,14 @@ from pathlib import Path
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
-from pg_cluster import PgCluster
+from pg_cluster import pg_cluster_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAZIL = ROOT / "build" / "frazil"
 
 
-@pytest.fixture(scope="module")
-def pg():
-    cluster = PgCluster.start_new()
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
+# One logical-replication cluster per module (tests use their own tables and slots).
+pg = pg_cluster_fixture("module", name="pg")
 
 
 def frazil(env, *args, timeout=120):
