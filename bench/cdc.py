@@ -28,7 +28,10 @@ BIG_ROWS = int(os.environ.get("BENCH_BIG_TXN_ROWS", 10_000_000))
 
 
 def sh(*args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
+    r = subprocess.run(args, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit(f"failed ({r.returncode}): {' '.join(str(a) for a in args)[:300]}\n{r.stderr[-3000:]}")
+    return r.stdout
 
 
 class Cluster:
@@ -133,11 +136,12 @@ def freshness(pg, work):
     code = f"""
 import json
 from pyiceberg.catalog.sql import SqlCatalog
-cat = SqlCatalog("f", uri="sqlite:///{work}/wh-f/catalog.db", warehouse="file://{work}/wh-f")
+cat = SqlCatalog("frazil", uri="sqlite:///{work}/wh-f/catalog.db", warehouse="file://{work}/wh-f")
 t = cat.load_table("raw_data.f")
 def lsn(s):
     hi, lo = s.split("/"); return (int(hi, 16) << 32) | int(lo, 16)
-snaps = sorted((lsn(s.summary["frazil.lsn"]), s.timestamp_ms) for s in t.snapshots() if "frazil.lsn" in (s.summary.additional_properties or {{}}) or s.summary.get("frazil.lsn"))
+snaps = sorted((lsn(s.summary.additional_properties["frazil.lsn"]), s.timestamp_ms) for s in t.snapshots()
+               if "frazil.lsn" in s.summary.additional_properties)
 rows = t.scan(selected_fields=("_commit_lsn", "_commit_ts")).to_arrow()
 import bisect
 keys = [s[0] for s in snaps]

@@ -3,6 +3,7 @@
 #   1. load 10 M rows: frazil load vs DuckDB COPY TO parquet (same data), vs PyIceberg append
 #   2. commit latency with 1,000 snapshots of history
 #   3. query: frazil sql vs DuckDB read_parquet on the same files; and with 10% deleted
+#   4. CDC (bench/cdc.py): streaming vs pg_recvlogical, snapshot vs COPY, freshness, a 10 M-row transaction
 # Wall time, CPU-seconds (user+sys) and peak RSS from GNU time. BENCH_ROWS overrides 10 M.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,5 +77,8 @@ echo "frazil sql vs DuckDB read_parquet: time ratio $(ratio "$(fig frazil_sql 2)
 median5 frazil_sql_10pct_deleted "$FRAZIL" --warehouse "$W/wh1" sql "$Q bench.t GROUP BY channel"
 echo "with 10% rows position-deleted vs plain read_parquet: $(ratio "$(fig frazil_sql_10pct_deleted 2)" "$(fig duckdb_read_parquet 2)")x (goal <= 1.5x)"
 measure frazil_sql_10pct_deleted_rss "$FRAZIL" --warehouse "$W/wh1" sql "$Q bench.t GROUP BY channel"
+echo
+echo "# CDC (bench/cdc.py): frazil run vs pg_recvlogical and COPY on a throwaway PostgreSQL 15"
+"$PY" "$ROOT/bench/cdc.py"
 } 2>&1 | tee "$OUT"
 echo "results saved to $OUT"
