@@ -135,12 +135,7 @@ Status Pipeline::Setup(const std::atomic<bool>& stop) {
     FRZ_ASSIGN_OR_RETURN(options_.stop_lsn, CurrentWalLsn(*sql_));
     Log(LogLevel::kInfo, "will stop once caught up", {{"lsn", FormatLsn(options_.stop_lsn)}});
   }
-  FRZ_ASSIGN_OR_RETURN(bool created_pub, EnsurePublication(*sql_, options_.publication, options_.tables));
-  if (created_pub) {
-    Log(LogLevel::kInfo, "created the publication",
-        {{"publication", options_.publication},
-         {"tables", options_.tables.empty() ? std::string("ALL TABLES") : std::to_string(options_.tables.size())}});
-  }
+  FRZ_RETURN_IF_ERROR(EnsurePublication(*sql_, options_.publication, options_.tables));  // logs what it creates
   FRZ_RETURN_IF_ERROR(OpenTables());
   if (tables_.empty()) {
     Log(LogLevel::kWarn, "the publication has no tables yet; frazil will pick up tables added to it",
@@ -281,7 +276,6 @@ Status Pipeline::Stream(std::unique_ptr<ReplicationStream> stream, const std::at
     }
     if (next->has_value()) {
       FRZ_RETURN_IF_ERROR(Handle(*stream, **next));
-      if (batch_txns_ == 0 && stats_.confirmed > 0 && ctx_.clock->NowMillis() - last_status_ms_ < 10000) continue;
     } else {
       // Nothing arrived for a while: when stopping at an LSN, the batch is all there is.
       FRZ_RETURN_IF_ERROR(MaybeFlush(options_.stop_lsn != 0 && stats_.received >= options_.stop_lsn));
