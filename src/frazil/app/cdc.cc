@@ -9,6 +9,7 @@
 #include "frazil/cdc/pg_types.h"
 #include "frazil/cdc/pipeline.h"
 #include "frazil/cdc/source_admin.h"
+#include "frazil/server/metrics_server.h"
 
 namespace frazil::app {
 namespace {
@@ -92,6 +93,13 @@ Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& un
   ctx.write.target_file_size_bytes = w.config().target_file_size_bytes;
   ctx.spill_dir = w.local_root() + "/.frazil/spill";
   cdc::Pipeline pipeline(ctx, options);
+  std::unique_ptr<server::MetricsServer> metrics;
+  if (!w.config().metrics_listen.empty()) {
+    FRZ_ASSIGN_OR_RETURN(metrics, server::MetricsServer::Start(w.config().metrics_listen,
+                                                               [&pipeline] { return pipeline.MetricsText(); }));
+    Log(LogLevel::kInfo, "serving Prometheus metrics",
+        {{"url", "http://" + w.config().metrics_listen + "/metrics"}, {"port", std::to_string(metrics->port())}});
+  }
   return pipeline.Run(stop);
 }
 

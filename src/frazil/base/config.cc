@@ -137,6 +137,8 @@ const std::vector<Key>& Keys() {
        [](Config& c, const std::string& v) -> Status { return ParseBool(v, &c.source.streaming, "source.streaming"); }},
       {"source.ddl_capture", "FRAZIL_SOURCE_DDL_CAPTURE",
        [](Config& c, const std::string& v) -> Status { return ParseBool(v, &c.source.ddl_capture, "source.ddl_capture"); }},
+      {"metrics.listen", "FRAZIL_METRICS_LISTEN",
+       [](Config& c, const std::string& v) -> Status { c.metrics_listen = v; return Ok(); }},
       {"log.level", "FRAZIL_LOG_LEVEL",
        [](Config& c, const std::string& v) -> Status {
          if (v != "debug" && v != "info" && v != "warn" && v != "error") {

@@ -25,6 +25,9 @@ struct Config {
   // Engine.
   int threads = 0;              // 0 = all cores
   std::string memory_limit;     // DuckDB syntax, e.g. "4GB"; empty = DuckDB's default
+  // Prometheus metrics of long-running commands (`frazil run`): "host:port" to serve
+  // GET /metrics on; empty = off.
+  std::string metrics_listen;
   // Logging.
   std::string log_level = "info";
   std::string log_format = "text";  // or "json"

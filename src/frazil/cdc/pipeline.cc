@@ -636,7 +636,54 @@ void Pipeline::ResetUncommitted() {
   tables_.clear();  // reopened from the catalog: staged rows and spills are dropped
 }
 
+std::string Pipeline::MetricsText() const {
+  PipelineStats s;
+  {
+    std::lock_guard<std::mutex> lock(published_mu_);
+    s = published_;
+  }
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, const std::string& samples) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + samples;
+  };
+  std::string slot = "slot=\"" + options_.slot + "\"";
+  auto sample = [&](const char* name, const std::string& labels, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return std::string(name) + "{" + labels + "} " + buf + "\n";
+  };
+  std::string states;
+  for (const char* st : {"starting", "snapshot", "streaming", "reconnecting", "stopped", "failed"}) {
+    states += sample("frazil_cdc_state", slot + ",state=\"" + st + "\"", s.state == st ? 1 : 0);
+  }
+  metric("frazil_cdc_state", "gauge", "Pipeline state (1 for the current one).", states);
+  metric("frazil_cdc_confirmed_lsn", "gauge", "LSN committed to Iceberg and confirmed to PostgreSQL.",
+         sample("frazil_cdc_confirmed_lsn", slot, static_cast<double>(s.confirmed)));
+  metric("frazil_cdc_received_lsn", "gauge", "Latest WAL position received from PostgreSQL.",
+         sample("frazil_cdc_received_lsn", slot, static_cast<double>(s.received)));
+  metric("frazil_cdc_lag_bytes", "gauge", "Received but not yet committed WAL, in bytes.",
+         sample("frazil_cdc_lag_bytes", slot, s.received > s.confirmed ? static_cast<double>(s.received - s.confirmed) : 0));
+  metric("frazil_cdc_committed_rows_total", "counter", "Changes committed to raw tables by this process.",
+         sample("frazil_cdc_committed_rows_total", slot, static_cast<double>(s.committed_rows)));
+  metric("frazil_cdc_committed_transactions_total", "counter", "Source transactions committed by this process.",
+         sample("frazil_cdc_committed_transactions_total", slot, static_cast<double>(s.committed_txns)));
+  metric("frazil_cdc_commits_total", "counter", "Iceberg catalog commits by this process.",
+         sample("frazil_cdc_commits_total", slot, static_cast<double>(s.commits)));
+  metric("frazil_cdc_last_commit_timestamp_seconds", "gauge", "Unix time of the last commit.",
+         sample("frazil_cdc_last_commit_timestamp_seconds", slot, static_cast<double>(s.last_commit_ms) / 1000.0));
+  std::string tables;
+  for (const auto& [name, rows] : s.table_rows) {
+    tables += sample("frazil_cdc_table_rows_total", slot + ",table=\"" + name + "\"", static_cast<double>(rows));
+  }
+  metric("frazil_cdc_table_rows_total", "counter", "Changes committed per raw table by this process.", tables);
+  return out;
+}
+
 void Pipeline::WriteStatusFile() {
+  {
+    std::lock_guard<std::mutex> lock(published_mu_);
+    published_ = stats_;
+  }
   if (options_.status_file.empty()) return;
   nlohmann::json j;
   j["slot"] = options_.slot;

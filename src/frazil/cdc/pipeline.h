@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -70,6 +71,9 @@ class Pipeline {
   // Replaces how the replication stream is opened (tests inject faults here).
   void set_stream_opener(StreamOpener opener) { opener_ = std::move(opener); }
   const PipelineStats& stats() const { return stats_; }
+  // The pipeline's metrics in Prometheus text format; thread-safe (a copy of the stats as
+  // of the last state change or commit).
+  std::string MetricsText() const;
 
  private:
   struct Txn {
@@ -145,6 +149,8 @@ class Pipeline {
   int64_t batch_first_ms_ = 0;
   int64_t last_status_ms_ = 0;
   PipelineStats stats_;
+  mutable std::mutex published_mu_;
+  PipelineStats published_;  // stats_ as of the last WriteStatusFile, for MetricsText
 };
 
 }  // namespace frazil::cdc
