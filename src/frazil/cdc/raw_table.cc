@@ -66,6 +66,21 @@ Result<std::unique_ptr<RawTable>> RawTable::Open(CdcContext& ctx, engine::Connec
                      "raw table " + id.ToString() + " is fed by replication slot '" + owner->second +
                          "', not '" + slot + "': use another source.namespace or the same slot");
   }
+  auto fed_from = md.properties.find(kSourceProperty);
+  if (fed_from != md.properties.end() && fed_from->second != source.QualifiedName()) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "raw table " + id.ToString() + " already holds the changes of " + fed_from->second + ", so " +
+                         source.QualifiedName() + " cannot use it (raw table names are lowercase): rename one of "
+                         "the source tables or take one out of the publication");
+  }
+  bool has_key = false;
+  for (const auto& c : source.columns) has_key = has_key || c.is_key;
+  if (source.replica_identity == 'n' || !has_key) {
+    Log(LogLevel::kWarn,
+        "source table has no replica identity: PostgreSQL rejects its UPDATEs and DELETEs while it is published "
+        "(add a primary key or run ALTER TABLE ... REPLICA IDENTITY FULL)",
+        {{"source", source.QualifiedName()}});
+  }
   t->resume_lsn_ = ResumeLsn(md);
   const iceberg::Schema* current = md.current_schema();
   if (current == nullptr) return MakeError(ErrorKind::kCorrupt, "raw table " + id.ToString() + " has no current schema");
