@@ -7,15 +7,15 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from pathlib import Path
 
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
 from pg_cluster import pg_cluster_fixture
 
-ROOT = Path(__file__).resolve().parents[2]
-FRAZIL = ROOT / "build" / "frazil"
+from conftest import frazil_binary
+
+FRAZIL = frazil_binary()
 
 
 # One logical-replication cluster per module (tests use their own tables and slots).
