@@ -91,6 +91,9 @@ Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& un
   ctx.clock = &w.clock();
   ctx.write.compression = w.config().parquet_compression;
   ctx.write.target_file_size_bytes = w.config().target_file_size_bytes;
+  // Changelog files are small and written every commit interval: the fastest zstd
+  // level keeps the flush thread from competing with decoding for CPU.
+  ctx.write.compression_level = 1;
   ctx.spill_dir = w.local_root() + "/.frazil/spill";
   cdc::Pipeline pipeline(ctx, options);
   std::unique_ptr<server::MetricsServer> metrics;

@@ -77,6 +77,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& c
 }
 
 PgConnection::~PgConnection() {
+  FreeCopyBuffer();
   if (conn_ != nullptr) PQfinish(conn_);
 }
 
@@ -163,14 +164,19 @@ Status PgConnection::StartCopyBoth(std::string_view sql, std::string* sqlstate) 
   return Ok();
 }
 
-Result<std::optional<std::string>> PgConnection::ReadCopyData(int timeout_ms, std::string* sqlstate) {
+void PgConnection::FreeCopyBuffer() {
+  if (copy_buffer_ != nullptr) PQfreemem(copy_buffer_);
+  copy_buffer_ = nullptr;
+}
+
+Result<std::optional<std::string_view>> PgConnection::ReadCopyData(int timeout_ms, std::string* sqlstate) {
+  FreeCopyBuffer();
   for (int round = 0; round < 2; ++round) {
     char* buf = nullptr;
     int n = PQgetCopyData(conn_, &buf, /*async=*/1);
     if (n > 0) {
-      std::string out(buf, static_cast<size_t>(n));
-      PQfreemem(buf);
-      return std::optional<std::string>(std::move(out));
+      copy_buffer_ = buf;
+      return std::optional<std::string_view>(std::string_view(buf, static_cast<size_t>(n)));
     }
     if (n == -2) return std::unexpected(ErrorFromConn("replication stream").error());
     if (n == -1) {
@@ -194,13 +200,13 @@ Result<std::optional<std::string>> PgConnection::ReadCopyData(int timeout_ms, st
     timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     int r = select(fd + 1, &in, nullptr, nullptr, &tv);
     if (r < 0) {
-      if (errno == EINTR) return std::optional<std::string>();
+      if (errno == EINTR) return std::optional<std::string_view>();
       return MakeError(ErrorKind::kIOError, "waiting for the replication stream: " + std::string(strerror(errno)));
     }
-    if (r == 0) return std::optional<std::string>();
+    if (r == 0) return std::optional<std::string_view>();
     if (PQconsumeInput(conn_) == 0) return std::unexpected(ErrorFromConn("replication stream").error());
   }
-  return std::optional<std::string>();
+  return std::optional<std::string_view>();
 }
 
 Status PgConnection::PutCopyData(std::string_view data) {

@@ -73,10 +73,11 @@ class PgConnection {
 
   // Starts a CopyBoth stream (START_REPLICATION). Then use ReadCopyData / PutCopyData.
   Status StartCopyBoth(std::string_view sql, std::string* sqlstate = nullptr);
-  // Waits up to `timeout_ms` for one CopyData message. Returns nullopt on timeout.
+  // Waits up to `timeout_ms` for one CopyData message. Returns nullopt on timeout. The
+  // view stays valid until the next call (libpq's buffer, no copy).
   // Errors: IOError when the stream ends or the connection breaks (with the server's
   // final error, e.g. the slot was dropped).
-  Result<std::optional<std::string>> ReadCopyData(int timeout_ms, std::string* sqlstate = nullptr);
+  Result<std::optional<std::string_view>> ReadCopyData(int timeout_ms, std::string* sqlstate = nullptr);
   Status PutCopyData(std::string_view data);
 
   // "host:port/dbname", for messages (never the password).
@@ -87,7 +88,9 @@ class PgConnection {
  private:
   explicit PgConnection(pg_conn* conn) : conn_(conn) {}
   Status ErrorFromConn(std::string_view what) const;
+  void FreeCopyBuffer();
   pg_conn* conn_ = nullptr;
+  char* copy_buffer_ = nullptr;  // the last message ReadCopyData returned
 };
 
 // SQL quoting (standard_conforming_strings on).

@@ -287,7 +287,7 @@ Status Pipeline::Stream(std::unique_ptr<ReplicationStream> stream, const std::at
   }
 }
 
-Status Pipeline::Handle(ReplicationStream& stream, const std::string& payload) {
+Status Pipeline::Handle(ReplicationStream& stream, std::string_view payload) {
   FRZ_ASSIGN_OR_RETURN(auto framed, DecodeCopyData(payload));
   if (auto* k = std::get_if<Keepalive>(&framed)) {
     stats_.received = std::max(stats_.received, k->wal_end);

@@ -95,7 +95,7 @@ class Pipeline {
   Status Snapshot(PgConnection& replication, const CreatedSlot& slot, const std::vector<RawTable*>& tables,
                   const std::atomic<bool>& stop);
   Status Stream(std::unique_ptr<ReplicationStream> stream, const std::atomic<bool>& stop);
-  Status Handle(ReplicationStream& stream, const std::string& payload);
+  Status Handle(ReplicationStream& stream, std::string_view payload);
   Status HandleMessage(const PgOutputMessage& msg, Lsn wal_start);
   Status OnRelation(const RelationMsg& msg);
   Status OnLogicalMessage(const LogicalMsg& msg);

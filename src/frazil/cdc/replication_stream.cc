@@ -17,7 +17,7 @@ class PgStream : public ReplicationStream {
  public:
   explicit PgStream(std::unique_ptr<PgConnection> conn) : conn_(std::move(conn)) {}
 
-  Result<std::optional<std::string>> Next(int timeout_ms) override {
+  Result<std::optional<std::string_view>> Next(int timeout_ms) override {
     std::string state;
     auto r = conn_->ReadCopyData(timeout_ms, &state);
     if (!r) fatal_ = FatalSqlState(state);
@@ -63,11 +63,11 @@ Result<std::unique_ptr<ReplicationStream>> StartPgStream(const StreamOptions& op
   return StartPgStream(std::move(conn), options, start);
 }
 
-Result<std::optional<std::string>> FakeReplicationStream::Next(int) {
-  if (payloads.empty()) return std::optional<std::string>();
-  std::string p = std::move(payloads.front());
+Result<std::optional<std::string_view>> FakeReplicationStream::Next(int) {
+  if (payloads.empty()) return std::optional<std::string_view>();
+  current_ = std::move(payloads.front());
   payloads.pop_front();
-  return std::optional<std::string>(std::move(p));
+  return std::optional<std::string_view>(current_);
 }
 
 Status FakeReplicationStream::SendStatus(Lsn flush, bool reply_requested) {
@@ -75,7 +75,7 @@ Status FakeReplicationStream::SendStatus(Lsn flush, bool reply_requested) {
   return Ok();
 }
 
-Result<std::optional<std::string>> FaultInjectingStream::Next(int timeout_ms) {
+Result<std::optional<std::string_view>> FaultInjectingStream::Next(int timeout_ms) {
   if (left_ <= 0) return MakeError(ErrorKind::kIOError, "injected fault: replication connection lost");
   auto r = inner_->Next(timeout_ms);
   if (r && r->has_value()) --left_;

@@ -19,11 +19,12 @@ class ReplicationStream {
  public:
   virtual ~ReplicationStream() = default;
   // Waits up to `timeout_ms` for the next CopyData payload ('w' XLogData or 'k'
-  // keepalive; decode with DecodeCopyData). nullopt on timeout.
+  // keepalive; decode with DecodeCopyData). nullopt on timeout. The view is valid until the
+  // next call.
   // Errors: IOError when the connection breaks or the server ends the stream, with the
   // server's message (e.g. the slot was dropped); `fatal()` then says whether
   // reconnecting can help.
-  virtual Result<std::optional<std::string>> Next(int timeout_ms) = 0;
+  virtual Result<std::optional<std::string_view>> Next(int timeout_ms) = 0;
   // Sends a standby status update: everything up to `flush` is durably processed.
   virtual Status SendStatus(Lsn flush, bool reply_requested) = 0;
   // After an error from Next: true when retrying cannot help (the slot is gone or
@@ -55,9 +56,12 @@ class FakeReplicationStream : public ReplicationStream {
  public:
   std::deque<std::string> payloads;
   std::vector<std::pair<Lsn, bool>> statuses;  // every SendStatus call
-  Result<std::optional<std::string>> Next(int) override;
+  Result<std::optional<std::string_view>> Next(int) override;
   Status SendStatus(Lsn flush, bool reply_requested) override;
   bool fatal() const override { return false; }
+
+ private:
+  std::string current_;
 };
 
 // Wraps a stream and breaks it: after `fail_after` payloads Next fails with IOError (a
@@ -66,7 +70,7 @@ class FaultInjectingStream : public ReplicationStream {
  public:
   FaultInjectingStream(std::unique_ptr<ReplicationStream> inner, int64_t fail_after)
       : inner_(std::move(inner)), left_(fail_after) {}
-  Result<std::optional<std::string>> Next(int timeout_ms) override;
+  Result<std::optional<std::string_view>> Next(int timeout_ms) override;
   Status SendStatus(Lsn flush, bool reply_requested) override;
   bool fatal() const override { return false; }
 

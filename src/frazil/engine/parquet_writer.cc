@@ -174,7 +174,11 @@ Result<std::vector<DataFile>> CopyToParquet(Connection& con, const std::string& 
                          ? ", FILE_SIZE_BYTES " + std::to_string(options.target_file_size_bytes)
                          : ", PARTITION_BY (" + QuoteIdentifier(partition_column) + ")") +
                     ", ROW_GROUP_SIZE " + std::to_string(options.row_group_size) +
-                    ", COMPRESSION " + QuoteLiteral(options.compression) + ", FILENAME_PATTERN " +
+                    ", COMPRESSION " + QuoteLiteral(options.compression) +
+                    (options.compression_level != 0 && options.compression == "zstd"
+                         ? ", COMPRESSION_LEVEL " + std::to_string(options.compression_level)
+                         : std::string()) +
+                    ", FILENAME_PATTERN " +
                     QuoteLiteral(prefix + "_{i}") + ", OVERWRITE_OR_IGNORE true)";
   FRZ_ASSIGN_OR_RETURN(QueryResult result, con.Query(sql));
   std::map<std::string, size_t> col;

@@ -19,6 +19,7 @@ namespace frazil::engine {
 struct WriteOptions {
   int64_t target_file_size_bytes = int64_t{512} << 20;  // DuckDB rolls to a new file beyond this
   std::string compression = "zstd";                     // snappy, zstd, gzip, uncompressed
+  int compression_level = 0;                            // zstd level 1..22; 0 = DuckDB's default
   int64_t row_group_size = 122880;                      // rows per row group
   // Files are named <file_prefix>_<i>.parquet (partitioned: <file_prefix>-p<n>_<i>.parquet);
   // empty = a fresh random UUID per call (per partition for partitioned writes), so names
