@@ -118,9 +118,10 @@ Result<std::vector<PgType>> ResolveTypes(PgConnection& conn, const std::vector<s
 Result<std::vector<SourceTable>> ListPublishedTables(PgConnection& conn, const std::string& publication) {
   FRZ_ASSIGN_OR_RETURN(bool exists, PublicationExists(conn, publication));
   if (!exists) {
-    return MakeError(ErrorKind::kNotFound, "publication '" + publication + "' does not exist on " + conn.Describe() +
-                                               " (frazil run creates it when source.tables is set or "
-                                               "it may publish all tables)");
+    return MakeError(ErrorKind::kNotFound,
+                     "publication '" + publication + "' does not exist on " + conn.Describe() +
+                         " (was it dropped?): `frazil run` creates a missing publication when it starts; changes made "
+                         "while it was missing were not published");
   }
   FRZ_ASSIGN_OR_RETURN(
       auto tables,
