@@ -301,11 +301,8 @@ Status ChangeBuffer::Append(const RowMeta& meta, const Tuple* new_tuple, const T
   }
   rows_.AppendBool(old_tuple != nullptr);
   auto values = [&](const Tuple* t) {
+    if (t == nullptr) return rows_.AppendNulls(ncolumns_);
     for (size_t i = 0; i < ncolumns_; ++i) {
-      if (t == nullptr) {
-        rows_.AppendNull();
-        continue;
-      }
       const TupleValue* value = &(*t)[i];
       // An unchanged TOAST value equals the old row's value when PostgreSQL sent the old
       // row (replica identity full detoasts it).
@@ -340,7 +337,7 @@ Status ChangeBuffer::AppendFields(const RowMeta& meta, std::span<const std::opti
       rows_.AppendNull();
     }
   }
-  for (size_t i = 0; i < ncolumns_; ++i) rows_.AppendNull();
+  rows_.AppendNulls(ncolumns_);
   rows_.EndRow();
   return Ok();
 }

@@ -171,7 +171,9 @@ void PgConnection::FreeCopyBuffer() {
 
 Result<std::optional<std::string_view>> PgConnection::ReadCopyData(int timeout_ms, std::string* sqlstate) {
   FreeCopyBuffer();
-  for (int round = 0; round < 2; ++round) {
+  // Round 0: what libpq has buffered; round 1: after reading what the socket has (no wait:
+  // under load there is always more); round 2: after waiting for the socket.
+  for (int round = 0; round < 3; ++round) {
     char* buf = nullptr;
     int n = PQgetCopyData(conn_, &buf, /*async=*/1);
     if (n > 0) {
@@ -190,20 +192,22 @@ Result<std::optional<std::string_view>> PgConnection::ReadCopyData(int timeout_m
       }
       return MakeError(ErrorKind::kIOError, reason);
     }
-    if (round == 1) break;
-    // n == 0: wait for the socket, then let libpq read what arrived.
-    int fd = PQsocket(conn_);
-    if (fd < 0) return MakeError(ErrorKind::kIOError, "replication connection to " + Describe() + " is closed");
-    fd_set in;
-    FD_ZERO(&in);
-    FD_SET(fd, &in);
-    timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    int r = select(fd + 1, &in, nullptr, nullptr, &tv);
-    if (r < 0) {
-      if (errno == EINTR) return std::optional<std::string_view>();
-      return MakeError(ErrorKind::kIOError, "waiting for the replication stream: " + std::string(strerror(errno)));
+    if (round == 2) break;
+    if (round == 1) {
+      // n == 0 after a read: wait for the socket.
+      int fd = PQsocket(conn_);
+      if (fd < 0) return MakeError(ErrorKind::kIOError, "replication connection to " + Describe() + " is closed");
+      fd_set in;
+      FD_ZERO(&in);
+      FD_SET(fd, &in);
+      timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+      int r = select(fd + 1, &in, nullptr, nullptr, &tv);
+      if (r < 0) {
+        if (errno == EINTR) return std::optional<std::string_view>();
+        return MakeError(ErrorKind::kIOError, "waiting for the replication stream: " + std::string(strerror(errno)));
+      }
+      if (r == 0) return std::optional<std::string_view>();
     }
-    if (r == 0) return std::optional<std::string_view>();
     if (PQconsumeInput(conn_) == 0) return std::unexpected(ErrorFromConn("replication stream").error());
   }
   return std::optional<std::string_view>();

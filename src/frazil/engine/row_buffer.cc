@@ -139,6 +139,10 @@ void RowBuffer::AppendNull() {
   ++column_;
 }
 
+void RowBuffer::AppendNulls(size_t count) {
+  for (size_t end = column_ + count; column_ < end;) AppendNull();
+}
+
 void RowBuffer::AppendInt64(int64_t value) {
   assert(columns_[column_].type != Type::kVarchar);
   auto& d = *data_[column_];

@@ -33,6 +33,7 @@ class RowBuffer {
   // Values of one row in column order, then EndRow(). Appending a value of the wrong type
   // for its column is a bug (checked in debug builds only).
   void AppendNull();
+  void AppendNulls(size_t count);
   void AppendInt64(int64_t value);
   void AppendBool(bool value);
   void AppendString(std::string_view value);
