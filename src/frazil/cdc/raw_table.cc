@@ -394,8 +394,6 @@ Status RawTable::SpillStream(uint32_t xid) {
   return Ok();
 }
 
-bool RawTable::HasStream(uint32_t xid) const { return stream_buffers_.count(xid) > 0 || spills_.count(xid) > 0; }
-
 Status RawTable::CommitStream(uint32_t xid, Lsn commit_lsn, int64_t commit_ts_us, const std::set<uint32_t>& aborted) {
   std::vector<std::string> parts;
   if (spilled_toast_.count(xid)) {

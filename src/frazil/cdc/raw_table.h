@@ -78,7 +78,6 @@ class RawTable {
   Status CommitStream(uint32_t xid, Lsn commit_lsn, int64_t commit_ts_us, const std::set<uint32_t>& aborted);
   // Drops rows of `xid` (all of them when subxid == xid, else that subtransaction's).
   Status AbortStream(uint32_t xid, uint32_t subxid);
-  bool HasStream(uint32_t xid) const;
   // Bytes staged in memory for streamed transaction `xid`.
   int64_t stream_bytes(uint32_t xid) const;
   // Writes the rows of a buffer with this table's layout (on the buffer's own DuckDB
