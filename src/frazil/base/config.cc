@@ -18,6 +18,22 @@ struct Key {
   std::function<Status(Config&, const std::string&)> set;
 };
 
+// "a, b,c" -> {"a", "b", "c"} (blanks around items dropped, empty items skipped).
+std::vector<std::string> SplitList(const std::string& v) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char ch : v + ",") {
+    if (ch == ',') {
+      while (!cur.empty() && cur.back() == ' ') cur.pop_back();
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else if (!(ch == ' ' && cur.empty())) {
+      cur += ch;
+    }
+  }
+  return out;
+}
+
 Status ParseInt(const std::string& text, int64_t* out, const std::string& what) {
   try {
     size_t used = 0;
@@ -91,17 +107,7 @@ const std::vector<Key>& Keys() {
        [](Config& c, const std::string& v) -> Status { return SetName(v, &c.source.slot, "source.slot"); }},
       {"source.tables", "FRAZIL_SOURCE_TABLES",
        [](Config& c, const std::string& v) -> Status {
-         c.source.tables.clear();
-         std::string cur;
-         for (char ch : v + ",") {
-           if (ch == ',') {
-             while (!cur.empty() && cur.back() == ' ') cur.pop_back();
-             if (!cur.empty()) c.source.tables.push_back(cur);
-             cur.clear();
-           } else if (!(ch == ' ' && cur.empty())) {
-             cur += ch;
-           }
-         }
+         c.source.tables = SplitList(v);
          return Ok();
        }},
       {"source.namespace", "FRAZIL_SOURCE_NAMESPACE",
@@ -137,6 +143,36 @@ const std::vector<Key>& Keys() {
        [](Config& c, const std::string& v) -> Status { return ParseBool(v, &c.source.streaming, "source.streaming"); }},
       {"source.ddl_capture", "FRAZIL_SOURCE_DDL_CAPTURE",
        [](Config& c, const std::string& v) -> Status { return ParseBool(v, &c.source.ddl_capture, "source.ddl_capture"); }},
+      {"source.mirror", "FRAZIL_SOURCE_MIRROR",
+       [](Config& c, const std::string& v) -> Status { return ParseBool(v, &c.source.mirror, "source.mirror"); }},
+      {"source.mirror_namespace", "FRAZIL_SOURCE_MIRROR_NAMESPACE",
+       [](Config& c, const std::string& v) -> Status {
+         return SetName(v, &c.source.mirror_namespace, "source.mirror_namespace");
+       }},
+      {"source.mirror_exclude", "FRAZIL_SOURCE_MIRROR_EXCLUDE",
+       [](Config& c, const std::string& v) -> Status {
+         c.source.mirror_exclude = SplitList(v);
+         return Ok();
+       }},
+      {"source.mirror_rewrite_ratio", "FRAZIL_SOURCE_MIRROR_REWRITE_RATIO",
+       [](Config& c, const std::string& v) -> Status {
+         char* end = nullptr;
+         double r = std::strtod(v.c_str(), &end);
+         if (v.empty() || end == nullptr || *end != '\0' || !(r > 0 && r <= 1)) {
+           return MakeError(ErrorKind::kInvalidArgument,
+                            "source.mirror_rewrite_ratio must be a number in (0, 1], got '" + v + "'");
+         }
+         c.source.mirror_rewrite_ratio = r;
+         return Ok();
+       }},
+      {"source.mirror_target_file_mb", "FRAZIL_SOURCE_MIRROR_TARGET_FILE_MB",
+       [](Config& c, const std::string& v) -> Status {
+         FRZ_RETURN_IF_ERROR(ParseInt(v, &c.source.mirror_target_file_mb, "source.mirror_target_file_mb"));
+         if (c.source.mirror_target_file_mb < 1 || c.source.mirror_target_file_mb > 4096) {
+           return MakeError(ErrorKind::kInvalidArgument, "source.mirror_target_file_mb must be between 1 and 4096, got " + v);
+         }
+         return Ok();
+       }},
       {"metrics.listen", "FRAZIL_METRICS_LISTEN",
        [](Config& c, const std::string& v) -> Status { c.metrics_listen = v; return Ok(); }},
       {"log.level", "FRAZIL_LOG_LEVEL",
@@ -175,7 +211,7 @@ Status ApplyNode(Config& config, const YAML::Node& node, const std::string& pref
       return MakeError(ErrorKind::kInvalidArgument,
                        file + ":" + std::to_string(line) + ": unknown configuration key '" + key + "'");
     }
-    if (kv.second.IsSequence() && key == "source.tables") {
+    if (kv.second.IsSequence() && (key == "source.tables" || key == "source.mirror_exclude")) {
       std::string joined;
       for (const auto& item : kv.second) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
       auto s = found->set(config, joined);

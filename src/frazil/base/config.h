@@ -44,6 +44,12 @@ struct Config {
     int64_t commit_interval_ms = 500;
     bool streaming = true;
     bool ddl_capture = false;             // install an event trigger that captures renames
+    // Current-state mirror tables (docs/mirror.md).
+    bool mirror = true;                    // keep a mirror table of every replicated table
+    std::string mirror_namespace = "mirror";
+    std::vector<std::string> mirror_exclude;  // source tables ("schema.table" or "table") without a mirror
+    double mirror_rewrite_ratio = 0.2;     // rewrite a mirror data file once this fraction of it is deleted
+    int64_t mirror_target_file_mb = 128;   // mirror data files are merged up to about this size
   } source;
 
   std::string source_file;  // the YAML file this came from, if any
