@@ -95,6 +95,13 @@ Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& un
   // level keeps the flush thread from competing with decoding for CPU.
   ctx.write.compression_level = 1;
   ctx.spill_dir = w.local_root() + "/.frazil/spill";
+  const auto& src = w.config().source;
+  ctx.mirror.enabled = src.mirror;
+  ctx.mirror.ns = src.mirror_namespace;
+  ctx.mirror.exclude = src.mirror_exclude;
+  ctx.mirror.rewrite_ratio = src.mirror_rewrite_ratio;
+  ctx.mirror.target_file_bytes = src.mirror_target_file_mb << 20;
+  ctx.mirror.index_dir = w.local_root() + "/.frazil/mirror";
   cdc::Pipeline pipeline(ctx, options);
   std::unique_ptr<server::MetricsServer> metrics;
   if (!w.config().metrics_listen.empty()) {

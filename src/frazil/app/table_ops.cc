@@ -26,11 +26,6 @@ std::string Lower(std::string s) {
   return s;
 }
 
-std::string ToLocation(const std::string& local_path) {
-  if (local_path.starts_with("file:")) return local_path;
-  return "file://" + local_path;
-}
-
 // Produces and commits one snapshot, rebuilding it from a fresh load after each concurrent
 // commit. `make` turns the current table into the changes to commit; data files it refers
 // to are written once by the caller, so a retry only rewrites manifests.
@@ -172,7 +167,7 @@ Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id
     }
   }
   poller.reset();
-  for (auto& f : files) f.file_path = ToLocation(f.file_path);
+  for (auto& f : files) f.file_path = io::LocalLocation(f.file_path);
   auto result = CommitDataFiles(w, id, files, spec->spec_id, schema->schema_id(), overwrite);
   if (!result && result.error().kind != ErrorKind::kCommitStateUnknown) {
     // The data files were never referenced by a committed snapshot: remove them, unless
@@ -275,7 +270,7 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
                                                   engine::QuoteLiteral(local),
                                          local_dir));
     for (auto& f : files) {
-      f.file_path = ToLocation(f.file_path);
+      f.file_path = io::LocalLocation(f.file_path);
       f.partition = task->data_file.partition;
       f.referenced_data_file = path;
       delete_files.push_back(std::move(f));

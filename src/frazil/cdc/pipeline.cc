@@ -584,7 +584,7 @@ void Pipeline::RunFlush(FlushJob& job) {
       if (t->HasChanges()) job.rows[t->id().ToString()] = t->pending_rows();
     }
     FRZ_ASSIGN_OR_RETURN(job.committed,
-                         CommitTables(ctx_, job.tables, job.lsn,
+                         CommitTables(ctx_, *flush_con_, job.tables, job.lsn,
                                       {{kSlotProperty, options_.slot}, {"frazil.transactions", std::to_string(job.txns)}}));
     KillPoint("cdc.after_commit");
     return Ok();

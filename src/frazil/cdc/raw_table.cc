@@ -17,16 +17,6 @@
 namespace frazil::cdc {
 namespace {
 
-std::string ToLocation(const std::string& local_path) {
-  if (local_path.starts_with("file:")) return local_path;
-  return "file://" + local_path;
-}
-
-int NextSchemaId(const iceberg::TableMetadata& md) {
-  int id = 0;
-  for (const auto& s : md.schemas) id = std::max(id, s.schema_id() + 1);
-  return id;
-}
 
 }  // namespace
 
@@ -86,7 +76,7 @@ Result<std::unique_ptr<RawTable>> RawTable::Open(CdcContext& ctx, engine::Connec
   if (current == nullptr) return MakeError(ErrorKind::kCorrupt, "raw table " + id.ToString() + " has no current schema");
   FRZ_ASSIGN_OR_RETURN(auto evolved, EvolveRawSchema(*current, md.last_column_id, source.columns, {}));
   if (evolved) {
-    evolved->set_schema_id(NextSchemaId(md));
+    evolved->set_schema_id(md.NextSchemaId());
     t->pending_last_column_id_ = std::max(md.last_column_id, evolved->HighestFieldId());
     FRZ_ASSIGN_OR_RETURN(t->layout_, MakeLayout(source.columns, *evolved));
     t->pending_schema_ = std::move(evolved);
@@ -96,6 +86,12 @@ Result<std::unique_ptr<RawTable>> RawTable::Open(CdcContext& ctx, engine::Connec
     FRZ_ASSIGN_OR_RETURN(t->layout_, MakeLayout(source.columns, *current));
   }
   FRZ_RETURN_IF_ERROR(t->NewBuffer());
+  if (ctx.mirror.Wants(source.schema, source.name)) {
+    MirrorTable::Deps deps{ctx.catalog, ctx.io, ctx.clock, ctx.write};
+    catalog::TableIdentifier mirror_id{catalog::Namespace{ctx.mirror.ns}, id.name};
+    FRZ_ASSIGN_OR_RETURN(t->mirror_, MirrorTable::Open(deps, ctx.mirror, con, mirror_id, id, t->table_, source, slot));
+    if (t->pending_schema_) t->mirror_->UpdateSource(source, *t->pending_schema_, t->pending_last_column_id_);
+  }
   return t;
 }
 
@@ -141,7 +137,7 @@ Status RawTable::WriteFrom(engine::Connection& con, const std::string& from_sql,
                                              " into " + id_.ToString() + ": " + files.error().message);
   }
   for (auto& f : *files) {
-    f.file_path = ToLocation(f.file_path);
+    f.file_path = io::LocalLocation(f.file_path);
     pending_files_.push_back(std::move(f));
   }
   return Ok();
@@ -335,8 +331,10 @@ Status RawTable::UpdateSource(const SourceTable& next, const std::vector<std::pa
       return MakeError(ErrorKind::kUnsupported, "the definition of " + next.QualifiedName() +
                                                     " changed while a large transaction touching it is in progress");
     }
+    FRZ_RETURN_IF_ERROR(ApplyMirror(con_));
     source_ = next;
     FRZ_ASSIGN_OR_RETURN(layout_, MakeLayout(next.columns, current));
+    if (mirror_) mirror_->UpdateSource(next, current, last_id);
     return NewBuffer();
   }
   if (!stream_buffers_.empty() || !spills_.empty()) {
@@ -346,11 +344,13 @@ Status RawTable::UpdateSource(const SourceTable& next, const std::vector<std::pa
                          "after that transaction ends");
   }
   FRZ_RETURN_IF_ERROR(WriteStaged());
-  evolved->set_schema_id(std::max(NextSchemaId(table_.metadata), current.schema_id() + 1));
+  FRZ_RETURN_IF_ERROR(ApplyMirror(con_));
+  evolved->set_schema_id(std::max(table_.metadata.NextSchemaId(), current.schema_id() + 1));
   pending_last_column_id_ = std::max(last_id, evolved->HighestFieldId());
   FRZ_ASSIGN_OR_RETURN(layout_, MakeLayout(next.columns, *evolved));
   pending_schema_ = std::move(evolved);
   source_ = next;
+  if (mirror_) mirror_->UpdateSource(next, *pending_schema_, pending_last_column_id_);
   Log(LogLevel::kInfo, "source table changed: evolving the raw table schema",
       {{"table", id_.ToString()}, {"source", next.QualifiedName()}});
   return NewBuffer();
@@ -462,7 +462,7 @@ Result<std::vector<iceberg::DataFile>> RawTable::WriteBuffer(engine::Connection&
 
 void RawTable::AddPendingFiles(std::vector<iceberg::DataFile> files) {
   for (auto& f : files) {
-    f.file_path = ToLocation(f.file_path);
+    f.file_path = io::LocalLocation(f.file_path);
     pending_files_.push_back(std::move(f));
   }
 }
@@ -473,7 +473,23 @@ int64_t RawTable::pending_rows() const {
   return n;
 }
 
-Result<catalog::TableCommit> RawTable::PrepareCommit(Lsn lsn, const std::map<std::string, std::string>& summary) {
+Status RawTable::ApplyMirror(engine::Connection& con) {
+  if (!mirror_ || mirror_applied_ >= pending_files_.size()) return Ok();
+  std::string list;
+  for (size_t i = mirror_applied_; i < pending_files_.size(); ++i) {
+    list += (list.empty() ? "" : ", ") + engine::QuoteLiteral(ctx_.io->LocalPath(pending_files_[i].file_path));
+  }
+  auto s = mirror_->Apply(con, "SELECT * FROM read_parquet([" + list + "])");
+  if (!s) {
+    return MakeError(s.error().kind, "applying changes of " + source_.QualifiedName() + " to its mirror " +
+                                         mirror_->id().ToString() + ": " + s.error().message);
+  }
+  mirror_applied_ = pending_files_.size();
+  return Ok();
+}
+
+Result<std::vector<catalog::TableCommit>> RawTable::PrepareCommit(Lsn lsn,
+                                                                  const std::map<std::string, std::string>& summary) {
   catalog::TableCommit commit;
   commit.id = id_;
   const auto& base = table_.metadata;
@@ -503,28 +519,50 @@ Result<catalog::TableCommit> RawTable::PrepareCommit(Lsn lsn, const std::map<std
     commit.requirements.push_back(iceberg::req::AssertTableUuid{base.table_uuid});
   }
   commit.updates.push_back(iceberg::upd::SetProperties{{{kLsnProperty, FormatLsn(lsn)}}});
-  return commit;
+  std::vector<catalog::TableCommit> commits;
+  commits.push_back(std::move(commit));
+  if (mirror_) {
+    FRZ_ASSIGN_OR_RETURN(auto m, mirror_->PrepareCommit(lsn, summary));
+    commits.push_back(std::move(m));
+  }
+  return commits;
 }
 
-void RawTable::Committed(const catalog::LoadedTable& table, Lsn lsn) {
-  table_ = table;
+void RawTable::Committed(std::span<const catalog::LoadedTable> tables, Lsn lsn) {
+  table_ = tables[0];
   resume_lsn_ = lsn;
   pending_files_.clear();
   pending_schema_.reset();
+  mirror_applied_ = 0;
+  if (mirror_ && tables.size() > 1) mirror_->Committed(tables[1]);
 }
 
-Status RawTable::Reload() {
+Result<bool> RawTable::ReloadAfterFailure(Lsn lsn) {
   FRZ_ASSIGN_OR_RETURN(table_, ctx_.catalog->LoadTable(id_));
   resume_lsn_ = ResumeLsn(table_.metadata);
-  return Ok();
+  if (resume_lsn_ >= lsn) {
+    // It happened (raw table and mirror are committed together).
+    pending_files_.clear();
+    pending_schema_.reset();
+    mirror_applied_ = 0;
+    if (mirror_) {
+      FRZ_ASSIGN_OR_RETURN(auto m, ctx_.catalog->LoadTable(mirror_->id()));
+      mirror_->Committed(m);
+    }
+    return true;
+  }
+  if (mirror_) FRZ_RETURN_IF_ERROR(mirror_->Reload());
+  return false;
 }
 
 void RawTable::DiscardPending() {
   for (const auto& f : pending_files_) (void)ctx_.io->Delete(f.file_path);
   pending_files_.clear();
+  mirror_applied_ = 0;
+  if (mirror_) mirror_->DiscardPending();
 }
 
-Result<int64_t> CommitTables(CdcContext& ctx, const std::vector<RawTable*>& tables, Lsn lsn,
+Result<int64_t> CommitTables(CdcContext& ctx, engine::Connection& con, const std::vector<RawTable*>& tables, Lsn lsn,
                              const std::map<std::string, std::string>& summary) {
   std::vector<RawTable*> changed;
   int64_t rows = 0;
@@ -535,28 +573,34 @@ Result<int64_t> CommitTables(CdcContext& ctx, const std::vector<RawTable*>& tabl
     }
   }
   if (changed.empty()) return int64_t{0};
+  for (auto* t : changed) FRZ_RETURN_IF_ERROR(t->ApplyMirror(con));
   constexpr int kAttempts = 10;
   for (int attempt = 1;; ++attempt) {
     std::vector<catalog::TableCommit> commits;
+    std::vector<size_t> first;  // index of each table's first commit
     for (auto* t : changed) {
       FRZ_ASSIGN_OR_RETURN(auto c, t->PrepareCommit(lsn, summary));
-      commits.push_back(std::move(c));
+      first.push_back(commits.size());
+      for (auto& one : c) commits.push_back(std::move(one));
     }
+    first.push_back(commits.size());
     KillPoint("cdc.after_manifests");
     auto committed = ctx.catalog->CommitTransaction(commits);
     if (committed) {
-      for (size_t i = 0; i < changed.size(); ++i) changed[i]->Committed((*committed)[i], lsn);
+      for (size_t i = 0; i < changed.size(); ++i) {
+        changed[i]->Committed(std::span<const catalog::LoadedTable>(committed->data() + first[i], first[i + 1] - first[i]),
+                              lsn);
+      }
       return rows;
     }
-    for (auto* t : changed) FRZ_RETURN_IF_ERROR(t->Reload());
+    // The tables' resume LSN says whether the commit happened (its outcome may be unknown).
+    bool all = true;
+    for (auto* t : changed) {
+      FRZ_ASSIGN_OR_RETURN(bool happened, t->ReloadAfterFailure(lsn));
+      all = all && happened;
+    }
     if (committed.error().kind != ErrorKind::kCommitFailed) {
-      // The outcome is unknown: the tables' resume LSN says whether it happened.
-      bool all = true;
-      for (auto* t : changed) all = all && t->resume_lsn() >= lsn;
-      if (all) {
-        for (auto* t : changed) t->Committed(t->table(), lsn);
-        return rows;
-      }
+      if (all) return rows;
       if (attempt >= 3) return std::unexpected(committed.error());
     } else if (attempt >= kAttempts) {
       return MakeError(ErrorKind::kCommitFailed, "committing changes up to LSN " + FormatLsn(lsn) + " failed after " +

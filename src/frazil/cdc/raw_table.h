@@ -7,12 +7,14 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "frazil/base/clock.h"
 #include "frazil/catalog/catalog.h"
 #include "frazil/cdc/changelog.h"
+#include "frazil/cdc/mirror_table.h"
 #include "frazil/engine/parquet_writer.h"
 #include "frazil/io/file_io.h"
 
@@ -26,12 +28,14 @@ struct CdcContext {
   Clock* clock = nullptr;
   engine::WriteOptions write;
   std::string spill_dir;  // local folder for streamed transactions' spilled changes
+  MirrorOptions mirror;   // mirror tables (docs/mirror.md)
 };
 
 class RawTable {
  public:
   // Loads (creating when missing, with its namespace) the raw table `id` for `source`, and
-  // evolves its schema when the source columns differ from it.
+  // evolves its schema when the source columns differ from it; opens its mirror table when
+  // ctx.mirror wants one.
   static Result<std::unique_ptr<RawTable>> Open(CdcContext& ctx, engine::Connection& con,
                                                 const catalog::TableIdentifier& id, const SourceTable& source,
                                                 const std::string& slot);
@@ -42,6 +46,7 @@ class RawTable {
   ChangeBuffer& buffer() { return *buffer_; }
   const Layout& layout() const { return layout_; }
   const catalog::LoadedTable& table() const { return table_; }
+  MirrorTable* mirror() const { return mirror_.get(); }
   // Transactions whose commit LSN is below this are already in the table (skip them).
   Lsn resume_lsn() const { return resume_lsn_.load(); }
   // Whether the table has ever been snapshotted or streamed into (has frazil.lsn).
@@ -91,12 +96,17 @@ class RawTable {
   bool HasPendingRows() const { return !pending_files_.empty() || buffer_->rows() > 0; }
   int64_t pending_rows() const;
 
-  // This table's part of a catalog commit advancing it to `lsn`. Call WriteStaged first.
-  Result<catalog::TableCommit> PrepareCommit(Lsn lsn, const std::map<std::string, std::string>& summary);
-  // After the commit succeeded with `table` as the new state.
-  void Committed(const catalog::LoadedTable& table, Lsn lsn);
-  // After a failed commit: reload the table (pending files are kept for the retry).
-  Status Reload();
+  // Applies the data files written since the last call to the mirror (on `con`).
+  Status ApplyMirror(engine::Connection& con);
+  // This table's part of a catalog commit advancing it to `lsn` (and its mirror's, when it
+  // has one, second). Call WriteStaged and ApplyMirror first.
+  Result<std::vector<catalog::TableCommit>> PrepareCommit(Lsn lsn, const std::map<std::string, std::string>& summary);
+  // After the commit succeeded with `tables` (as PrepareCommit's) as the new state.
+  void Committed(std::span<const catalog::LoadedTable> tables, Lsn lsn);
+  // After a failed commit towards `lsn`: reloads the table and says whether the commit
+  // happened after all (then the pending changes are committed state); otherwise pending
+  // files are kept for the retry. Errors: CommitFailed if another writer changed the mirror.
+  Result<bool> ReloadAfterFailure(Lsn lsn);
   // Deletes pending data files (the commit definitely did not happen and will not be retried).
   void DiscardPending();
 
@@ -125,6 +135,8 @@ class RawTable {
   std::map<uint32_t, std::vector<std::string>> spills_;              // streamed xid -> spill files
   std::map<uint32_t, std::unique_ptr<ChangeBuffer>> stream_buffers_;  // streamed xid -> its rows
   std::set<uint32_t> spilled_toast_;  // streamed xids that spilled unfilled TOAST values
+  std::unique_ptr<MirrorTable> mirror_;
+  size_t mirror_applied_ = 0;  // pending_files_ already applied to the mirror
 };
 
 // Commits the changes of `tables` (those with HasChanges) in one catalog transaction that
@@ -132,7 +144,8 @@ class RawTable {
 // whose outcome is unknown, reloads and treats the tables as committed when their resume
 // LSN reached `lsn`. Returns the rows committed.
 // Errors: CommitFailed after repeated conflicts; the catalog's error otherwise.
-Result<int64_t> CommitTables(CdcContext& ctx, const std::vector<RawTable*>& tables, Lsn lsn,
+// Mirrors are brought up to their raw tables on `con` first.
+Result<int64_t> CommitTables(CdcContext& ctx, engine::Connection& con, const std::vector<RawTable*>& tables, Lsn lsn,
                              const std::map<std::string, std::string>& summary);
 
 // Reads the resume LSN (property frazil.lsn) of a raw table; 0 if none.

@@ -74,6 +74,7 @@ class Copier {
  private:
   // Commits each table as soon as all its chunks are written, until all are done.
   Status CommitLoop(int workers) {
+    FRZ_ASSIGN_OR_RETURN(auto con, engine::Connection::Open(*ctx_.db));  // mirrors are applied on it
     size_t committed = 0;
     while (committed < tables_.size()) {
       size_t ready;
@@ -92,7 +93,7 @@ class Copier {
       RawTable* t = tables_[ready];
       t->AddPendingFiles(std::move(files_[ready]));
       if (t->HasChanges()) {
-        auto commit = CommitTables(ctx_, {t}, options_.consistent_point,
+        auto commit = CommitTables(ctx_, con, {t}, options_.consistent_point,
                                    {{"frazil.snapshot", "initial"}, {kSlotProperty, options_.slot}});
         if (!commit) {
           return MakeError(commit.error().kind, "committing the snapshot of " + t->source().QualifiedName() + ": " +
@@ -108,13 +109,11 @@ class Copier {
     return Ok();
   }
 
-  // A table with no rows gets its resume LSN without a snapshot.
+  // A table with no rows gets its resume LSN (and its mirror's) without a snapshot.
   Status MarkStarted(RawTable* t) {
-    catalog::TableCommit c;
-    c.id = t->id();
-    c.updates.push_back(iceberg::upd::SetProperties{{{kLsnProperty, FormatLsn(options_.consistent_point)}}});
-    FRZ_ASSIGN_OR_RETURN(auto done, ctx_.catalog->CommitTransaction({c}));
-    t->Committed(done[0], options_.consistent_point);
+    FRZ_ASSIGN_OR_RETURN(auto commits, t->PrepareCommit(options_.consistent_point, {}));
+    FRZ_ASSIGN_OR_RETURN(auto done, ctx_.catalog->CommitTransaction(commits));
+    t->Committed(done, options_.consistent_point);
     return Ok();
   }
 

@@ -1,6 +1,7 @@
 // Lookups on TableMetadata and Snapshot. The JSON forms live in metadata_json.cc.
 #include "frazil/iceberg/table_metadata.h"
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -18,6 +19,12 @@ std::string Snapshot::operation() const {
 }
 
 const Schema* TableMetadata::current_schema() const { return schema_by_id(current_schema_id); }
+
+int TableMetadata::NextSchemaId() const {
+  int id = 0;
+  for (const Schema& s : schemas) id = std::max(id, s.schema_id() + 1);
+  return id;
+}
 
 const Schema* TableMetadata::schema_by_id(int id) const {
   for (const Schema& s : schemas) {

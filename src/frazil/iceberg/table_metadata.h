@@ -86,6 +86,8 @@ struct TableMetadata {
 
   // Lookups; nullptr if absent.
   const Schema* current_schema() const;
+  // An id no schema of the table uses yet.
+  int NextSchemaId() const;
   const Schema* schema_by_id(int id) const;
   const PartitionSpec* default_spec() const;
   const PartitionSpec* spec_by_id(int id) const;

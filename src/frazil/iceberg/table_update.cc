@@ -157,8 +157,7 @@ class MetadataBuilder {
         return Ok();
       }
     }
-    int id = 0;
-    for (const Schema& s : m_.schemas) id = std::max(id, s.schema_id() + 1);
+    int id = m_.NextSchemaId();
     Schema schema = u.schema;
     schema.set_schema_id(id);
     m_.schemas.push_back(std::move(schema));

@@ -51,6 +51,8 @@ std::unique_ptr<FileIO> NewMemoryFileIO();
 
 // Strips `file:` / `file://` prefixes: `file:///a/b` -> `/a/b`, `file:/a/b` -> `/a/b`.
 std::string StripFileScheme(std::string_view location);
+// The location of a local path: `/a/b` -> `file:///a/b` (locations are kept as they are).
+std::string LocalLocation(std::string_view local_path);
 // Joins a location and a relative path with exactly one '/'.
 std::string JoinLocation(std::string_view base, std::string_view rel);
 

@@ -204,6 +204,11 @@ class LocalFileIO final : public FileIO {
 
 std::unique_ptr<FileIO> NewLocalFileIO() { return std::make_unique<LocalFileIO>(); }
 
+std::string LocalLocation(std::string_view local_path) {
+  if (local_path.starts_with("file:")) return std::string(local_path);
+  return "file://" + std::string(local_path);
+}
+
 std::string StripFileScheme(std::string_view location) {
   if (location.starts_with("file:")) {
     location.remove_prefix(5);

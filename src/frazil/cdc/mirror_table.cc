@@ -1,0 +1,855 @@
+#include "frazil/cdc/mirror_table.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "frazil/base/clock.h"
+#include "frazil/base/log.h"
+#include "frazil/engine/row_buffer.h"
+#include "frazil/engine/table_scan.h"
+#include "frazil/engine/types.h"
+#include "frazil/iceberg/scan.h"
+#include "frazil/iceberg/snapshot_producer.h"
+#include "frazil/iceberg/table_update.h"
+
+namespace frazil::cdc {
+namespace {
+
+using engine::QuoteIdentifier;
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A key column's value as text that does not depend on session settings.
+std::string KeyPartSql(const iceberg::NestedField& f, const std::string& expr) {
+  if (f.type->id == iceberg::TypeId::kTimestampTz) return "CAST(epoch_us(" + expr + ") AS VARCHAR)";
+  return "CAST(" + expr + " AS VARCHAR)";
+}
+
+// Index file format (docs/mirror.md): magic, snapshot id, file table, entries, checksum.
+constexpr char kIndexMagic[8] = {'F', 'R', 'Z', 'M', 'I', 'D', 'X', '1'};
+
+uint64_t Fnv1a(std::string_view bytes, uint64_t h = 1469598103934665603ULL) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+void PutU64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+void PutVarint(std::string& out, uint64_t v) {
+  do {
+    uint8_t b = v & 0x7fu;
+    v >>= 7;
+    out.push_back(static_cast<char>(v ? (b | 0x80u) : b));
+  } while (v);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+  bool U64(uint64_t* v) {
+    if (data_.size() - pos_ < 8) return false;
+    *v = 0;
+    for (int i = 0; i < 8; ++i) *v |= uint64_t{static_cast<uint8_t>(data_[pos_ + i])} << (8 * i);
+    pos_ += 8;
+    return true;
+  }
+  bool Varint(uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= data_.size()) return false;
+      auto b = static_cast<uint8_t>(data_[pos_++]);
+      *v |= uint64_t{b & 0x7fu} << shift;
+      if ((b & 0x80u) == 0) return true;
+    }
+    return false;
+  }
+  bool Bytes(uint64_t n, std::string_view* out) {
+    if (data_.size() - pos_ < n) return false;
+    *out = data_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool done() const { return pos_ == data_.size(); }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+bool MirrorOptions::Wants(const std::string& schema, const std::string& table) const {
+  if (!enabled) return false;
+  std::string qualified = Lower(schema + "." + table);
+  for (const auto& e : exclude) {
+    std::string x = Lower(e);
+    if (x.find('.') == std::string::npos) x = "public." + x;
+    if (x == qualified) return false;
+  }
+  return true;
+}
+
+iceberg::Schema MirrorSchema(const iceberg::Schema& raw_schema) {
+  std::vector<iceberg::NestedField> fields;
+  for (const auto& f : raw_schema.fields()) {
+    if (!IsChangelogColumn(f.name)) fields.push_back(f);
+  }
+  return iceberg::Schema(raw_schema.schema_id(), std::move(fields));
+}
+
+Result<std::unique_ptr<MirrorTable>> MirrorTable::Open(const Deps& deps, const MirrorOptions& options,
+                                                       engine::Connection& con, const catalog::TableIdentifier& id,
+                                                       const catalog::TableIdentifier& raw_id,
+                                                       const catalog::LoadedTable& raw, const SourceTable& source,
+                                                       const std::string& slot) {
+  std::unique_ptr<MirrorTable> m(new MirrorTable(deps, options));
+  m->id_ = id;
+  m->raw_id_ = raw_id;
+  auto& catalog = *deps.catalog;
+  const iceberg::Schema* raw_schema = raw.metadata.current_schema();
+  if (raw_schema == nullptr) return MakeError(ErrorKind::kCorrupt, "raw table of " + id.ToString() + " has no schema");
+  m->SetSource(source);
+  FRZ_ASSIGN_OR_RETURN(bool exists, catalog.TableExists(id));
+  if (!exists) {
+    FRZ_ASSIGN_OR_RETURN(bool ns_exists, catalog.NamespaceExists(id.ns));
+    if (!ns_exists) {
+      auto s = catalog.CreateNamespace(id.ns, {});
+      if (!s && s.error().kind != ErrorKind::kAlreadyExists) return std::unexpected(s.error());
+    }
+    std::string key;
+    for (const auto& k : m->key_columns_) key += (key.empty() ? "" : ",") + k;
+    auto created = catalog.CreateTable(
+        id, MirrorSchema(*raw_schema), iceberg::PartitionSpec{}, iceberg::SortOrder{}, std::nullopt,
+        {{kSlotProperty, slot}, {kSourceProperty, source.QualifiedName()}, {kMirrorKeyProperty, key},
+         {kMirrorOfProperty, raw_id.ToString()}});
+    if (!created && created.error().kind != ErrorKind::kAlreadyExists) return std::unexpected(created.error());
+    if (created) {
+      Log(LogLevel::kInfo, "created mirror table", {{"table", id.ToString()}, {"source", source.QualifiedName()}});
+    }
+  }
+  FRZ_ASSIGN_OR_RETURN(m->table_, catalog.LoadTable(id));
+  const auto& md = m->table_.metadata;
+  auto fed_from = md.properties.find(kSourceProperty);
+  if (fed_from != md.properties.end() && fed_from->second != source.QualifiedName()) {
+    return MakeError(ErrorKind::kInvalidArgument, "mirror table " + id.ToString() + " already mirrors " +
+                                                      fed_from->second + ", not " + source.QualifiedName() +
+                                                      ": use another source.mirror_namespace");
+  }
+  FRZ_RETURN_IF_ERROR(m->LoadState());
+  if (m->mode_ == MirrorMode::kInsertOnly) {
+    Log(LogLevel::kWarn,
+        "source table has no primary key or replica identity: its mirror is insert-only (PostgreSQL refuses its "
+        "updates and deletes while it is published)",
+        {{"table", id.ToString()}, {"source", source.QualifiedName()}});
+  }
+  // Follow the raw table's schema.
+  m->UpdateSource(source, *raw_schema, raw.metadata.last_column_id);
+  Lsn raw_lsn = 0, mirror_lsn = 0;
+  if (auto it = raw.metadata.properties.find(kLsnProperty); it != raw.metadata.properties.end()) {
+    raw_lsn = ParseLsn(it->second).value_or(0);
+  }
+  if (auto it = md.properties.find(kLsnProperty); it != md.properties.end()) {
+    mirror_lsn = ParseLsn(it->second).value_or(0);
+  }
+  if (mirror_lsn > raw_lsn) {
+    return MakeError(ErrorKind::kCorrupt, "mirror table " + id.ToString() + " is at LSN " + FormatLsn(mirror_lsn) +
+                                              ", ahead of its raw table (" + FormatLsn(raw_lsn) +
+                                              "): was the raw table replaced? Drop the mirror to rebuild it");
+  }
+  if (mirror_lsn < raw_lsn) {
+    // Replay the raw table's committed changes the mirror has not seen.
+    Log(LogLevel::kInfo, "bringing the mirror table up to its raw table",
+        {{"table", id.ToString()}, {"from", FormatLsn(mirror_lsn)}, {"to", FormatLsn(raw_lsn)}});
+    FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(raw.metadata, *deps.io, {}));
+    FRZ_ASSIGN_OR_RETURN(std::string scan,
+                         engine::ScanSql(*raw_schema, plan.tasks,
+                                         [&deps](const std::string& loc) { return deps.io->LocalPath(loc); }));
+    std::string l = std::to_string(mirror_lsn);
+    std::string sql = mirror_lsn == 0 ? scan
+                                      : "SELECT * FROM (" + scan + ") WHERE (_op <> 'r' AND _commit_lsn >= " + l +
+                                            ") OR (_op = 'r' AND _commit_lsn > " + l + ")";
+    FRZ_RETURN_IF_ERROR(m->Apply(con, sql));
+    FRZ_ASSIGN_OR_RETURN(auto commit, m->PrepareCommit(raw_lsn, {}));
+    FRZ_ASSIGN_OR_RETURN(auto committed, catalog.CommitTransaction({commit}));
+    m->Committed(committed[0]);
+  }
+  return m;
+}
+
+MirrorTable::~MirrorTable() { SaveIndex(); }
+
+void MirrorTable::SetSource(const SourceTable& source) {
+  source_ = source;
+  std::vector<std::string> keys;
+  for (const auto& c : source.columns) {
+    if (c.is_key) keys.push_back(c.name);
+  }
+  MirrorMode mode = MirrorMode::kInsertOnly;
+  if (source.replica_identity == 'f') {
+    mode = MirrorMode::kMultiset;
+    keys.clear();
+    for (const auto& c : source.columns) keys.push_back(c.name);
+  } else if ((source.replica_identity == 'd' || source.replica_identity == 'i') && !keys.empty()) {
+    mode = MirrorMode::kKeyed;
+  } else {
+    keys.clear();
+  }
+  if (mode != mode_ || keys != key_columns_) index_valid_ = false;  // rebuilt before the next Apply
+  mode_ = mode;
+  key_columns_ = std::move(keys);
+}
+
+const iceberg::Schema& MirrorTable::schema() const {
+  return pending_schema_ ? *pending_schema_ : *table_.metadata.current_schema();
+}
+
+void MirrorTable::UpdateSource(const SourceTable& source, const iceberg::Schema& raw_schema, int last_column_id) {
+  SetSource(source);
+  iceberg::Schema next = MirrorSchema(raw_schema);
+  if (!next.SameStructure(schema())) {
+    pending_schema_ = std::move(next);
+    pending_last_column_id_ = std::max({last_column_id, table_.metadata.last_column_id, pending_schema_->HighestFieldId()});
+    pending_ = true;
+    // Key expressions follow column names, which may have changed.
+    index_valid_ = false;
+  }
+  key_fields_.clear();
+  for (const auto& k : key_columns_) {
+    if (const auto* f = schema().FindField(std::string_view(k))) key_fields_.push_back(*f);
+  }
+}
+
+std::string MirrorTable::KeySql(const std::string& qualifier) const {
+  if (key_fields_.size() == 1) {
+    return "COALESCE('v' || " + KeyPartSql(key_fields_[0], qualifier + QuoteIdentifier(key_fields_[0].name)) + ", 'n')";
+  }
+  std::string out;
+  for (const auto& f : key_fields_) {
+    std::string v = KeyPartSql(f, qualifier + QuoteIdentifier(f.name));
+    out += (out.empty() ? "" : " || ") + std::string("COALESCE(CAST(length(") + v + ") AS VARCHAR) || ':' || " + v +
+           ", 'n')";
+  }
+  return out.empty() ? "''" : out;
+}
+
+std::string MirrorTable::LocalDataDir() const { return deps_.io->LocalPath(iceberg::DataDir(table_.metadata)); }
+
+uint32_t MirrorTable::AddFile(iceberg::DataFile file) {
+  file.file_path = io::LocalLocation(file.file_path);
+  auto n = static_cast<uint32_t>(files_.size());
+  file_numbers_[file.file_path] = n;
+  files_.push_back(FileState{std::move(file), 0, true, false});
+  return n;
+}
+
+void MirrorTable::RemoveFile(uint32_t n) {
+  auto& f = files_[n];
+  if (!f.live) return;
+  f.live = false;
+  if (!f.committed) (void)deps_.io->Delete(f.file.file_path);  // never referenced by a commit
+  pending_ = true;
+}
+
+Status MirrorTable::LoadState() {
+  files_.clear();
+  file_numbers_.clear();
+  delete_files_.clear();
+  pending_schema_.reset();
+  pending_ = false;
+  index_valid_ = false;
+  const auto* snap = table_.metadata.current_snapshot();
+  base_snapshot_id_ = snap ? std::optional<int64_t>(snap->snapshot_id) : std::nullopt;
+  if (snap == nullptr) {
+    index_.Clear();
+    index_valid_ = true;
+    return Ok();
+  }
+  FRZ_ASSIGN_OR_RETURN(auto live, iceberg::ReadLiveFiles(table_.metadata, *snap, *deps_.io));
+  for (auto& lf : live) {
+    if (lf.entry.data_file.content == iceberg::FileContent::kData) {
+      uint32_t n = AddFile(lf.entry.data_file);
+      files_[n].committed = true;
+    } else if (lf.entry.data_file.content == iceberg::FileContent::kPositionDeletes) {
+      delete_files_.push_back(DeleteFileState{lf.entry.data_file, true, true});
+    } else {
+      return MakeError(ErrorKind::kUnsupported, "mirror table " + id_.ToString() +
+                                                    " has equality delete files (written by another engine): frazil "
+                                                    "maintains mirrors with position deletes only; drop the mirror to "
+                                                    "rebuild it");
+    }
+  }
+  return Ok();
+}
+
+std::vector<iceberg::FileScanTask> MirrorTable::LiveTasks() const {
+  std::vector<iceberg::DataFile> deletes;
+  for (const auto& d : delete_files_) {
+    if (d.live) deletes.push_back(d.file);
+  }
+  std::vector<iceberg::FileScanTask> tasks;
+  for (const auto& f : files_) {
+    if (!f.live) continue;
+    iceberg::FileScanTask t;
+    t.data_file = f.file;
+    t.spec_id = table_.metadata.default_spec_id;
+    if (f.deleted > 0 || !index_valid_) t.position_deletes = deletes;
+    tasks.push_back(std::move(t));
+  }
+  return tasks;
+}
+
+std::string MirrorTable::IndexPath() const {
+  if (options_.index_dir.empty()) return "";
+  return options_.index_dir + "/" + id_.ToString() + ".idx";
+}
+
+Status MirrorTable::EnsureIndex(engine::Connection& con) {
+  if (index_valid_) return Ok();
+  if (mode_ == MirrorMode::kInsertOnly) {
+    index_.Clear();
+    index_valid_ = true;
+    return Ok();
+  }
+  if (!pending_ && LoadIndex()) return Ok();
+  return RebuildIndex(con);
+}
+
+Status MirrorTable::RebuildIndex(engine::Connection& con) {
+  index_.Clear();
+  index_valid_ = false;
+  auto tasks = LiveTasks();
+  int64_t t0 = deps_.clock->NowMillis();
+  std::map<std::string, uint32_t> by_local;
+  for (uint32_t n = 0; n < files_.size(); ++n) {
+    if (files_[n].live) by_local[deps_.io->LocalPath(files_[n].file.file_path)] = n;
+  }
+  std::vector<int64_t> live_rows(files_.size(), 0);
+  if (!tasks.empty()) {
+    engine::ScanSqlOptions so;
+    so.with_row_position = true;
+    FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(schema(), tasks,
+                                                           [this](const std::string& loc) { return deps_.io->LocalPath(loc); },
+                                                           so));
+    FRZ_ASSIGN_OR_RETURN(auto q, con.Query("SELECT " + KeySql("") + ", " + engine::kFilePathColumn + ", CAST(" +
+                                           engine::kRowPositionColumn + " AS BIGINT) FROM (" + scan + ")"));
+    while (auto chunk = q.NextChunk()) {
+      uint32_t last_n = 0;
+      std::string last_path;
+      for (size_t r = 0; r < chunk->size(); ++r) {
+        std::string_view path = chunk->GetStringView(1, r);
+        if (path != last_path) {
+          auto it = by_local.find(std::string(path));
+          if (it == by_local.end()) {
+            return MakeError(ErrorKind::kInternal, "rebuilding the index of " + id_.ToString() +
+                                                       ": scan returned an unknown file " + std::string(path));
+          }
+          last_path = std::string(path);
+          last_n = it->second;
+        }
+        index_.Insert(chunk->GetStringView(0, r), RowLocation{last_n, static_cast<uint64_t>(chunk->GetInt64(2, r))});
+        ++live_rows[last_n];
+      }
+    }
+  }
+  for (uint32_t n = 0; n < files_.size(); ++n) {
+    if (files_[n].live) files_[n].deleted = files_[n].file.record_count - live_rows[n];
+  }
+  index_valid_ = true;
+  Log(LogLevel::kInfo, "rebuilt the key index of a mirror table from the table",
+      {{"table", id_.ToString()}, {"keys", std::to_string(index_.size())},
+       {"ms", std::to_string(deps_.clock->NowMillis() - t0)}});
+  return Ok();
+}
+
+bool MirrorTable::LoadIndex() {
+  std::string path = IndexPath();
+  if (path.empty() || !base_snapshot_id_) return false;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto reject = [&](const char* why) {
+    Log(LogLevel::kInfo, "mirror index file not used, rebuilding from the table",
+        {{"table", id_.ToString()}, {"file", path}, {"reason", why}});
+    index_.Clear();
+    return false;
+  };
+  if (data.size() < 24 || std::memcmp(data.data(), kIndexMagic, 8) != 0) return reject("not an index file");
+  std::string_view body(data.data(), data.size() - 8);
+  Reader tail(std::string_view(data).substr(data.size() - 8));
+  uint64_t checksum = 0;
+  tail.U64(&checksum);
+  if (Fnv1a(body) != checksum) return reject("checksum mismatch");
+  Reader r(body.substr(8));
+  uint64_t snapshot_id = 0, nfiles = 0, nentries = 0;
+  if (!r.U64(&snapshot_id)) return reject("truncated");
+  if (static_cast<int64_t>(snapshot_id) != *base_snapshot_id_) return reject("written for another snapshot");
+  if (!r.Varint(&nfiles)) return reject("truncated");
+  std::vector<uint32_t> numbers;
+  for (uint64_t i = 0; i < nfiles; ++i) {
+    uint64_t len = 0;
+    std::string_view p;
+    if (!r.Varint(&len) || !r.Bytes(len, &p)) return reject("truncated");
+    auto it = file_numbers_.find(std::string(p));
+    if (it == file_numbers_.end() || !files_[it->second].live) return reject("names a file the table does not hold");
+    numbers.push_back(it->second);
+  }
+  if (!r.Varint(&nentries)) return reject("truncated");
+  index_.Clear();
+  std::vector<int64_t> live_rows(files_.size(), 0);
+  for (uint64_t i = 0; i < nentries; ++i) {
+    uint64_t len = 0, file = 0, pos = 0;
+    std::string_view key;
+    if (!r.Varint(&len) || !r.Bytes(len, &key) || !r.Varint(&file) || !r.Varint(&pos) || file >= numbers.size()) {
+      return reject("truncated");
+    }
+    index_.Insert(key, RowLocation{numbers[file], pos});
+    ++live_rows[numbers[file]];
+  }
+  if (!r.done()) return reject("trailing bytes");
+  for (uint32_t n = 0; n < files_.size(); ++n) {
+    if (files_[n].live) files_[n].deleted = files_[n].file.record_count - live_rows[n];
+  }
+  index_valid_ = true;
+  Log(LogLevel::kInfo, "loaded the key index of a mirror table",
+      {{"table", id_.ToString()}, {"keys", std::to_string(index_.size())}});
+  return true;
+}
+
+void MirrorTable::SaveIndex() const {
+  std::string path = IndexPath();
+  if (path.empty() || pending_ || !index_valid_ || !base_snapshot_id_ || mode_ == MirrorMode::kInsertOnly) return;
+  std::string out(kIndexMagic, 8);
+  PutU64(out, static_cast<uint64_t>(*base_snapshot_id_));
+  std::vector<int64_t> local(files_.size(), -1);
+  std::vector<uint32_t> live;
+  for (uint32_t n = 0; n < files_.size(); ++n) {
+    if (files_[n].live) {
+      local[n] = static_cast<int64_t>(live.size());
+      live.push_back(n);
+    }
+  }
+  PutVarint(out, live.size());
+  for (uint32_t n : live) {
+    PutVarint(out, files_[n].file.file_path.size());
+    out += files_[n].file.file_path;
+  }
+  PutVarint(out, index_.size());
+  index_.ForEach([&](std::string_view key, RowLocation loc) {
+    PutVarint(out, key.size());
+    out.append(key);
+    PutVarint(out, static_cast<uint64_t>(local[loc.file]));
+    PutVarint(out, loc.pos);
+  });
+  PutU64(out, Fnv1a(out));
+  std::error_code ec;
+  std::filesystem::create_directories(options_.index_dir, ec);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(out.data(), static_cast<std::streamsize>(out.size()));
+    if (!f) {
+      Log(LogLevel::kWarn, "could not save a mirror index (it is rebuilt from the table on the next start)",
+          {{"table", id_.ToString()}, {"file", tmp}});
+      return;
+    }
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    Log(LogLevel::kWarn, "could not save a mirror index", {{"file", path}, {"error", ec.message()}});
+  }
+}
+
+Status MirrorTable::Truncate() {
+  for (uint32_t n = 0; n < files_.size(); ++n) RemoveFile(n);
+  for (auto& d : delete_files_) {
+    if (!d.live) continue;
+    d.live = false;
+    if (!d.committed) (void)deps_.io->Delete(d.file.file_path);
+  }
+  index_.Clear();
+  index_valid_ = true;
+  pending_ = true;
+  return Ok();
+}
+
+Status MirrorTable::WriteDeletes(engine::Connection& con, const std::vector<RowLocation>& rows) {
+  if (rows.empty()) return Ok();
+  FRZ_RETURN_IF_ERROR(engine::RegisterRowBufferFunction(con));
+  engine::RowBuffer buf({{"file_path", engine::RowBuffer::Type::kVarchar}, {"pos", engine::RowBuffer::Type::kBigint}});
+  for (const auto& loc : rows) {
+    buf.AppendString(files_[loc.file].file.file_path);
+    buf.AppendInt64(static_cast<int64_t>(loc.pos));
+    buf.EndRow();
+    ++files_[loc.file].deleted;
+  }
+  FRZ_ASSIGN_OR_RETURN(auto written,
+                       engine::WritePositionDeletes(con, "SELECT file_path, pos FROM " + buf.sql() + " ORDER BY 1, 2",
+                                                    LocalDataDir(), deps_.write));
+  for (auto& d : written) {
+    d.file_path = io::LocalLocation(d.file_path);
+    delete_files_.push_back(DeleteFileState{std::move(d), true, false});
+  }
+  pending_ = true;
+  return Ok();
+}
+
+// Adds the rows of new data files to the index: read back their keys with row positions.
+// With `replaced` (sorted file numbers), the rows moved from those files (a rewrite).
+Status MirrorTable::IndexNewFiles(engine::Connection& con, const std::vector<uint32_t>& files,
+                                  const std::vector<uint32_t>* replaced) {
+  if (mode_ == MirrorMode::kInsertOnly || files.empty()) return Ok();
+  for (uint32_t n : files) {
+    std::string local = deps_.io->LocalPath(files_[n].file.file_path);
+    FRZ_ASSIGN_OR_RETURN(auto q, con.Query("SELECT " + KeySql("") + ", CAST(file_row_number AS BIGINT) FROM read_parquet(" +
+                                           engine::QuoteLiteral(local) + ", file_row_number = true)"));
+    while (auto chunk = q.NextChunk()) {
+      for (size_t r = 0; r < chunk->size(); ++r) {
+        std::string_view key = chunk->GetStringView(0, r);
+        RowLocation to{n, static_cast<uint64_t>(chunk->GetInt64(1, r))};
+        if (replaced == nullptr) {
+          index_.Insert(key, to);
+        } else if (!index_.Move(key, *replaced, to)) {
+          return MakeError(ErrorKind::kInternal, "rewriting mirror table " + id_.ToString() +
+                                                     ": a rewritten row's key is not in the index");
+        }
+      }
+    }
+  }
+  return Ok();
+}
+
+Status MirrorTable::Apply(engine::Connection& con, const std::string& raw_sql) {
+  FRZ_RETURN_IF_ERROR(EnsureIndex(con));
+  const auto& sch = schema();
+  std::string cols;
+  for (const auto& f : sch.fields()) cols += (cols.empty() ? "" : ", ") + QuoteIdentifier(f.name);
+  if (cols.empty()) return Ok();
+  // What the batch holds: updates/deletes, and the last truncate.
+  FRZ_ASSIGN_OR_RETURN(auto info,
+                       con.Query("SELECT count(*) FILTER (WHERE _op IN ('u', 'd')), count(*) FILTER (WHERE _op IN ('r', "
+                                 "'c')), m.l, m.s FROM (SELECT *, max({'l': _commit_lsn, 's': _seq}) FILTER (WHERE _op = "
+                                 "'t') OVER () AS m FROM (" + raw_sql + ")) GROUP BY m.l, m.s"));
+  if (info.row_count() == 0) return Ok();  // no rows at all
+  int64_t changes = info.GetInt64(0, 0);
+  int64_t inserts = info.GetInt64(1, 0);
+  std::string filtered = raw_sql;
+  if (!info.IsNull(2, 0)) {
+    std::string l = std::to_string(info.GetInt64(2, 0)), s = std::to_string(info.GetInt64(3, 0));
+    FRZ_RETURN_IF_ERROR(Truncate());
+    filtered = "SELECT * FROM (" + raw_sql + ") WHERE _commit_lsn > " + l + " OR (_commit_lsn = " + l + " AND _seq > " +
+               s + ")";
+    FRZ_ASSIGN_OR_RETURN(auto after, con.Query("SELECT count(*) FILTER (WHERE _op IN ('u', 'd')), count(*) FILTER "
+                                               "(WHERE _op IN ('r', 'c')) FROM (" + filtered + ")"));
+    changes = after.GetInt64(0, 0);
+    inserts = after.GetInt64(1, 0);
+  }
+  if (changes > 0 && mode_ == MirrorMode::kInsertOnly) {
+    return MakeError(ErrorKind::kCorrupt, "an update or delete of " + source_.QualifiedName() +
+                                              " arrived, but the table has no replica identity; its mirror " +
+                                              id_.ToString() + " cannot locate rows");
+  }
+  std::string order;
+  if (mode_ == MirrorMode::kKeyed) {
+    for (const auto& f : key_fields_) order += (order.empty() ? " ORDER BY " : ", ") + QuoteIdentifier(f.name);
+  }
+  std::string rows_sql;  // the rows to write
+  std::string delta = "frazil_mirror_delta";
+  bool have_delta = false;
+  if (changes == 0) {
+    if (inserts == 0) return Maintain(con);
+    rows_sql = "SELECT " + cols + " FROM (" + filtered + ") WHERE _op IN ('r', 'c')" + order;
+    if (mode_ == MirrorMode::kKeyed && index_.size() > 0) {
+      // Inserts of keys the mirror already holds cannot come from PostgreSQL, except
+      // after a replay: treat them as updates.
+      changes = 1;
+    }
+  }
+  if (changes > 0) {
+    std::string new_key = KeySql(""), old_key = KeySql("_old.");
+    std::string ev;
+    if (mode_ == MirrorMode::kKeyed) {
+      // A delete's row columns hold the old key (or row); an update that changes the key
+      // has the old one in _old.
+      ev = "SELECT " + new_key + " AS __k, _op <> 'd' AS __ins, _commit_lsn AS __l, _seq AS __s, 1 AS __sub, " + cols +
+           " FROM r WHERE _op IN ('r', 'c', 'u', 'd') UNION ALL SELECT " + old_key + ", false, _commit_lsn, _seq, 0, " +
+           cols + " FROM r WHERE _op = 'u' AND _old IS NOT NULL AND " + old_key + " IS DISTINCT FROM " + new_key;
+      FRZ_RETURN_IF_ERROR(con.Execute(
+          "CREATE OR REPLACE TEMP TABLE " + delta + " AS WITH r AS (" + filtered + "), ev AS (" + ev +
+          ") SELECT * FROM ev QUALIFY row_number() OVER (PARTITION BY __k ORDER BY __l DESC NULLS LAST, __s DESC NULLS "
+          "LAST, __sub DESC) = 1"));
+    } else {
+      ev = "SELECT " + new_key + " AS __k, CASE WHEN _op = 'd' THEN -1 ELSE 1 END AS __n, " + cols +
+           " FROM r WHERE _op IN ('r', 'c', 'u', 'd') UNION ALL SELECT " + old_key + ", -1, " + cols +
+           " FROM r WHERE _op = 'u'";
+      std::string any;
+      for (const auto& f : sch.fields()) {
+        any += ", any_value(" + QuoteIdentifier(f.name) + ") FILTER (WHERE __n > 0) AS " + QuoteIdentifier(f.name);
+      }
+      FRZ_RETURN_IF_ERROR(con.Execute("CREATE OR REPLACE TEMP TABLE " + delta + " AS WITH r AS (" + filtered +
+                                      "), ev AS (" + ev + ") SELECT __k, CAST(sum(__n) AS BIGINT) AS __d" + any +
+                                      " FROM ev GROUP BY __k HAVING sum(__n) <> 0"));
+    }
+    have_delta = true;
+    // Locate and delete the current rows of every touched key.
+    std::vector<RowLocation> deletes;
+    std::string keys_sql = mode_ == MirrorMode::kKeyed ? "SELECT __k, CAST(1 AS BIGINT) FROM " + delta
+                                                       : "SELECT __k, -__d FROM " + delta + " WHERE __d < 0";
+    FRZ_ASSIGN_OR_RETURN(auto keys, con.Query(keys_sql));
+    while (auto chunk = keys.NextChunk()) {
+      for (size_t r = 0; r < chunk->size(); ++r) {
+        std::string_view k = chunk->GetStringView(0, r);
+        int64_t n = chunk->GetInt64(1, r);
+        for (int64_t i = 0; i < n; ++i) {
+          auto loc = index_.Erase(k);
+          if (loc) {
+            deletes.push_back(*loc);
+          } else if (mode_ == MirrorMode::kMultiset) {
+            return MakeError(ErrorKind::kCorrupt,
+                             "a delete of " + source_.QualifiedName() + " removes a row its mirror " + id_.ToString() +
+                                 " does not hold (the mirror is out of step: check it with frazil verify; dropping "
+                                 "the mirror table rebuilds it from the raw table)");
+          }
+        }
+      }
+    }
+    FRZ_RETURN_IF_ERROR(WriteDeletes(con, deletes));
+    rows_sql = mode_ == MirrorMode::kKeyed
+                   ? "SELECT " + cols + " FROM " + delta + " WHERE __ins" + order
+                   : "SELECT " + cols + " FROM (SELECT *, unnest(range(__d)) FROM " + delta + " WHERE __d > 0)";
+  }
+  if (!rows_sql.empty()) {
+    auto written = engine::WriteParquet(con, rows_sql, sch, LocalDataDir(), deps_.write);
+    if (!written) {
+      if (have_delta) (void)con.Execute("DROP TABLE IF EXISTS " + delta);
+      return MakeError(written.error().kind, "writing mirror table " + id_.ToString() + ": " + written.error().message);
+    }
+    std::vector<uint32_t> added;
+    for (auto& f : *written) added.push_back(AddFile(std::move(f)));
+    pending_ = true;
+    FRZ_RETURN_IF_ERROR(IndexNewFiles(con, added, nullptr));
+  }
+  if (have_delta) FRZ_RETURN_IF_ERROR(con.Execute("DROP TABLE IF EXISTS " + delta));
+  return Maintain(con);
+}
+
+// Keeps reads fast: files mostly deleted are rewritten, small files merged in size tiers,
+// delete files folded into one when they accumulate.
+Status MirrorTable::Maintain(engine::Connection& con) {
+  std::vector<uint32_t> rewrite;
+  std::map<int, std::vector<uint32_t>> tiers;
+  bool any_deleted = false;
+  for (uint32_t n = 0; n < files_.size(); ++n) {
+    auto& f = files_[n];
+    if (!f.live) continue;
+    if (f.deleted >= f.file.record_count) {
+      RemoveFile(n);  // nothing left in it
+      continue;
+    }
+    if (f.deleted > 0 && static_cast<double>(f.deleted) > options_.rewrite_ratio * static_cast<double>(f.file.record_count)) {
+      rewrite.push_back(n);
+      continue;
+    }
+    any_deleted = any_deleted || f.deleted > 0;
+    if (f.file.file_size_in_bytes < options_.target_file_bytes / 2) {
+      int tier = static_cast<int>(std::log2(std::max<double>(1.0, static_cast<double>(f.file.file_size_in_bytes) / 65536.0)) / 3);
+      tiers[tier].push_back(n);
+    }
+  }
+  for (auto& [tier, files] : tiers) {
+    if (static_cast<int>(files.size()) >= options_.merge_fanin) rewrite.insert(rewrite.end(), files.begin(), files.end());
+  }
+  if (!rewrite.empty()) {
+    std::sort(rewrite.begin(), rewrite.end());
+    FRZ_RETURN_IF_ERROR(Rewrite(con, rewrite));
+    any_deleted = false;
+    for (const auto& f : files_) any_deleted = any_deleted || (f.live && f.deleted > 0);
+  }
+  int live_deletes = 0;
+  for (const auto& d : delete_files_) live_deletes += d.live ? 1 : 0;
+  if (live_deletes > 0 && (!any_deleted || live_deletes > options_.max_delete_files)) {
+    FRZ_RETURN_IF_ERROR(FoldDeletes(con));
+  }
+  return Ok();
+}
+
+Status MirrorTable::Rewrite(engine::Connection& con, const std::vector<uint32_t>& files) {
+  std::vector<iceberg::DataFile> deletes;
+  for (const auto& d : delete_files_) {
+    if (d.live) deletes.push_back(d.file);
+  }
+  std::vector<iceberg::FileScanTask> tasks;
+  int64_t rows = 0;
+  for (uint32_t n : files) {
+    iceberg::FileScanTask t;
+    t.data_file = files_[n].file;
+    t.spec_id = table_.metadata.default_spec_id;
+    if (files_[n].deleted > 0) t.position_deletes = deletes;
+    rows += files_[n].file.record_count - files_[n].deleted;
+    tasks.push_back(std::move(t));
+  }
+  FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(schema(), tasks, [this](const std::string& loc) {
+                         return deps_.io->LocalPath(loc);
+                       }));
+  std::string order;
+  if (mode_ == MirrorMode::kKeyed) {
+    for (const auto& f : key_fields_) order += (order.empty() ? " ORDER BY " : ", ") + QuoteIdentifier(f.name);
+  }
+  auto written = engine::WriteParquet(con, "SELECT * FROM (" + scan + ")" + order, schema(), LocalDataDir(), deps_.write);
+  if (!written) {
+    return MakeError(written.error().kind, "rewriting data files of mirror table " + id_.ToString() + ": " +
+                                               written.error().message);
+  }
+  std::vector<uint32_t> added;
+  for (auto& f : *written) added.push_back(AddFile(std::move(f)));
+  FRZ_RETURN_IF_ERROR(IndexNewFiles(con, added, &files));
+  for (uint32_t n : files) RemoveFile(n);
+  Log(LogLevel::kDebug, "rewrote mirror data files",
+      {{"table", id_.ToString()}, {"files", std::to_string(files.size())}, {"rows", std::to_string(rows)}});
+  return Ok();
+}
+
+Status MirrorTable::FoldDeletes(engine::Connection& con) {
+  std::string list;
+  for (const auto& d : delete_files_) {
+    if (d.live) list += (list.empty() ? "" : ", ") + engine::QuoteLiteral(deps_.io->LocalPath(d.file.file_path));
+  }
+  std::vector<iceberg::DataFile> written;
+  bool any_deleted = false;
+  for (const auto& f : files_) any_deleted = any_deleted || (f.live && f.deleted > 0);
+  if (any_deleted) {
+    FRZ_RETURN_IF_ERROR(engine::RegisterRowBufferFunction(con));
+    engine::RowBuffer live({{"path", engine::RowBuffer::Type::kVarchar}});
+    for (const auto& f : files_) {
+      if (f.live && f.deleted > 0) {
+        live.AppendString(f.file.file_path);
+        live.EndRow();
+      }
+    }
+    FRZ_ASSIGN_OR_RETURN(written, engine::WritePositionDeletes(
+                                      con,
+                                      "SELECT DISTINCT file_path, pos FROM read_parquet([" + list +
+                                          "]) WHERE file_path IN (SELECT path FROM " + live.sql() + ") ORDER BY 1, 2",
+                                      LocalDataDir(), deps_.write));
+  }
+  for (auto& d : delete_files_) {
+    if (!d.live) continue;
+    d.live = false;
+    if (!d.committed) (void)deps_.io->Delete(d.file.file_path);
+  }
+  for (auto& d : written) {
+    d.file_path = io::LocalLocation(d.file_path);
+    delete_files_.push_back(DeleteFileState{std::move(d), true, false});
+  }
+  pending_ = true;
+  return Ok();
+}
+
+Result<catalog::TableCommit> MirrorTable::PrepareCommit(Lsn lsn, const std::map<std::string, std::string>& summary) {
+  catalog::TableCommit commit;
+  commit.id = id_;
+  const auto& base = table_.metadata;
+  int64_t now = deps_.clock->NowMillis();
+  iceberg::TableMetadata evolved;
+  const iceberg::TableMetadata* md = &base;
+  if (pending_schema_) {
+    commit.requirements.push_back(iceberg::req::AssertCurrentSchemaId{base.current_schema_id});
+    commit.updates.push_back(iceberg::upd::AddSchema{*pending_schema_, pending_last_column_id_});
+    commit.updates.push_back(iceberg::upd::SetCurrentSchema{-1});
+    FRZ_ASSIGN_OR_RETURN(evolved, iceberg::ApplyUpdates(&base, commit.updates, now));
+    md = &evolved;
+  }
+  iceberg::SnapshotChanges changes;
+  changes.spec_id = md->default_spec_id;
+  for (const auto& f : files_) {
+    if (f.live && !f.committed) changes.added_data_files.push_back(f.file);
+    if (!f.live && f.committed) changes.removed_files.insert(f.file.file_path);
+  }
+  for (const auto& d : delete_files_) {
+    if (d.live && !d.committed) changes.added_delete_files.push_back(d.file);
+    if (!d.live && d.committed) changes.removed_files.insert(d.file.file_path);
+  }
+  if (!changes.added_data_files.empty() || !changes.added_delete_files.empty() || !changes.removed_files.empty()) {
+    changes.extra_summary = summary;
+    changes.extra_summary[kLsnProperty] = FormatLsn(lsn);
+    FRZ_ASSIGN_OR_RETURN(auto produced, iceberg::ProduceSnapshot(*md, *deps_.io, changes, now));
+    for (auto& r : produced.requirements) commit.requirements.push_back(std::move(r));
+    for (auto& u : produced.updates) commit.updates.push_back(std::move(u));
+  } else {
+    commit.requirements.push_back(iceberg::req::AssertTableUuid{base.table_uuid});
+    // The mirror's state is this snapshot: keep asserting it.
+    commit.requirements.push_back(iceberg::req::AssertRefSnapshotId{iceberg::kMainBranch, base_snapshot_id_});
+  }
+  commit.updates.push_back(iceberg::upd::SetProperties{{{kLsnProperty, FormatLsn(lsn)}}});
+  return commit;
+}
+
+void MirrorTable::Committed(const catalog::LoadedTable& table) {
+  table_ = table;
+  const auto* snap = table_.metadata.current_snapshot();
+  base_snapshot_id_ = snap ? std::optional<int64_t>(snap->snapshot_id) : std::nullopt;
+  // The pending state is now the committed one. Dead file entries are dropped (and the
+  // index renumbered) once they outnumber the live ones.
+  size_t dead = 0;
+  for (auto& f : files_) {
+    f.committed = f.live;  // a removed file is gone from the table now
+    dead += f.live ? 0 : 1;
+  }
+  if (dead > 1024 && dead > files_.size() - dead) {
+    std::vector<FileState> kept;
+    std::vector<uint32_t> renumber(files_.size(), 0);
+    for (uint32_t n = 0; n < files_.size(); ++n) {
+      if (!files_[n].live) continue;
+      renumber[n] = static_cast<uint32_t>(kept.size());
+      kept.push_back(std::move(files_[n]));
+    }
+    index_.RenumberFiles(renumber);
+    files_ = std::move(kept);
+    file_numbers_.clear();
+    for (uint32_t n = 0; n < files_.size(); ++n) file_numbers_[files_[n].file.file_path] = n;
+  }
+  std::vector<DeleteFileState> deletes;
+  for (auto& d : delete_files_) {
+    if (!d.live) continue;
+    d.committed = true;
+    deletes.push_back(std::move(d));
+  }
+  delete_files_ = std::move(deletes);
+  pending_schema_.reset();
+  pending_ = false;
+}
+
+Status MirrorTable::Reload() {
+  FRZ_ASSIGN_OR_RETURN(auto loaded, deps_.catalog->LoadTable(id_));
+  const auto* snap = loaded.metadata.current_snapshot();
+  std::optional<int64_t> current = snap ? std::optional<int64_t>(snap->snapshot_id) : std::nullopt;
+  if (current != base_snapshot_id_) {
+    return MakeError(ErrorKind::kCommitFailed, "mirror table " + id_.ToString() +
+                                                   " was changed by another writer while frazil was applying changes "
+                                                   "to it; restart frazil (it rebuilds the mirror's state)");
+  }
+  table_ = std::move(loaded);
+  return Ok();
+}
+
+void MirrorTable::DiscardPending() {
+  for (auto& f : files_) {
+    if (f.live && !f.committed) (void)deps_.io->Delete(f.file.file_path);
+  }
+  for (auto& d : delete_files_) {
+    if (d.live && !d.committed) (void)deps_.io->Delete(d.file.file_path);
+  }
+  auto s = LoadState();  // back to the committed state; the index is rebuilt when next needed
+  if (!s) Log(LogLevel::kWarn, "reloading a mirror table's files failed", {{"table", id_.ToString()}, {"error", s.error().message}});
+}
+
+}  // namespace frazil::cdc
