@@ -126,8 +126,7 @@ Result<std::unique_ptr<MirrorTable>> MirrorTable::Open(const Deps& deps, const M
       auto s = catalog.CreateNamespace(id.ns, {});
       if (!s && s.error().kind != ErrorKind::kAlreadyExists) return std::unexpected(s.error());
     }
-    std::string key;
-    for (const auto& k : m->key_columns_) key += (key.empty() ? "" : ",") + k;
+    std::string key = m->KeyProperty();
     auto created = catalog.CreateTable(
         id, MirrorSchema(*raw_schema), iceberg::PartitionSpec{}, iceberg::SortOrder{}, std::nullopt,
         {{kSlotProperty, slot}, {kSourceProperty, source.QualifiedName()}, {kMirrorKeyProperty, key},
@@ -195,7 +194,17 @@ void MirrorTable::SetSource(const SourceTable& source) {
     if (c.is_key) keys.push_back(c.name);
   }
   MirrorMode mode = MirrorMode::kInsertOnly;
-  if (source.replica_identity == 'f') {
+  bool pk_usable = !source.primary_key.empty();
+  for (const auto& k : source.primary_key) {
+    bool found = false;
+    for (const auto& c : source.columns) found = found || c.name == k;
+    pk_usable = pk_usable && found;
+  }
+  if (source.replica_identity == 'f' && pk_usable) {
+    // Every column is identity, but the primary key still identifies a row.
+    mode = MirrorMode::kKeyed;
+    keys = source.primary_key;
+  } else if (source.replica_identity == 'f') {
     mode = MirrorMode::kMultiset;
     keys.clear();
     for (const auto& c : source.columns) keys.push_back(c.name);
@@ -227,6 +236,18 @@ void MirrorTable::UpdateSource(const SourceTable& source, const iceberg::Schema&
   for (const auto& k : key_columns_) {
     if (const auto* f = schema().FindField(std::string_view(k))) key_fields_.push_back(*f);
   }
+}
+
+std::string MirrorTable::KeyProperty() const {
+  std::string key;
+  for (const auto& k : key_columns_) key += (key.empty() ? "" : ",") + k;
+  return key;
+}
+
+std::string MirrorTable::KeySignature() const {
+  std::string sig = mode_ == MirrorMode::kKeyed ? "keyed:" : mode_ == MirrorMode::kMultiset ? "multiset:" : "none:";
+  for (const auto& f : key_fields_) sig += std::to_string(f.id) + "/" + f.name + "/" + f.type->ToString() + ";";
+  return sig;
 }
 
 std::string MirrorTable::KeySql(const std::string& qualifier) const {
@@ -393,6 +414,10 @@ bool MirrorTable::LoadIndex() {
   uint64_t snapshot_id = 0, nfiles = 0, nentries = 0;
   if (!r.U64(&snapshot_id)) return reject("truncated");
   if (static_cast<int64_t>(snapshot_id) != *base_snapshot_id_) return reject("written for another snapshot");
+  uint64_t sig_len = 0;
+  std::string_view signature;
+  if (!r.Varint(&sig_len) || !r.Bytes(sig_len, &signature)) return reject("truncated");
+  if (signature != KeySignature()) return reject("written for another key");
   if (!r.Varint(&nfiles)) return reject("truncated");
   std::vector<uint32_t> numbers;
   for (uint64_t i = 0; i < nfiles; ++i) {
@@ -430,6 +455,9 @@ void MirrorTable::SaveIndex() const {
   if (path.empty() || pending_ || !index_valid_ || !base_snapshot_id_ || mode_ == MirrorMode::kInsertOnly) return;
   std::string out(kIndexMagic, 8);
   PutU64(out, static_cast<uint64_t>(*base_snapshot_id_));
+  std::string signature = KeySignature();
+  PutVarint(out, signature.size());
+  out += signature;
   std::vector<int64_t> local(files_.size(), -1);
   std::vector<uint32_t> live;
   for (uint32_t n = 0; n < files_.size(); ++n) {
@@ -789,7 +817,10 @@ Result<catalog::TableCommit> MirrorTable::PrepareCommit(Lsn lsn, const std::map<
     // The mirror's state is this snapshot: keep asserting it.
     commit.requirements.push_back(iceberg::req::AssertRefSnapshotId{iceberg::kMainBranch, base_snapshot_id_});
   }
-  commit.updates.push_back(iceberg::upd::SetProperties{{{kLsnProperty, FormatLsn(lsn)}}});
+  std::map<std::string, std::string> props{{kLsnProperty, FormatLsn(lsn)}};
+  auto key = base.properties.find(kMirrorKeyProperty);
+  if (key == base.properties.end() || key->second != KeyProperty()) props[kMirrorKeyProperty] = KeyProperty();
+  commit.updates.push_back(iceberg::upd::SetProperties{std::move(props)});
   return commit;
 }
 
@@ -842,6 +873,7 @@ Status MirrorTable::Reload() {
 }
 
 void MirrorTable::DiscardPending() {
+  if (!pending_) return;  // the state is the committed one (and the index stays valid)
   for (auto& f : files_) {
     if (f.live && !f.committed) (void)deps_.io->Delete(f.file.file_path);
   }

@@ -125,6 +125,8 @@ class MirrorTable {
   std::string IndexPath() const;
   void SetSource(const SourceTable& source);
   std::string KeySql(const std::string& qualifier) const;
+  std::string KeyProperty() const;   // frazil.key: the key columns, comma-separated
+  std::string KeySignature() const;  // what the index keys are made of (checked on load)
   std::vector<iceberg::FileScanTask> LiveTasks() const;
   std::string LocalDataDir() const;
   uint32_t AddFile(iceberg::DataFile file);

@@ -27,9 +27,11 @@ bool SameColumns(const SourceTable& a, const SourceTable& b) {
   for (size_t i = 0; i < a.columns.size(); ++i) {
     const auto& x = a.columns[i];
     const auto& y = b.columns[i];
-    if (x.name != y.name || x.type.oid != y.type.oid || x.type.typmod != y.type.typmod) return false;
+    if (x.name != y.name || x.type.oid != y.type.oid || x.type.typmod != y.type.typmod || x.is_key != y.is_key) {
+      return false;
+    }
   }
-  return true;
+  return a.replica_identity == b.replica_identity && a.primary_key == b.primary_key;
 }
 
 void SleepMs(int64_t ms, const std::atomic<bool>& stop) {
@@ -389,6 +391,12 @@ Status Pipeline::OnRelation(const RelationMsg& msg) {
     col.is_key = c.is_key;
     FRZ_ASSIGN_OR_RETURN(col.type, ResolveType(c.type_oid, c.type_modifier));
     next.columns.push_back(std::move(col));
+  }
+  if (next.replica_identity == 'f') {
+    // Mirrors prefer the primary key to the whole row; Relation messages do not carry it.
+    auto pk = PrimaryKeyColumns(*sql_, msg.relation_id);
+    if (!pk) return std::unexpected(pk.error());
+    next.primary_key = std::move(*pk);
   }
   auto it = tables_.find(msg.relation_id);
   // Relation messages carry no attribute numbers: keep the ones known from the catalog or

@@ -115,6 +115,17 @@ Result<std::vector<PgType>> ResolveTypes(PgConnection& conn, const std::vector<s
   return out;
 }
 
+Result<std::vector<std::string>> PrimaryKeyColumns(PgConnection& conn, uint32_t oid) {
+  FRZ_ASSIGN_OR_RETURN(auto r, conn.ExecParams("SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) "
+                                               "WITH ORDINALITY AS k(attnum, n) JOIN pg_attribute a ON a.attrelid = "
+                                               "i.indrelid AND a.attnum = k.attnum WHERE i.indrelid = $1 AND "
+                                               "i.indisprimary ORDER BY k.n",
+                                               {std::to_string(oid)}));
+  std::vector<std::string> out;
+  for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.Get(i, 0));
+  return out;
+}
+
 Result<std::vector<SourceTable>> ListPublishedTables(PgConnection& conn, const std::string& publication) {
   FRZ_ASSIGN_OR_RETURN(bool exists, PublicationExists(conn, publication));
   if (!exists) {
@@ -166,6 +177,7 @@ Result<std::vector<SourceTable>> ListPublishedTables(PgConnection& conn, const s
     }
     FRZ_ASSIGN_OR_RETURN(auto resolved, ResolveTypes(conn, types));
     for (size_t j = 0; j < resolved.size(); ++j) t.columns[j].type = resolved[j];
+    FRZ_ASSIGN_OR_RETURN(t.primary_key, PrimaryKeyColumns(conn, t.oid));
     out.push_back(std::move(t));
   }
   return out;

@@ -30,6 +30,9 @@ struct SourceTable {
   std::string name;
   char replica_identity = 'd';  // d default (primary key), i index, f full, n nothing
   std::vector<SourceColumn> columns;
+  // The primary key's columns (in key order; empty if none). Mirrors locate rows by it even
+  // under REPLICA IDENTITY FULL, where every column is flagged as identity.
+  std::vector<std::string> primary_key;
   std::string QualifiedName() const { return schema + "." + name; }
 };
 
@@ -60,6 +63,9 @@ Result<bool> PublicationExists(PgConnection& conn, const std::string& publicatio
 // The tables the publication covers, with their columns and replica identity columns,
 // types resolved. Errors: NotFound if the publication does not exist.
 Result<std::vector<SourceTable>> ListPublishedTables(PgConnection& conn, const std::string& publication);
+
+// The primary key columns of table `oid`, in key order (empty if it has none).
+Result<std::vector<std::string>> PrimaryKeyColumns(PgConnection& conn, uint32_t oid);
 
 // Resolves the PgType facts (domains, arrays, enums...) of `oids` in one query.
 Result<std::vector<PgType>> ResolveTypes(PgConnection& conn, const std::vector<std::pair<uint32_t, int32_t>>& types);
