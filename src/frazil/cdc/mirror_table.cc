@@ -329,6 +329,10 @@ std::vector<iceberg::FileScanTask> MirrorTable::LiveTasks() const {
   return tasks;
 }
 
+Result<std::string> MirrorTable::CurrentRowsSql() const {
+  return engine::ScanSql(schema(), LiveTasks(), [this](const std::string& loc) { return deps_.io->LocalPath(loc); });
+}
+
 std::string MirrorTable::IndexPath() const {
   if (options_.index_dir.empty()) return "";
   return options_.index_dir + "/" + id_.ToString() + ".idx";

@@ -91,6 +91,9 @@ class MirrorTable {
   // in a multiset mirror, an update of an insert-only table); the engine's errors.
   Status Apply(engine::Connection& con, const std::string& raw_sql);
 
+  // A query over the mirror's rows as they are with the pending changes applied.
+  Result<std::string> CurrentRowsSql() const;
+
   // This mirror's part of the catalog commit that advances its raw table to `lsn`.
   Result<catalog::TableCommit> PrepareCommit(Lsn lsn, const std::map<std::string, std::string>& summary);
   void Committed(const catalog::LoadedTable& table);

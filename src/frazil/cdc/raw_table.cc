@@ -167,10 +167,11 @@ std::string KeyText(const ChangeBuffer& b, size_t row, const std::vector<size_t>
 
 // Unchanged TOAST values (an update that did not touch a large value, without a whole old
 // row) are filled with the row's previous value: from earlier changes in the same batch,
-// else from the latest change of that key already in the raw table. Only string and
-// binary columns can be TOASTed and round-trip exactly to PostgreSQL's text form.
+// else from the row's current image in the mirror table (keyed by the same identity), or
+// without a mirror from the latest change of that key already in the raw table. Only string
+// and binary columns can be TOASTed and round-trip exactly to PostgreSQL's text form.
 Status RawTable::FillUnchangedToast(engine::Connection& con, ChangeBuffer& b, const Layout& layout,
-                                    const ChangeBuffer* before) const {
+                                    const ChangeBuffer* before) {
   if (!b.has_unchanged_toast()) return Ok();
   const auto& cols = layout.columns;
   std::vector<size_t> key;
@@ -190,18 +191,26 @@ Status RawTable::FillUnchangedToast(engine::Connection& con, ChangeBuffer& b, co
     wanted_columns.insert(unchanged.begin(), unchanged.end());
   }
   const auto* snap = table_.metadata.current_snapshot();
+  bool from_mirror = mirror_ && mirror_->mode() == MirrorMode::kKeyed;
   if ((snap != nullptr || !pending_files_.empty()) && !wanted.empty()) {
-    // The committed rows, then the files written for this batch but not committed yet.
-    FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(table_.metadata, *ctx_.io, {}));
-    if (plan.schema.fields().empty()) plan.schema = *table_.metadata.current_schema();
-    for (const auto& f : pending_files_) {
-      iceberg::FileScanTask task;
-      task.data_file = f;
-      task.spec_id = table_.metadata.default_spec_id;
-      plan.tasks.push_back(std::move(task));
+    std::string scan;
+    if (from_mirror) {
+      // The mirror holds each key's current row once every written change is applied.
+      FRZ_RETURN_IF_ERROR(ApplyMirror(con));
+      FRZ_ASSIGN_OR_RETURN(scan, mirror_->CurrentRowsSql());
+    } else {
+      // The committed rows, then the files written for this batch but not committed yet.
+      FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(table_.metadata, *ctx_.io, {}));
+      if (plan.schema.fields().empty()) plan.schema = *table_.metadata.current_schema();
+      for (const auto& f : pending_files_) {
+        iceberg::FileScanTask task;
+        task.data_file = f;
+        task.spec_id = table_.metadata.default_spec_id;
+        plan.tasks.push_back(std::move(task));
+      }
+      FRZ_ASSIGN_OR_RETURN(scan, engine::ScanSql(plan.schema, plan.tasks,
+                                                 [this](const std::string& loc) { return ctx_.io->LocalPath(loc); }));
     }
-    FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(plan.schema, plan.tasks,
-                                                           [this](const std::string& loc) { return ctx_.io->LocalPath(loc); }));
     std::string values;
     for (const auto& k : wanted) {
       std::string tuple;
@@ -238,8 +247,11 @@ Status RawTable::FillUnchangedToast(engine::Connection& con, ChangeBuffer& b, co
     }
     if (!fetch.empty()) {
       std::string sql = "SELECT " + select_text + "1 FROM (VALUES " + values + ") w(" + key_names + ") JOIN (" + scan +
-                        ") t ON " + join + " WHERE t._op IN ('r', 'c', 'u') QUALIFY row_number() OVER (PARTITION BY " +
-                        key_names + " ORDER BY t._commit_lsn DESC, t._seq DESC) = 1";
+                        ") t ON " + join;
+      if (!from_mirror) {
+        sql += " WHERE t._op IN ('r', 'c', 'u') QUALIFY row_number() OVER (PARTITION BY " + key_names +
+               " ORDER BY t._commit_lsn DESC, t._seq DESC) = 1";
+      }
       auto q = con.Query(sql);
       if (!q) {
         return MakeError(q.error().kind, "looking up unchanged TOAST values of " + source_.QualifiedName() + " in " +

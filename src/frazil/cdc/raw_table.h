@@ -114,7 +114,7 @@ class RawTable {
   RawTable(CdcContext& ctx, engine::Connection& con) : ctx_(ctx), con_(con) {}
   Status WriteFrom(engine::Connection& con, const std::string& from_sql, const Layout& layout);
   Status FillUnchangedToast(engine::Connection& con, ChangeBuffer& buffer, const Layout& layout,
-                            const ChangeBuffer* before = nullptr) const;
+                            const ChangeBuffer* before = nullptr);
   Status CheckFilled(const ChangeBuffer& buffer) const;
   std::string FailingColumn(engine::Connection& con, const std::string& from_sql, const Layout& layout) const;
   Status NewBuffer();
