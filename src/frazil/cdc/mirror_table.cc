@@ -10,6 +10,7 @@
 #include "frazil/base/log.h"
 #include "frazil/engine/row_buffer.h"
 #include "frazil/engine/table_scan.h"
+#include "frazil/cdc/pg_types.h"
 #include "frazil/engine/types.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/snapshot_producer.h"
@@ -26,6 +27,9 @@ std::string Lower(std::string s) {
 }
 
 // A key column's value as text that does not depend on session settings.
+// The name an old field gets while a rewrite reads it beside the new schema.
+std::string OldFieldName(int id) { return "__frazil_old_" + std::to_string(id); }
+
 std::string KeyPartSql(const iceberg::NestedField& f, const std::string& expr) {
   if (f.type->id == iceberg::TypeId::kTimestampTz) return "CAST(epoch_us(" + expr + ") AS VARCHAR)";
   return "CAST(" + expr + " AS VARCHAR)";
@@ -152,7 +156,7 @@ Result<std::unique_ptr<MirrorTable>> MirrorTable::Open(const Deps& deps, const M
         {{"table", id.ToString()}, {"source", source.QualifiedName()}});
   }
   // Follow the raw table's schema.
-  m->UpdateSource(source, *raw_schema, raw.metadata.last_column_id);
+  FRZ_RETURN_IF_ERROR(m->UpdateSource(con, source, *raw_schema, raw.metadata.last_column_id));
   Lsn raw_lsn = 0, mirror_lsn = 0;
   if (auto it = raw.metadata.properties.find(kLsnProperty); it != raw.metadata.properties.end()) {
     raw_lsn = ParseLsn(it->second).value_or(0);
@@ -222,20 +226,106 @@ const iceberg::Schema& MirrorTable::schema() const {
   return pending_schema_ ? *pending_schema_ : *table_.metadata.current_schema();
 }
 
-void MirrorTable::UpdateSource(const SourceTable& source, const iceberg::Schema& raw_schema, int last_column_id) {
+Status MirrorTable::UpdateSource(engine::Connection& con, const SourceTable& source, const iceberg::Schema& raw_schema,
+                                 int last_column_id) {
+  std::string signature = KeySignature();
+  iceberg::Schema old = schema();
   SetSource(source);
   iceberg::Schema next = MirrorSchema(raw_schema);
-  if (!next.SameStructure(schema())) {
-    pending_schema_ = std::move(next);
-    pending_last_column_id_ = std::max({last_column_id, table_.metadata.last_column_id, pending_schema_->HighestFieldId()});
+  bool changed = !next.SameStructure(old);
+  if (changed) {
+    pending_schema_ = next;
+    pending_last_column_id_ = std::max({last_column_id, table_.metadata.last_column_id, next.HighestFieldId()});
     pending_ = true;
-    // Key expressions follow column names, which may have changed.
-    index_valid_ = false;
   }
   key_fields_.clear();
   for (const auto& k : key_columns_) {
     if (const auto* f = schema().FindField(std::string_view(k))) key_fields_.push_back(*f);
   }
+  if (KeySignature() != signature) index_valid_ = false;  // rebuilt before the next change
+  if (!changed) return Ok();
+  // Fields new to the mirror: what the rows it already holds read for them. PostgreSQL
+  // changed those rows without logging them (a retype rewrites the table; an added
+  // column's constant default is stored once, as the "missing value").
+  std::map<std::string, std::string> fills;  // new field -> SQL over the old fields
+  for (const auto& f : next.fields()) {
+    if (old.FindField(f.id) != nullptr) continue;
+    const auto* was = old.FindField(std::string_view(f.name));
+    const SourceColumn* col = nullptr;
+    for (const auto& c : source.columns) {
+      if (c.name == f.name) col = &c;
+    }
+    if (was != nullptr) {
+      fills[f.name] = "TRY_CAST(" + QuoteIdentifier(OldFieldName(was->id)) + " AS " + engine::IcebergTypeToDuckDb(*f.type) + ")";
+      Log(LogLevel::kWarn,
+          "a column of a mirrored table changed type: the mirror converts its rows with DuckDB's cast; values "
+          "PostgreSQL converted otherwise (ALTER ... USING) are not known to frazil until the rows change (check "
+          "with frazil verify)",
+          {{"table", id_.ToString()}, {"column", f.name}, {"type", f.type->ToString()}});
+    } else if (col != nullptr && col->missing_value) {
+      FRZ_ASSIGN_OR_RETURN(fills[f.name], CastSql(col->type, engine::QuoteLiteral(*col->missing_value)));
+    }
+  }
+  bool any_rows = false;
+  for (const auto& f : files_) any_rows = any_rows || f.live;
+  if (fills.empty() || !any_rows) return Ok();
+  return RewriteAll(con, old, fills);
+}
+
+// Rewrites every row, computing the `fills` columns from the old schema's fields.
+Status MirrorTable::RewriteAll(engine::Connection& con, const iceberg::Schema& old,
+                               const std::map<std::string, std::string>& fills) {
+  const iceberg::Schema& next = schema();
+  std::vector<iceberg::NestedField> merged = next.fields();
+  for (const auto& f : old.fields()) {
+    if (next.FindField(f.id) != nullptr) continue;
+    iceberg::NestedField renamed = f;
+    renamed.name = OldFieldName(f.id);
+    merged.push_back(std::move(renamed));
+  }
+  std::vector<iceberg::DataFile> deletes;
+  for (const auto& d : delete_files_) {
+    if (d.live) deletes.push_back(d.file);
+  }
+  std::vector<iceberg::FileScanTask> tasks;
+  std::vector<uint32_t> old_files;
+  for (uint32_t n = 0; n < files_.size(); ++n) {
+    if (!files_[n].live) continue;
+    iceberg::FileScanTask t;
+    t.data_file = files_[n].file;
+    t.spec_id = table_.metadata.default_spec_id;
+    t.position_deletes = deletes;
+    tasks.push_back(std::move(t));
+    old_files.push_back(n);
+  }
+  FRZ_ASSIGN_OR_RETURN(std::string scan,
+                       engine::ScanSql(iceberg::Schema(0, merged), tasks,
+                                       [this](const std::string& loc) { return deps_.io->LocalPath(loc); }));
+  std::string list;
+  for (const auto& f : next.fields()) {
+    auto fill = fills.find(f.name);
+    list += (list.empty() ? "" : ", ") + (fill != fills.end() ? fill->second : QuoteIdentifier(f.name));
+  }
+  auto written = engine::WriteParquet(con, "SELECT " + list + " FROM (" + scan + ")", next, LocalDataDir(), deps_.write);
+  if (!written) {
+    return MakeError(written.error().kind, "rewriting mirror table " + id_.ToString() + " for its new columns: " +
+                                               written.error().message);
+  }
+  for (uint32_t n : old_files) RemoveFile(n);
+  for (auto& d : delete_files_) {
+    if (!d.live) continue;
+    d.live = false;
+    if (!d.committed) (void)deps_.io->Delete(d.file.file_path);
+  }
+  std::vector<uint32_t> added;
+  for (auto& f : *written) added.push_back(AddFile(std::move(f)));
+  index_.Clear();
+  FRZ_RETURN_IF_ERROR(IndexNewFiles(con, added, nullptr));
+  index_valid_ = true;
+  pending_ = true;
+  Log(LogLevel::kInfo, "rewrote the mirror table with the values its rows have for new columns",
+      {{"table", id_.ToString()}, {"files", std::to_string(added.size())}});
+  return Ok();
 }
 
 std::string MirrorTable::KeyProperty() const {

@@ -81,8 +81,11 @@ class MirrorTable {
   size_t index_bytes() const { return index_.memory_bytes(); }
 
   // The source table's definition changed: a new key or identity rebuilds the index (at
-  // the next Apply); a new raw schema becomes the mirror's (with the next commit).
-  void UpdateSource(const SourceTable& source, const iceberg::Schema& raw_schema, int last_column_id);
+  // the next Apply); a new raw schema becomes the mirror's (with the next commit). When
+  // the rows it holds have values for new columns (a retype; a column added with a
+  // constant default), every row is rewritten with them now, on `con`.
+  Status UpdateSource(engine::Connection& con, const SourceTable& source, const iceberg::Schema& raw_schema,
+                      int last_column_id);
 
   // Applies raw changes: `raw_sql` is a query over raw rows with the raw schema's column
   // names (source columns, _op, _commit_lsn, _seq, _old). Files are written and the index
@@ -139,6 +142,7 @@ class MirrorTable {
   Status Truncate();
   Status Maintain(engine::Connection& con);
   Status Rewrite(engine::Connection& con, const std::vector<uint32_t>& files);
+  Status RewriteAll(engine::Connection& con, const iceberg::Schema& old, const std::map<std::string, std::string>& fills);
   Status FoldDeletes(engine::Connection& con);
   void RemoveFile(uint32_t file);
   const iceberg::Schema& schema() const;

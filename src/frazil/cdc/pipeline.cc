@@ -398,6 +398,8 @@ Status Pipeline::OnRelation(const RelationMsg& msg) {
     if (!pk) return std::unexpected(pk.error());
     next.primary_key = std::move(*pk);
   }
+  // What existing rows read for added columns (mirrors fill them in).
+  FRZ_RETURN_IF_ERROR(FillMissingValues(*sql_, next));
   auto it = tables_.find(msg.relation_id);
   // Relation messages carry no attribute numbers: keep the ones known from the catalog or
   // captured DDL (renames are matched by them).

@@ -80,6 +80,9 @@ Result<std::unique_ptr<RawTable>> RawTable::Open(CdcContext& ctx, engine::Connec
     t->pending_last_column_id_ = std::max(md.last_column_id, evolved->HighestFieldId());
     FRZ_ASSIGN_OR_RETURN(t->layout_, MakeLayout(source.columns, *evolved));
     t->pending_schema_ = std::move(evolved);
+    // A streaming table replays its definitions from the WAL: this guess from today's
+    // catalog is dropped when the first Relation message comes before any row uses it.
+    t->schema_from_catalog_ = t->started();
     Log(LogLevel::kInfo, "raw table schema follows the source table",
         {{"table", id.ToString()}, {"source", source.QualifiedName()}});
   } else {
@@ -90,7 +93,12 @@ Result<std::unique_ptr<RawTable>> RawTable::Open(CdcContext& ctx, engine::Connec
     MirrorTable::Deps deps{ctx.catalog, ctx.io, ctx.clock, ctx.write};
     catalog::TableIdentifier mirror_id{catalog::Namespace{ctx.mirror.ns}, id.name};
     FRZ_ASSIGN_OR_RETURN(t->mirror_, MirrorTable::Open(deps, ctx.mirror, con, mirror_id, id, t->table_, source, slot));
-    if (t->pending_schema_) t->mirror_->UpdateSource(source, *t->pending_schema_, t->pending_last_column_id_);
+    // A table that is streaming gets Relation messages replaying each change of its
+    // definition in order, which the mirror follows (with the values its rows take). Only
+    // a table not started yet takes today's definition now.
+    if (t->pending_schema_ && !t->started()) {
+      FRZ_RETURN_IF_ERROR(t->mirror_->UpdateSource(con, source, *t->pending_schema_, t->pending_last_column_id_));
+    }
   }
   return t;
 }
@@ -332,6 +340,10 @@ Status RawTable::WriteStaged() {
 }
 
 Status RawTable::UpdateSource(const SourceTable& next, const std::vector<std::pair<std::string, std::string>>& renames) {
+  if (schema_from_catalog_ && buffer_->rows() == 0 && pending_files_.empty() && stream_buffers_.empty()) {
+    pending_schema_.reset();
+  }
+  schema_from_catalog_ = false;
   const iceberg::Schema& current = pending_schema_ ? *pending_schema_ : *table_.metadata.current_schema();
   int last_id = pending_schema_ ? pending_last_column_id_ : table_.metadata.last_column_id;
   FRZ_ASSIGN_OR_RETURN(auto evolved, EvolveRawSchema(current, last_id, next.columns, renames));
@@ -346,7 +358,7 @@ Status RawTable::UpdateSource(const SourceTable& next, const std::vector<std::pa
     FRZ_RETURN_IF_ERROR(ApplyMirror(con_));
     source_ = next;
     FRZ_ASSIGN_OR_RETURN(layout_, MakeLayout(next.columns, current));
-    if (mirror_) mirror_->UpdateSource(next, current, last_id);
+    if (mirror_) FRZ_RETURN_IF_ERROR(mirror_->UpdateSource(con_, next, current, last_id));
     return NewBuffer();
   }
   if (!stream_buffers_.empty() || !spills_.empty()) {
@@ -362,13 +374,14 @@ Status RawTable::UpdateSource(const SourceTable& next, const std::vector<std::pa
   FRZ_ASSIGN_OR_RETURN(layout_, MakeLayout(next.columns, *evolved));
   pending_schema_ = std::move(evolved);
   source_ = next;
-  if (mirror_) mirror_->UpdateSource(next, *pending_schema_, pending_last_column_id_);
+  if (mirror_) FRZ_RETURN_IF_ERROR(mirror_->UpdateSource(con_, next, *pending_schema_, pending_last_column_id_));
   Log(LogLevel::kInfo, "source table changed: evolving the raw table schema",
       {{"table", id_.ToString()}, {"source", next.QualifiedName()}});
   return NewBuffer();
 }
 
 Status RawTable::Append(const RowMeta& meta, const Tuple* new_tuple, const Tuple* old_tuple) {
+  schema_from_catalog_ = false;
   ChangeBuffer* target = buffer_.get();
   if (meta.stream_xid) {
     auto& b = stream_buffers_[*meta.stream_xid];

@@ -135,6 +135,7 @@ class RawTable {
   std::map<uint32_t, std::vector<std::string>> spills_;              // streamed xid -> spill files
   std::map<uint32_t, std::unique_ptr<ChangeBuffer>> stream_buffers_;  // streamed xid -> its rows
   std::set<uint32_t> spilled_toast_;  // streamed xids that spilled unfilled TOAST values
+  bool schema_from_catalog_ = false;  // pending_schema_ is Open's guess for a streaming table
   std::unique_ptr<MirrorTable> mirror_;
   size_t mirror_applied_ = 0;  // pending_files_ already applied to the mirror
 };

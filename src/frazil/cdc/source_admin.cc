@@ -115,6 +115,18 @@ Result<std::vector<PgType>> ResolveTypes(PgConnection& conn, const std::vector<s
   return out;
 }
 
+Status FillMissingValues(PgConnection& conn, SourceTable& table) {
+  FRZ_ASSIGN_OR_RETURN(auto r, conn.ExecParams("SELECT attname, (attmissingval::text::text[])[1] FROM pg_attribute "
+                                               "WHERE attrelid = $1 AND atthasmissing AND NOT attisdropped",
+                                               {std::to_string(table.oid)}));
+  for (int i = 0; i < r.rows(); ++i) {
+    for (auto& c : table.columns) {
+      if (c.name == r.Get(i, 0) && !r.IsNull(i, 1)) c.missing_value = std::string(r.Get(i, 1));
+    }
+  }
+  return Ok();
+}
+
 Result<std::vector<std::string>> PrimaryKeyColumns(PgConnection& conn, uint32_t oid) {
   FRZ_ASSIGN_OR_RETURN(auto r, conn.ExecParams("SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) "
                                                "WITH ORDINALITY AS k(attnum, n) JOIN pg_attribute a ON a.attrelid = "
@@ -178,6 +190,7 @@ Result<std::vector<SourceTable>> ListPublishedTables(PgConnection& conn, const s
     FRZ_ASSIGN_OR_RETURN(auto resolved, ResolveTypes(conn, types));
     for (size_t j = 0; j < resolved.size(); ++j) t.columns[j].type = resolved[j];
     FRZ_ASSIGN_OR_RETURN(t.primary_key, PrimaryKeyColumns(conn, t.oid));
+    FRZ_RETURN_IF_ERROR(FillMissingValues(conn, t));
     out.push_back(std::move(t));
   }
   return out;

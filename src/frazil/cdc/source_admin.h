@@ -22,6 +22,9 @@ struct SourceColumn {
   PgType type;           // resolved (domains, arrays, enums...)
   bool is_key = false;   // part of the replica identity (primary key by default)
   bool not_null = false;
+  // The value rows that existed when the column was added read for it (PostgreSQL's
+  // attmissingval, in frazil's text form): set for columns added with a constant default.
+  std::optional<std::string> missing_value;
 };
 
 struct SourceTable {
@@ -63,6 +66,9 @@ Result<bool> PublicationExists(PgConnection& conn, const std::string& publicatio
 // The tables the publication covers, with their columns and replica identity columns,
 // types resolved. Errors: NotFound if the publication does not exist.
 Result<std::vector<SourceTable>> ListPublishedTables(PgConnection& conn, const std::string& publication);
+
+// Sets the columns' missing_value from the catalog (columns added with a constant default).
+Status FillMissingValues(PgConnection& conn, SourceTable& table);
 
 // The primary key columns of table `oid`, in key order (empty if it has none).
 Result<std::vector<std::string>> PrimaryKeyColumns(PgConnection& conn, uint32_t oid);
