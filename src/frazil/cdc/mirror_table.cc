@@ -8,9 +8,10 @@
 
 #include "frazil/base/clock.h"
 #include "frazil/base/log.h"
+#include "frazil/cdc/pg.h"
+#include "frazil/cdc/pg_types.h"
 #include "frazil/engine/row_buffer.h"
 #include "frazil/engine/table_scan.h"
-#include "frazil/cdc/pg_types.h"
 #include "frazil/engine/types.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/snapshot_producer.h"
@@ -157,6 +158,7 @@ Result<std::unique_ptr<MirrorTable>> MirrorTable::Open(const Deps& deps, const M
   }
   // Follow the raw table's schema.
   FRZ_RETURN_IF_ERROR(m->UpdateSource(con, source, *raw_schema, raw.metadata.last_column_id));
+  m->previous_from_wal_ = false;  // today's definition: the next Relation message may be older
   Lsn raw_lsn = 0, mirror_lsn = 0;
   if (auto it = raw.metadata.properties.find(kLsnProperty); it != raw.metadata.properties.end()) {
     raw_lsn = ParseLsn(it->second).value_or(0);
@@ -230,8 +232,17 @@ Status MirrorTable::UpdateSource(engine::Connection& con, const SourceTable& sou
                                  int last_column_id) {
   std::string signature = KeySignature();
   iceberg::Schema old = schema();
+  SourceTable previous = source_;
   SetSource(source);
   iceberg::Schema next = MirrorSchema(raw_schema);
+  // Columns whose PostgreSQL type changed but map to the same Iceberg type (text ->
+  // varchar, a new typmod) keep their field, but PostgreSQL rewrote their values.
+  std::set<std::string> retyped;
+  for (const auto& c : previous_from_wal_ ? source.columns : std::vector<SourceColumn>{}) {
+    for (const auto& p : previous.columns) {
+      if (p.name == c.name && (p.type.oid != c.type.oid || p.type.typmod != c.type.typmod)) retyped.insert(c.name);
+    }
+  }
   bool changed = !next.SameStructure(old);
   if (changed) {
     pending_schema_ = next;
@@ -243,11 +254,36 @@ Status MirrorTable::UpdateSource(engine::Connection& con, const SourceTable& sou
     if (const auto* f = schema().FindField(std::string_view(k))) key_fields_.push_back(*f);
   }
   if (KeySignature() != signature) index_valid_ = false;  // rebuilt before the next change
-  if (!changed) return Ok();
+  previous_from_wal_ = true;
+  if (!changed && retyped.empty()) return Ok();
   // Fields new to the mirror: what the rows it already holds read for them. PostgreSQL
   // changed those rows without logging them (a retype rewrites the table; an added
   // column's constant default is stored once, as the "missing value").
   std::map<std::string, std::string> fills;  // new field -> SQL over the old fields
+  bool any_rows = false;
+  for (const auto& f : files_) any_rows = any_rows || f.live;
+  if (!any_rows) return Ok();
+  std::vector<const iceberg::NestedField*> added;
+  for (const auto& f : next.fields()) {
+    if (old.FindField(f.id) == nullptr || retyped.count(f.name)) added.push_back(&f);
+  }
+  if (added.empty()) return Ok();
+  bool key_kept = true;  // the key columns read as before (a retyped key is derived below)
+  for (const auto& k : key_fields_) key_kept = key_kept && old.FindField(k.id) != nullptr;
+  if (mode_ == MirrorMode::kKeyed && deps_.read_source && key_kept) {
+    // Today's values may not fit a definition replayed from the past (a later retype):
+    // then those rows changed since, and deriving the values is as good.
+    auto fetched = FetchFromSource(con, added);
+    Status done = fetched ? Status(Ok()) : Status(std::unexpected(fetched.error()));
+    if (fetched) {
+      for (const auto* f : added) fills[f->name] = "__frazil_src." + QuoteIdentifier(f->name);
+      done = RewriteAll(con, old, fills, *fetched);
+      if (done) return Ok();
+      fills.clear();
+    }
+    Log(LogLevel::kInfo, "new columns of a mirrored table not taken from the source; deriving them",
+        {{"table", id_.ToString()}, {"reason", done.error().message.substr(0, 300)}});
+  }
   for (const auto& f : next.fields()) {
     if (old.FindField(f.id) != nullptr) continue;
     const auto* was = old.FindField(std::string_view(f.name));
@@ -266,15 +302,60 @@ Status MirrorTable::UpdateSource(engine::Connection& con, const SourceTable& sou
       FRZ_ASSIGN_OR_RETURN(fills[f.name], CastSql(col->type, engine::QuoteLiteral(*col->missing_value)));
     }
   }
-  bool any_rows = false;
-  for (const auto& f : files_) any_rows = any_rows || f.live;
-  if (fills.empty() || !any_rows) return Ok();
-  return RewriteAll(con, old, fills);
+  if (fills.empty()) return Ok();
+  return RewriteAll(con, old, fills, "");
+}
+
+// Reads the key and `fields` of every source row into a temporary table and returns the
+// join that matches them to the mirror's rows (alias __frazil_src).
+Result<std::string> MirrorTable::FetchFromSource(engine::Connection& con,
+                                                 const std::vector<const iceberg::NestedField*>& fields) {
+  std::vector<const SourceColumn*> cols;
+  auto column = [&](const std::string& name) -> const SourceColumn* {
+    for (const auto& c : source_.columns) {
+      if (c.name == name) return &c;
+    }
+    return nullptr;
+  };
+  for (const auto& k : key_fields_) cols.push_back(column(k.name));
+  for (const auto* f : fields) cols.push_back(column(f->name));
+  std::string select, text_cols, typed;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    if (cols[i] == nullptr) return MakeError(ErrorKind::kInternal, "a mirror column is not a source column");
+    select += (i ? ", " : "") + PgQuoteIdentifier(cols[i]->name);
+    text_cols += (i ? ", " : "") + std::string("c") + std::to_string(i) + " VARCHAR";
+    FRZ_ASSIGN_OR_RETURN(auto cast, CastSql(cols[i]->type, "c" + std::to_string(i)));
+    typed += (i ? ", " : "") + cast + " AS " + QuoteIdentifier(i < key_fields_.size() ? "__frazil_key" + std::to_string(i)
+                                                                                      : cols[i]->name);
+  }
+  std::string table = "frazil_mirror_source";
+  FRZ_RETURN_IF_ERROR(con.Execute("CREATE OR REPLACE TEMP TABLE " + table + " (" + text_cols + ")"));
+  {
+    FRZ_ASSIGN_OR_RETURN(auto app, engine::Appender::Open(con, table));
+    std::vector<std::optional<std::string_view>> values;
+    std::vector<std::string> scratch;
+    FRZ_RETURN_IF_ERROR(deps_.read_source(
+        "SELECT " + select + " FROM " + PgQuoteIdentifier(source_.schema) + "." + PgQuoteIdentifier(source_.name),
+        [&](std::string_view line) -> Status {
+          FRZ_RETURN_IF_ERROR(ParseCopyTextLine(line, cols.size(), values, scratch));
+          for (const auto& v : values) FRZ_RETURN_IF_ERROR(v ? app.AppendString(*v) : app.AppendNull());
+          return app.EndRow();
+        }));
+    FRZ_RETURN_IF_ERROR(app.Close());
+  }
+  std::string on;
+  for (size_t i = 0; i < key_fields_.size(); ++i) {
+    on += (i ? " AND " : "") + std::string("__frazil_m.") + QuoteIdentifier(key_fields_[i].name) +
+          " IS NOT DISTINCT FROM __frazil_src." +
+          QuoteIdentifier("__frazil_key" + std::to_string(i));
+  }
+  Log(LogLevel::kInfo, "read new columns of a mirrored table from the source", {{"table", id_.ToString()}});
+  return " LEFT JOIN (SELECT " + typed + " FROM " + table + ") __frazil_src ON " + on;
 }
 
 // Rewrites every row, computing the `fills` columns from the old schema's fields.
 Status MirrorTable::RewriteAll(engine::Connection& con, const iceberg::Schema& old,
-                               const std::map<std::string, std::string>& fills) {
+                               const std::map<std::string, std::string>& fills, const std::string& join_sql) {
   const iceberg::Schema& next = schema();
   std::vector<iceberg::NestedField> merged = next.fields();
   for (const auto& f : old.fields()) {
@@ -304,9 +385,11 @@ Status MirrorTable::RewriteAll(engine::Connection& con, const iceberg::Schema& o
   std::string list;
   for (const auto& f : next.fields()) {
     auto fill = fills.find(f.name);
-    list += (list.empty() ? "" : ", ") + (fill != fills.end() ? fill->second : QuoteIdentifier(f.name));
+    list += (list.empty() ? "" : ", ") + (fill != fills.end() ? fill->second : "__frazil_m." + QuoteIdentifier(f.name));
   }
-  auto written = engine::WriteParquet(con, "SELECT " + list + " FROM (" + scan + ")", next, LocalDataDir(), deps_.write);
+  auto written = engine::WriteParquet(con, "SELECT " + list + " FROM (" + scan + ") __frazil_m" + join_sql, next,
+                                      LocalDataDir(), deps_.write);
+  if (!join_sql.empty()) (void)con.Execute("DROP TABLE IF EXISTS frazil_mirror_source");
   if (!written) {
     return MakeError(written.error().kind, "rewriting mirror table " + id_.ToString() + " for its new columns: " +
                                                written.error().message);

@@ -5,6 +5,7 @@
 // rows are rewritten, small files merged and delete files folded, in the same commit.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,6 +31,10 @@ namespace frazil::cdc {
 // Properties of mirror tables (besides frazil.lsn, frazil.slot, frazil.source-table).
 inline constexpr const char* kMirrorOfProperty = "frazil.mirror-of";
 inline constexpr const char* kMirrorKeyProperty = "frazil.key";
+
+// Runs `COPY (<select>) TO STDOUT` on the source and hands each text-format line over.
+using SourceReader =
+    std::function<Status(const std::string& select_sql, const std::function<Status(std::string_view line)>& on_row)>;
 
 struct MirrorOptions {
   bool enabled = true;
@@ -62,6 +67,7 @@ class MirrorTable {
     io::FileIO* io = nullptr;
     Clock* clock = nullptr;
     engine::WriteOptions write;
+    SourceReader read_source;  // may be empty (then new columns are derived without it)
   };
 
   // Loads (creating when missing) the mirror `id` of `raw` (whose current schema and
@@ -81,9 +87,11 @@ class MirrorTable {
   size_t index_bytes() const { return index_.memory_bytes(); }
 
   // The source table's definition changed: a new key or identity rebuilds the index (at
-  // the next Apply); a new raw schema becomes the mirror's (with the next commit). When
-  // the rows it holds have values for new columns (a retype; a column added with a
-  // constant default), every row is rewritten with them now, on `con`.
+  // the next Apply); a new raw schema becomes the mirror's (with the next commit). New
+  // fields (an added column, a retype) get the values the rows it holds have: read from
+  // the source by key (exact: rows changed since are overwritten by their later changes),
+  // else PostgreSQL's stored default or DuckDB's cast of the old value; every row is
+  // rewritten with them now, on `con`.
   Status UpdateSource(engine::Connection& con, const SourceTable& source, const iceberg::Schema& raw_schema,
                       int last_column_id);
 
@@ -142,7 +150,9 @@ class MirrorTable {
   Status Truncate();
   Status Maintain(engine::Connection& con);
   Status Rewrite(engine::Connection& con, const std::vector<uint32_t>& files);
-  Status RewriteAll(engine::Connection& con, const iceberg::Schema& old, const std::map<std::string, std::string>& fills);
+  Result<std::string> FetchFromSource(engine::Connection& con, const std::vector<const iceberg::NestedField*>& fields);
+  Status RewriteAll(engine::Connection& con, const iceberg::Schema& old, const std::map<std::string, std::string>& fills,
+                    const std::string& join_sql);
   Status FoldDeletes(engine::Connection& con);
   void RemoveFile(uint32_t file);
   const iceberg::Schema& schema() const;
@@ -153,6 +163,7 @@ class MirrorTable {
   catalog::TableIdentifier raw_id_;
   catalog::LoadedTable table_;
   SourceTable source_;
+  bool previous_from_wal_ = false;  // source_ came from a Relation message (types comparable)
   MirrorMode mode_ = MirrorMode::kInsertOnly;
   std::vector<std::string> key_columns_;
   std::vector<iceberg::NestedField> key_fields_;

@@ -53,6 +53,11 @@ Pipeline::~Pipeline() {
 }
 
 Status Pipeline::Run(const std::atomic<bool>& stop) {
+  ctx_.read_source = [this](const std::string& select_sql,
+                            const std::function<Status(std::string_view)>& on_row) -> Status {
+    if (!sql_ || !sql_->ok()) return MakeError(ErrorKind::kIOError, "no connection to the source");
+    return sql_->CopyOut("COPY (" + select_sql + ") TO STDOUT", on_row);
+  };
   if (!opener_) {
     StreamOptions so{options_.conninfo, options_.slot, options_.publication, options_.streaming, "frazil"};
     opener_ = [so](Lsn start) { return StartPgStream(so, start); };

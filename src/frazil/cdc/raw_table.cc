@@ -90,7 +90,7 @@ Result<std::unique_ptr<RawTable>> RawTable::Open(CdcContext& ctx, engine::Connec
   }
   FRZ_RETURN_IF_ERROR(t->NewBuffer());
   if (ctx.mirror.Wants(source.schema, source.name)) {
-    MirrorTable::Deps deps{ctx.catalog, ctx.io, ctx.clock, ctx.write};
+    MirrorTable::Deps deps{ctx.catalog, ctx.io, ctx.clock, ctx.write, ctx.read_source};
     catalog::TableIdentifier mirror_id{catalog::Namespace{ctx.mirror.ns}, id.name};
     FRZ_ASSIGN_OR_RETURN(t->mirror_, MirrorTable::Open(deps, ctx.mirror, con, mirror_id, id, t->table_, source, slot));
     // A table that is streaming gets Relation messages replaying each change of its

@@ -29,6 +29,7 @@ struct CdcContext {
   engine::WriteOptions write;
   std::string spill_dir;  // local folder for streamed transactions' spilled changes
   MirrorOptions mirror;   // mirror tables (docs/mirror.md)
+  SourceReader read_source;  // reads current source rows (mirrors backfill new columns)
 };
 
 class RawTable {
