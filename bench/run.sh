@@ -4,6 +4,8 @@
 #   2. commit latency with 1,000 snapshots of history
 #   3. query: frazil sql vs DuckDB read_parquet on the same files; and with 10% deleted
 #   4. CDC (bench/cdc.py): streaming vs pg_recvlogical, snapshot vs COPY, freshness, a 10 M-row transaction
+#   5. mirror tables (bench/mirror.py): pgbench catch-up with mirrors vs raw only vs pg_recvlogical; read cost,
+#      storage and key index of a mirror after 10 M updates vs the same rows written fresh
 # Wall time, CPU-seconds (user+sys) and peak RSS from GNU time. BENCH_ROWS overrides 10 M.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,5 +82,7 @@ measure frazil_sql_10pct_deleted_rss "$FRAZIL" --warehouse "$W/wh1" sql "$Q benc
 echo
 echo "# CDC (bench/cdc.py): frazil run vs pg_recvlogical and COPY on a throwaway PostgreSQL 15"
 "$PY" "$ROOT/bench/cdc.py"
+echo
+FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/mirror.py"
 } 2>&1 | tee "$OUT"
 echo "results saved to $OUT"

@@ -20,6 +20,10 @@ Checks after the crashes (`verify_exactly_once`):
     its snapshot's frazil.lsn, the rows of one source transaction land in snapshots with one
     frazil.lsn in every table (one catalog commit), no data file is listed twice, and
     PyIceberg's row count equals `frazil sql`'s.
+Then (`verify_mirrors`, docs/mirror.md): every table's mirror `mirror.<table>` equals the
+source table exactly, as a multiset of (id, payload) read through DuckDB's iceberg extension
+and through PyIceberg; its metadata matches its raw table (frazil.lsn committed together,
+schema, no equality deletes); and `frazil verify mirror.<table>` exits 0.
 
 Tests:
   * test_chaos_sigkill_and_postgres_crash: a mixed workload (pgbench scripts: multi-table
@@ -56,6 +60,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+import mirror_support as M
 from conftest import ROOT, Frazil, frazil_binary, pyiceberg_catalog
 from pg_cluster import PG_BIN, PgCluster, pg_cluster_fixture
 
@@ -709,6 +714,65 @@ def check_iceberg(frazil: Frazil, tables: list[Src], raw: dict[str, list[RawRow]
     return problems[:60]
 
 
+MIRROR_NS = "mirror"
+
+
+def verify_mirrors(frazil: Frazil, pg: PgCluster, tables: list[Src], runner: "FrazilRunner") -> dict:
+    """Every mirror equals its source table (frazil caught up, the source quiet): the multiset
+    of (id, payload) -- the payload rendered by the same SQL as the audit trail -- read through
+    DuckDB's iceberg extension (iceberg_scan) and through PyIceberg (its Arrow rows rendered by
+    DuckDB); the mirror's metadata against its raw table; `frazil verify` exits 0."""
+    import duckdb
+
+    problems: list[str] = []
+    stats = {}
+    con = M.duck_connect()
+    try:
+        cat = pyiceberg_catalog(frazil.warehouse)
+        for t in tables:
+            mirror = f"{MIRROR_NS}.{t.name}"
+            want = table_state(pg, t)
+            stats[t.name] = sum(want.values())
+            loc = M.metadata_location(frazil.warehouse, mirror) if M.R.catalog_pointer(frazil.warehouse, mirror) else None
+            if loc is None:
+                problems.append(f"{mirror}: no mirror table in the catalog")
+                continue
+            payload = t.payload_sql(lambda c: f'"{c}"')
+            reads = {"DuckDB iceberg_scan": lambda: con.execute(f"SELECT id, {payload} FROM iceberg_scan('{loc}')").fetchall()}
+
+            def via_pyiceberg(mirror=mirror, payload=payload):
+                arrow = cat.load_table(mirror).scan().to_arrow()
+                local = duckdb.connect()
+                try:
+                    local.register("m", arrow)
+                    return local.execute(f"SELECT id, {payload} FROM m").fetchall()
+                finally:
+                    local.close()
+
+            reads["PyIceberg"] = via_pyiceberg
+            for reader, read in reads.items():
+                try:
+                    got = collections.Counter((int(i), p) for i, p in read())
+                except Exception as e:  # noqa: BLE001 - a failing reader is a finding
+                    problems.append(f"{mirror} ({reader}): reading failed: {type(e).__name__}: {str(e)[:600]}")
+                    continue
+                if got != want:
+                    missing, extra = want - got, got - want
+                    problems.append(
+                        f"{mirror} ({reader}): the mirror differs from the source: {sum(got.values())} rows vs "
+                        f"{sum(want.values())}; {sum(missing.values())} missing, e.g. {sorted(missing)[:6]}; "
+                        f"{sum(extra.values())} unexpected, e.g. {sorted(extra)[:6]}")
+            problems += M.check_metadata(frazil.warehouse, f"{NS}.{t.name}", mirror, f"public.{t.name}", SLOT, None)
+            p = M.run_verify(runner.binary, runner.env(None), runner.workdir, mirror)
+            if p.returncode != 0:
+                problems.append(M.describe_verify(p, mirror))
+    finally:
+        con.close()
+    if problems:
+        raise AssertionError("mirror check failed:\n" + "\n".join(problems))
+    return stats
+
+
 # ---------------------------------------------------------------------------------------
 # The workload
 # ---------------------------------------------------------------------------------------
@@ -1028,6 +1092,7 @@ def test_chaos_sigkill_and_postgres_crash(frazil: Frazil, pg: PgCluster, runner_
     unexpected = runner.unexpected_exits()
     try:
         stats = verify_exactly_once(frazil, pg, ALL, r_expected, boundary)
+        stats["mirror_rows"] = verify_mirrors(frazil, pg, ALL, runner)
     except AssertionError as e:
         raise AssertionError(f"{e}\n\nchaos seed {seed} (FRAZIL_CHAOS_SEED), {kills} SIGKILLs, {crash_log}\n"
                              f"workload: {work.summary()}\n{slot_state(pg)}\n"
@@ -1133,6 +1198,7 @@ def test_kill_points_snapshot_and_commit_windows(frazil: Frazil, pg: PgCluster, 
     assert not unexpected, "\n\n".join(unexpected)
     try:
         stats = verify_exactly_once(frazil, pg, ALL, r_expected, boundary)
+        stats["mirror_rows"] = verify_mirrors(frazil, pg, ALL, runner)
     except AssertionError as e:
         raise AssertionError(f"{e}\n\nruns: {log}\n{work.summary()}\n{slot_state(pg)}\n{runner.diagnostics()}") from None
     print(f"\nkill points: {log}; catch-up {catch_up:.1f}s; total {time.monotonic() - t_begin:.0f}s; {stats}")
@@ -1203,4 +1269,5 @@ COMMIT;
     assert n == d == sum(r_expected[BIG.name].values()), (
         f"big: {n} 'r' rows for {d} distinct keys, expected {sum(r_expected[BIG.name].values())} once each\n{runner.diagnostics()}")
     stats = verify_exactly_once(frazil, pg, tables, r_expected, boundary)
+    stats["mirror_rows"] = verify_mirrors(frazil, pg, tables, runner)
     print(f"\nbig snapshot: killed mid-copy ({lsns}); catch-up {catch_up:.1f}s; total {time.monotonic() - t_begin:.0f}s; {stats}")

@@ -671,7 +671,11 @@ void MirrorTable::SaveIndex() const {
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     Log(LogLevel::kWarn, "could not save a mirror index", {{"file", path}, {"error", ec.message()}});
+    return;
   }
+  Log(LogLevel::kInfo, "saved the key index of a mirror table",
+      {{"table", id_.ToString()}, {"keys", std::to_string(index_.size())},
+       {"memory_bytes", std::to_string(index_.memory_bytes())}, {"file_bytes", std::to_string(out.size())}});
 }
 
 Status MirrorTable::Truncate() {
