@@ -212,6 +212,14 @@ std::optional<std::string_view> ChangeBuffer::value(size_t row, size_t column) c
   return rows_.GetString(kFirstValueColumn + column, row);
 }
 
+std::optional<std::string_view> ChangeBuffer::old_value(size_t row, size_t column) const {
+  size_t col = kFirstValueColumn + ncolumns_ + column;
+  if (rows_.IsNull(kUnchangedColumn + 1, row) || rows_.GetInt64(kUnchangedColumn + 1, row) == 0 || rows_.IsNull(col, row)) {
+    return std::nullopt;
+  }
+  return rows_.GetString(col, row);
+}
+
 std::vector<size_t> ChangeBuffer::unchanged_columns(size_t row) const {
   std::vector<size_t> out;
   if (rows_.IsNull(kUnchangedColumn, row)) return out;

@@ -102,6 +102,8 @@ class ChangeBuffer {
   // Row access for filling unchanged TOAST values (rows in arrival order).
   char op(size_t row) const;
   std::optional<std::string_view> value(size_t row, size_t column) const;   // the row image c<column>
+  // The old image o<column> (nullopt when NULL or when the change has no old image).
+  std::optional<std::string_view> old_value(size_t row, size_t column) const;
   std::vector<size_t> unchanged_columns(size_t row) const;                   // columns still to fill
   void Fill(size_t row, size_t column, std::optional<std::string_view> value);
   // Marks the row's unchanged columns as filled (call after Fill for each).

@@ -264,8 +264,10 @@ Status MirrorTable::UpdateSource(engine::Connection& con, const SourceTable& sou
   for (const auto& f : files_) any_rows = any_rows || f.live;
   if (!any_rows) return Ok();
   std::vector<const iceberg::NestedField*> added;
+  std::set<std::string> keys(key_columns_.begin(), key_columns_.end());
   for (const auto& f : next.fields()) {
-    if (old.FindField(f.id) == nullptr || retyped.count(f.name)) added.push_back(&f);
+    // Key columns are never refilled: they are what rows are matched by.
+    if (old.FindField(f.id) == nullptr || (retyped.count(f.name) && !keys.count(f.name))) added.push_back(&f);
   }
   if (added.empty()) return Ok();
   bool key_kept = true;  // the key columns read as before (a retyped key is derived below)
@@ -409,6 +411,18 @@ Status MirrorTable::RewriteAll(engine::Connection& con, const iceberg::Schema& o
   Log(LogLevel::kInfo, "rewrote the mirror table with the values its rows have for new columns",
       {{"table", id_.ToString()}, {"files", std::to_string(added.size())}});
   return Ok();
+}
+
+// Rows are written sorted by key (min/max pruning for readers). Not by float keys: DuckDB
+// 1.5.5 turns -0.0 into 0.0 in a column it sorts a materialized table by.
+std::string MirrorTable::OrderSql() const {
+  std::string order;
+  if (mode_ != MirrorMode::kKeyed) return order;
+  for (const auto& f : key_fields_) {
+    if (f.type->id == iceberg::TypeId::kFloat || f.type->id == iceberg::TypeId::kDouble) return "";
+    order += (order.empty() ? " ORDER BY " : ", ") + QuoteIdentifier(f.name);
+  }
+  return order;
 }
 
 std::string MirrorTable::KeyProperty() const {
@@ -767,10 +781,7 @@ Status MirrorTable::Apply(engine::Connection& con, const std::string& raw_sql) {
                                               " arrived, but the table has no replica identity; its mirror " +
                                               id_.ToString() + " cannot locate rows");
   }
-  std::string order;
-  if (mode_ == MirrorMode::kKeyed) {
-    for (const auto& f : key_fields_) order += (order.empty() ? " ORDER BY " : ", ") + QuoteIdentifier(f.name);
-  }
+  std::string order = OrderSql();
   std::string rows_sql;  // the rows to write
   std::string delta = "frazil_mirror_delta";
   bool have_delta = false;
@@ -909,10 +920,7 @@ Status MirrorTable::Rewrite(engine::Connection& con, const std::vector<uint32_t>
   FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(schema(), tasks, [this](const std::string& loc) {
                          return deps_.io->LocalPath(loc);
                        }));
-  std::string order;
-  if (mode_ == MirrorMode::kKeyed) {
-    for (const auto& f : key_fields_) order += (order.empty() ? " ORDER BY " : ", ") + QuoteIdentifier(f.name);
-  }
+  std::string order = OrderSql();
   auto written = engine::WriteParquet(con, "SELECT * FROM (" + scan + ")" + order, schema(), LocalDataDir(), deps_.write);
   if (!written) {
     return MakeError(written.error().kind, "rewriting data files of mirror table " + id_.ToString() + ": " +

@@ -139,6 +139,7 @@ class MirrorTable {
   std::string IndexPath() const;
   void SetSource(const SourceTable& source);
   std::string KeySql(const std::string& qualifier) const;
+  std::string OrderSql() const;     // " ORDER BY <key>" for the files written
   std::string KeyProperty() const;   // frazil.key: the key columns, comma-separated
   std::string KeySignature() const;  // what the index keys are made of (checked on load)
   std::vector<iceberg::FileScanTask> LiveTasks() const;

@@ -171,6 +171,19 @@ std::string KeyText(const ChangeBuffer& b, size_t row, const std::vector<size_t>
   return out;
 }
 
+// The key the row had before the change: the old image's when it carries the key (an
+// update that changed the key), else the row's own.
+std::string OldKeyText(const ChangeBuffer& b, size_t row, const std::vector<size_t>& key) {
+  std::string out;
+  for (size_t k : key) {
+    auto v = b.old_value(row, k);
+    if (!v) return KeyText(b, row, key);
+    out += "v" + std::string(*v);
+    out += '\0';
+  }
+  return out;
+}
+
 }  // namespace
 
 // Unchanged TOAST values (an update that did not touch a large value, without a whole old
@@ -195,7 +208,7 @@ Status RawTable::FillUnchangedToast(engine::Connection& con, ChangeBuffer& b, co
   for (size_t row = 0; row < static_cast<size_t>(b.rows()); ++row) {
     auto unchanged = b.unchanged_columns(row);
     if (unchanged.empty()) continue;
-    wanted.insert(KeyText(b, row, key));
+    wanted.insert(OldKeyText(b, row, key));
     wanted_columns.insert(unchanged.begin(), unchanged.end());
   }
   const auto* snap = table_.metadata.current_snapshot();
@@ -286,6 +299,17 @@ Status RawTable::FillUnchangedToast(engine::Connection& con, ChangeBuffer& b, co
         if (op == 'd') known.erase(k);
         else known.clear();
         continue;
+      }
+      std::string before_key = OldKeyText(rows, row, key);
+      if (before_key != k) {
+        // The key changed: the row's earlier values are under its old key.
+        auto moved = known.find(before_key);
+        if (moved != known.end()) {
+          known[k] = std::move(moved->second);
+          known.erase(before_key);
+        } else {
+          known.erase(k);
+        }
       }
       auto& values_of = known[k];
       auto unchanged = rows.unchanged_columns(row);
