@@ -66,7 +66,7 @@ void KeyIndex::Grow() {
   std::vector<Slot> old = std::move(slots_);
   slots_.assign(capacity, Slot{});
   std::string old_arena;
-  bool compact = garbage_bytes_ > arena_.size() / 2;
+  bool compact = garbage_bytes_ > arena_.size() / 4;
   if (compact) {
     old_arena = std::move(arena_);
     arena_.clear();
@@ -86,7 +86,11 @@ void KeyIndex::Grow() {
 }
 
 void KeyIndex::Insert(std::string_view key, RowLocation loc) {
-  if ((used_ + 1) * 10 > slots_.size() * 7) Grow();
+  // Grow (or just rehash) when slots fill up, and compact the arena when most of it is
+  // keys removed since (updates re-insert their key every time).
+  if ((used_ + 1) * 10 > slots_.size() * 7 || (garbage_bytes_ > (size_t{1} << 20) && garbage_bytes_ > arena_.size() / 2)) {
+    Grow();
+  }
   uint64_t hash = HashKey(key);
   size_t mask = slots_.size() - 1;
   size_t i = hash & mask;

@@ -69,6 +69,23 @@ TEST(KeyIndex, EmptyAndBinaryKeysAndLargePositions) {
   EXPECT_EQ(*index.Find(std::string(300, 'x')), (RowLocation{2, 3}));
 }
 
+// Updates re-insert their key each time: the arena must not keep every old copy.
+TEST(KeyIndex, MemoryStaysBoundedUnderChurn) {
+  KeyIndex index;
+  for (int i = 0; i < 100000; ++i) index.Insert("key-" + std::to_string(i), {0, static_cast<uint64_t>(i)});
+  size_t loaded = index.memory_bytes();
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 100000; ++i) {
+      std::string key = "key-" + std::to_string(i);
+      ASSERT_TRUE(index.Erase(key));
+      index.Insert(key, {1, static_cast<uint64_t>(i)});
+    }
+  }
+  EXPECT_EQ(index.size(), 100000u);
+  EXPECT_LE(index.memory_bytes(), loaded * 3) << "loaded " << loaded;
+  EXPECT_EQ(*index.Find("key-77"), (RowLocation{1, 77}));
+}
+
 // Against std::multimap under a random mix of inserts and erases, through many growths and
 // arena compactions.
 TEST(KeyIndex, MatchesAReferenceMultimap) {

@@ -358,6 +358,7 @@ Result<std::string> MirrorTable::FetchFromSource(engine::Connection& con,
 // Rewrites every row, computing the `fills` columns from the old schema's fields.
 Status MirrorTable::RewriteAll(engine::Connection& con, const iceberg::Schema& old,
                                const std::map<std::string, std::string>& fills, const std::string& join_sql) {
+  pending_ = true;
   const iceberg::Schema& next = schema();
   std::vector<iceberg::NestedField> merged = next.fields();
   for (const auto& f : old.fields()) {
@@ -753,6 +754,9 @@ Status MirrorTable::IndexNewFiles(engine::Connection& con, const std::vector<uin
 
 Status MirrorTable::Apply(engine::Connection& con, const std::string& raw_sql) {
   FRZ_RETURN_IF_ERROR(EnsureIndex(con));
+  // From here the index and files may differ from the committed state: a failure part-way
+  // must make DiscardPending return to it (and rebuild the index).
+  pending_ = true;
   const auto& sch = schema();
   std::string cols;
   for (const auto& f : sch.fields()) cols += (cols.empty() ? "" : ", ") + QuoteIdentifier(f.name);
