@@ -547,30 +547,22 @@ Status MirrorTable::RebuildIndex(engine::Connection& con) {
     if (files_[n].live) by_local[deps_.io->LocalPath(files_[n].file.file_path)] = n;
   }
   std::vector<int64_t> live_rows(files_.size(), 0);
-  if (!tasks.empty()) {
+  // One data file at a time, so the scan's result held in memory stays one file's.
+  for (auto& task : tasks) {
+    auto it = by_local.find(deps_.io->LocalPath(task.data_file.file_path));
+    if (it == by_local.end()) return MakeError(ErrorKind::kInternal, "rebuilding the index of " + id_.ToString());
+    uint32_t n = it->second;
     engine::ScanSqlOptions so;
     so.with_row_position = true;
-    FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(schema(), tasks,
+    FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(schema(), {task},
                                                            [this](const std::string& loc) { return deps_.io->LocalPath(loc); },
                                                            so));
-    FRZ_ASSIGN_OR_RETURN(auto q, con.Query("SELECT " + KeySql("") + ", " + engine::kFilePathColumn + ", CAST(" +
-                                           engine::kRowPositionColumn + " AS BIGINT) FROM (" + scan + ")"));
+    FRZ_ASSIGN_OR_RETURN(auto q, con.Query("SELECT " + KeySql("") + ", CAST(" + engine::kRowPositionColumn +
+                                           " AS BIGINT) FROM (" + scan + ")"));
     while (auto chunk = q.NextChunk()) {
-      uint32_t last_n = 0;
-      std::string last_path;
       for (size_t r = 0; r < chunk->size(); ++r) {
-        std::string_view path = chunk->GetStringView(1, r);
-        if (path != last_path) {
-          auto it = by_local.find(std::string(path));
-          if (it == by_local.end()) {
-            return MakeError(ErrorKind::kInternal, "rebuilding the index of " + id_.ToString() +
-                                                       ": scan returned an unknown file " + std::string(path));
-          }
-          last_path = std::string(path);
-          last_n = it->second;
-        }
-        index_.Insert(chunk->GetStringView(0, r), RowLocation{last_n, static_cast<uint64_t>(chunk->GetInt64(2, r))});
-        ++live_rows[last_n];
+        index_.Insert(chunk->GetStringView(0, r), RowLocation{n, static_cast<uint64_t>(chunk->GetInt64(1, r))});
+        ++live_rows[n];
       }
     }
   }
