@@ -5,17 +5,13 @@
 #include <cctype>
 #include <set>
 
+#include "frazil/base/strings.h"
 #include "frazil/engine/types.h"
 
 namespace frazil::app {
 namespace {
 
 using nlohmann::json;
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // j[key] if it is a string, else "" (the tree mixes strings and objects under "type").
 std::string Str(const json& j, const char* key) {
@@ -26,8 +22,8 @@ std::string Str(const json& j, const char* key) {
 
 bool IsTableRef(const json& j, const catalog::TableIdentifier& id) {
   return j.is_object() && Str(j, "type") == "BASE_TABLE" &&
-         Lower(Str(j, "table_name")) == id.name &&
-         Lower(Str(j, "schema_name")) == catalog::NamespaceToString(id.ns);
+         AsciiLower(Str(j, "table_name")) == id.name &&
+         AsciiLower(Str(j, "schema_name")) == catalog::NamespaceToString(id.ns);
 }
 
 // Counts references to the table anywhere in the tree, and remembers the SELECT node whose
@@ -92,14 +88,14 @@ const iceberg::NestedField* ColumnOf(const json& e, const iceberg::Schema& schem
   if (names.size() == 1) {
     col = names[0];
   } else if (names.size() == 2) {
-    std::string q = Lower(names[0]);
+    std::string q = AsciiLower(names[0].get<std::string>());
     if (q != table_name && q != alias) return nullptr;
     col = names[1];
   } else {
     return nullptr;
   }
   for (const auto& f : schema.fields()) {
-    if (Lower(f.name) == Lower(col) && f.type->is_primitive()) return &f;
+    if (AsciiLower(f.name) == AsciiLower(col) && f.type->is_primitive()) return &f;
   }
   return nullptr;
 }
@@ -189,7 +185,7 @@ std::vector<iceberg::FilterTerm> ExtractFilterUnchecked(engine::Connection& con,
   if (refs != 1 || select == nullptr || !select->contains("where_clause") || (*select)["where_clause"].is_null()) {
     return terms;
   }
-  std::string alias = Lower(Str((*select)["from_table"], "alias"));
+  std::string alias = AsciiLower(Str((*select)["from_table"], "alias"));
   std::vector<const json*> conj;
   Conjuncts((*select)["where_clause"], &conj);
   for (const json* c : conj) {

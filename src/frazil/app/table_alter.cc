@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "frazil/app/table_ops.h"
+#include "frazil/base/strings.h"
 #include "frazil/iceberg/table_update.h"
 
 namespace frazil::app {
@@ -11,14 +12,9 @@ namespace {
 using iceberg::NestedField;
 using iceberg::Schema;
 
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // Finds a top-level field by case-insensitive name.
 std::vector<NestedField>::iterator FindTop(std::vector<NestedField>& fields, const std::string& name) {
-  return std::find_if(fields.begin(), fields.end(), [&](const NestedField& f) { return Lower(f.name) == Lower(name); });
+  return std::find_if(fields.begin(), fields.end(), [&](const NestedField& f) { return AsciiLower(f.name) == AsciiLower(name); });
 }
 
 Error Bad(const catalog::TableIdentifier& id, const std::string& msg) {
@@ -46,7 +42,7 @@ Result<iceberg::PartitionField> ParsePartitionField(const Schema& schema, std::s
   auto open = s.find('(');
   if (open != std::string::npos) {
     if (s.back() != ')') return MakeError(ErrorKind::kInvalidArgument, "partition field '" + std::string(text) + "': missing ')'");
-    transform = Lower(s.substr(0, open));
+    transform = AsciiLower(s.substr(0, open));
     std::string args = s.substr(open + 1, s.size() - open - 2);
     auto comma = args.find(',');
     if (comma != std::string::npos) {
@@ -68,7 +64,7 @@ Result<iceberg::PartitionField> ParsePartitionField(const Schema& schema, std::s
   const NestedField* f = schema.FindField(column);
   if (f == nullptr) {
     for (const auto& top : schema.fields()) {
-      if (Lower(top.name) == Lower(column)) f = &top;
+      if (AsciiLower(top.name) == AsciiLower(column)) f = &top;
     }
   }
   if (f == nullptr) return MakeError(ErrorKind::kInvalidArgument, "partition field '" + std::string(text) + "': no column '" + column + "'");
@@ -140,11 +136,11 @@ Result<catalog::LoadedTable> AlterTable(Warehouse& w, const catalog::TableIdenti
     if (op == "add-column") {
       FRZ_RETURN_IF_ERROR(need(3, "add-column <name> <type>"));
       if (FindTop(fields, change[1]) != fields.end()) return std::unexpected(Bad(id, "column '" + change[1] + "' already exists"));
-      auto type = iceberg::ParsePrimitiveType(Lower(change[2]));
+      auto type = iceberg::ParsePrimitiveType(AsciiLower(change[2]));
       if (!type) return std::unexpected(Bad(id, "unknown type '" + change[2] + "' (use an Iceberg type: int, long, string, decimal(10,2), timestamptz, ...)"));
       NestedField f;
       f.id = ++last_id;
-      f.name = Lower(change[1]);
+      f.name = AsciiLower(change[1]);
       f.required = false;
       f.type = AssignIds(*type, &last_id);
       fields.push_back(std::move(f));
@@ -168,12 +164,12 @@ Result<catalog::LoadedTable> AlterTable(Warehouse& w, const catalog::TableIdenti
       auto it = FindTop(fields, change[1]);
       if (it == fields.end()) return std::unexpected(Bad(id, "no column '" + change[1] + "'"));
       if (FindTop(fields, change[2]) != fields.end()) return std::unexpected(Bad(id, "column '" + change[2] + "' already exists"));
-      it->name = Lower(change[2]);
+      it->name = AsciiLower(change[2]);
     } else if (op == "update-column") {
       FRZ_RETURN_IF_ERROR(need(3, "update-column <name> <type>"));
       auto it = FindTop(fields, change[1]);
       if (it == fields.end()) return std::unexpected(Bad(id, "no column '" + change[1] + "'"));
-      auto type = iceberg::ParsePrimitiveType(Lower(change[2]));
+      auto type = iceberg::ParsePrimitiveType(AsciiLower(change[2]));
       if (!type) return std::unexpected(Bad(id, "unknown type '" + change[2] + "'"));
       if (!iceberg::IsPromotionAllowed(*it->type, **type)) {
         return std::unexpected(Bad(id, "cannot change column '" + it->name + "' from " + it->type->ToString() + " to " +

@@ -9,6 +9,7 @@
 
 #include "frazil/base/log.h"
 #include "frazil/base/random.h"
+#include "frazil/base/strings.h"
 #include "frazil/engine/parquet_writer.h"
 #include "frazil/engine/progress.h"
 #include "frazil/engine/table_scan.h"
@@ -20,11 +21,6 @@ namespace frazil::app {
 namespace {
 
 constexpr int kMaxCommitAttempts = 20;
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Produces and commits one snapshot, rebuilding it from a fresh load after each concurrent
 // commit. `make` turns the current table into the changes to commit; data files it refers
@@ -112,12 +108,12 @@ Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id
   // Match the query's columns to the table by name.
   FRZ_ASSIGN_OR_RETURN(auto probe, con.Query("SELECT * FROM (" + select_sql + ") LIMIT 0"));
   std::map<std::string, std::string> query_cols;  // lower name -> actual name
-  for (size_t i = 0; i < probe.column_count(); ++i) query_cols[Lower(probe.column_name(i))] = probe.column_name(i);
+  for (size_t i = 0; i < probe.column_count(); ++i) query_cols[AsciiLower(probe.column_name(i))] = probe.column_name(i);
   std::string projection;
   std::set<std::string> used;
   for (const auto& f : schema->fields()) {
     if (!projection.empty()) projection += ", ";
-    auto it = query_cols.find(Lower(f.name));
+    auto it = query_cols.find(AsciiLower(f.name));
     if (it == query_cols.end()) {
       if (f.required) {
         return MakeError(ErrorKind::kInvalidArgument, "cannot write to " + id.ToString() + ": required column '" + f.name + "' is missing from the input");

@@ -26,4 +26,12 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 }  // namespace frazil

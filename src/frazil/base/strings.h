@@ -9,4 +9,7 @@ namespace frazil {
 // Appends `s` as a JSON string literal (quotes included, control characters escaped).
 void AppendJsonString(std::string& out, std::string_view s);
 
+// `s` with ASCII letters lowercased (identifiers; other bytes unchanged).
+std::string AsciiLower(std::string_view s);
+
 }  // namespace frazil

@@ -1,5 +1,7 @@
 #include "frazil/cdc/changelog.h"
 
+#include "frazil/iceberg/table_update.h"
+
 #include <map>
 #include <set>
 
@@ -417,6 +419,39 @@ Status ParseCopyTextLine(std::string_view line, size_t expected, std::vector<std
                                               std::to_string(expected));
   }
   return Ok();
+}
+
+Result<catalog::TableCommit> PrepareLsnCommit(const catalog::TableIdentifier& id, const iceberg::TableMetadata& base,
+                                              io::FileIO& io, int64_t now_ms, LsnCommit c, Lsn lsn) {
+  catalog::TableCommit commit;
+  commit.id = id;
+  iceberg::TableMetadata evolved;
+  const iceberg::TableMetadata* md = &base;
+  if (c.schema) {
+    commit.requirements.push_back(iceberg::req::AssertCurrentSchemaId{base.current_schema_id});
+    commit.requirements.push_back(iceberg::req::AssertLastAssignedFieldId{base.last_column_id});
+    commit.updates.push_back(iceberg::upd::AddSchema{*c.schema, c.last_column_id});
+    commit.updates.push_back(iceberg::upd::SetCurrentSchema{-1});
+    FRZ_ASSIGN_OR_RETURN(evolved, iceberg::ApplyUpdates(&base, commit.updates, now_ms));
+    md = &evolved;
+  }
+  auto& changes = c.changes;
+  if (!changes.added_data_files.empty() || !changes.added_delete_files.empty() || !changes.removed_files.empty()) {
+    changes.spec_id = md->default_spec_id;
+    changes.extra_summary[kLsnProperty] = FormatLsn(lsn);
+    FRZ_ASSIGN_OR_RETURN(auto produced, iceberg::ProduceSnapshot(*md, io, changes, now_ms));
+    for (auto& r : produced.requirements) commit.requirements.push_back(std::move(r));
+    for (auto& u : produced.updates) commit.updates.push_back(std::move(u));
+  } else {
+    // Nothing but the LSN moves: guard against a concurrent writer all the same.
+    const auto* snap = base.current_snapshot();
+    commit.requirements.push_back(iceberg::req::AssertTableUuid{base.table_uuid});
+    commit.requirements.push_back(iceberg::req::AssertRefSnapshotId{
+        iceberg::kMainBranch, snap ? std::optional<int64_t>(snap->snapshot_id) : std::nullopt});
+  }
+  c.properties[kLsnProperty] = FormatLsn(lsn);
+  commit.updates.push_back(iceberg::upd::SetProperties{std::move(c.properties)});
+  return commit;
 }
 
 }  // namespace frazil::cdc

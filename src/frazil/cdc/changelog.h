@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,7 +21,9 @@
 #include "frazil/cdc/source_admin.h"
 #include "frazil/engine/duckdb.h"
 #include "frazil/engine/row_buffer.h"
+#include "frazil/catalog/catalog.h"
 #include "frazil/iceberg/schema.h"
+#include "frazil/iceberg/snapshot_producer.h"
 
 namespace frazil::cdc {
 
@@ -64,6 +67,19 @@ Result<Layout> MakeLayout(const std::vector<SourceColumn>& columns, const iceber
 Result<std::optional<iceberg::Schema>> EvolveRawSchema(const iceberg::Schema& current, int last_column_id,
                                                        const std::vector<SourceColumn>& columns,
                                                        const std::vector<std::pair<std::string, std::string>>& renames);
+
+// The commit of a table CDC writes (a raw or a mirror table) that advances it to `lsn`:
+// `schema` (when set) becomes current; `changes` become a snapshot whose summary carries
+// frazil.lsn when they change any file; the frazil.lsn property (and `properties`) is set.
+// Without a new snapshot it still asserts the table (uuid, main branch head).
+struct LsnCommit {
+  std::optional<iceberg::Schema> schema;
+  int last_column_id = 0;
+  iceberg::SnapshotChanges changes;
+  std::map<std::string, std::string> properties;
+};
+Result<catalog::TableCommit> PrepareLsnCommit(const catalog::TableIdentifier& id, const iceberg::TableMetadata& base,
+                                              io::FileIO& io, int64_t now_ms, LsnCommit c, Lsn lsn);
 
 // Per-row changelog metadata.
 struct RowMeta {

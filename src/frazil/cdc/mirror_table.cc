@@ -8,6 +8,7 @@
 
 #include "frazil/base/clock.h"
 #include "frazil/base/log.h"
+#include "frazil/base/strings.h"
 #include "frazil/cdc/pg.h"
 #include "frazil/cdc/pg_types.h"
 #include "frazil/engine/row_buffer.h"
@@ -21,11 +22,6 @@ namespace frazil::cdc {
 namespace {
 
 using engine::QuoteIdentifier;
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // A key column's value as text that does not depend on session settings.
 // The name an old field gets while a rewrite reads it beside the new schema.
@@ -95,9 +91,9 @@ class Reader {
 
 bool MirrorOptions::Wants(const std::string& schema, const std::string& table) const {
   if (!enabled) return false;
-  std::string qualified = Lower(schema + "." + table);
+  std::string qualified = AsciiLower(schema + "." + table);
   for (const auto& e : exclude) {
-    std::string x = Lower(e);
+    std::string x = AsciiLower(e);
     if (x.find('.') == std::string::npos) x = "public." + x;
     if (x == qualified) return false;
   }
@@ -968,21 +964,8 @@ Status MirrorTable::FoldDeletes(engine::Connection& con) {
 }
 
 Result<catalog::TableCommit> MirrorTable::PrepareCommit(Lsn lsn, const std::map<std::string, std::string>& summary) {
-  catalog::TableCommit commit;
-  commit.id = id_;
-  const auto& base = table_.metadata;
-  int64_t now = deps_.clock->NowMillis();
-  iceberg::TableMetadata evolved;
-  const iceberg::TableMetadata* md = &base;
-  if (pending_schema_) {
-    commit.requirements.push_back(iceberg::req::AssertCurrentSchemaId{base.current_schema_id});
-    commit.updates.push_back(iceberg::upd::AddSchema{*pending_schema_, pending_last_column_id_});
-    commit.updates.push_back(iceberg::upd::SetCurrentSchema{-1});
-    FRZ_ASSIGN_OR_RETURN(evolved, iceberg::ApplyUpdates(&base, commit.updates, now));
-    md = &evolved;
-  }
-  iceberg::SnapshotChanges changes;
-  changes.spec_id = md->default_spec_id;
+  LsnCommit c{pending_schema_, pending_last_column_id_, {}, {}};
+  auto& changes = c.changes;
   for (const auto& f : files_) {
     if (f.live && !f.committed) changes.added_data_files.push_back(f.file);
     if (!f.live && f.committed) changes.removed_files.insert(f.file.file_path);
@@ -991,22 +974,12 @@ Result<catalog::TableCommit> MirrorTable::PrepareCommit(Lsn lsn, const std::map<
     if (d.live && !d.committed) changes.added_delete_files.push_back(d.file);
     if (!d.live && d.committed) changes.removed_files.insert(d.file.file_path);
   }
-  if (!changes.added_data_files.empty() || !changes.added_delete_files.empty() || !changes.removed_files.empty()) {
-    changes.extra_summary = summary;
-    changes.extra_summary[kLsnProperty] = FormatLsn(lsn);
-    FRZ_ASSIGN_OR_RETURN(auto produced, iceberg::ProduceSnapshot(*md, *deps_.io, changes, now));
-    for (auto& r : produced.requirements) commit.requirements.push_back(std::move(r));
-    for (auto& u : produced.updates) commit.updates.push_back(std::move(u));
-  } else {
-    commit.requirements.push_back(iceberg::req::AssertTableUuid{base.table_uuid});
-    // The mirror's state is this snapshot: keep asserting it.
-    commit.requirements.push_back(iceberg::req::AssertRefSnapshotId{iceberg::kMainBranch, base_snapshot_id_});
+  changes.extra_summary = summary;
+  auto key = table_.metadata.properties.find(kMirrorKeyProperty);
+  if (key == table_.metadata.properties.end() || key->second != KeyProperty()) {
+    c.properties[kMirrorKeyProperty] = KeyProperty();
   }
-  std::map<std::string, std::string> props{{kLsnProperty, FormatLsn(lsn)}};
-  auto key = base.properties.find(kMirrorKeyProperty);
-  if (key == base.properties.end() || key->second != KeyProperty()) props[kMirrorKeyProperty] = KeyProperty();
-  commit.updates.push_back(iceberg::upd::SetProperties{std::move(props)});
-  return commit;
+  return PrepareLsnCommit(id_, table_.metadata, *deps_.io, deps_.clock->NowMillis(), std::move(c), lsn);
 }
 
 void MirrorTable::Committed(const catalog::LoadedTable& table) {

@@ -11,16 +11,12 @@
 #include "frazil/base/kill_point.h"
 #include "frazil/base/log.h"
 #include "frazil/base/random.h"
+#include "frazil/base/strings.h"
 #include "frazil/cdc/pg_types.h"
 #include "frazil/cdc/pgoutput.h"
 
 namespace frazil::cdc {
 namespace {
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 bool SameColumns(const SourceTable& a, const SourceTable& b) {
   if (a.columns.size() != b.columns.size()) return false;
@@ -43,8 +39,8 @@ void SleepMs(int64_t ms, const std::atomic<bool>& stop) {
 }  // namespace
 
 std::string RawTableName(const std::string& schema, const std::string& table) {
-  if (schema == "public") return Lower(table);
-  return Lower(schema + "__" + table);
+  if (schema == "public") return AsciiLower(table);
+  return AsciiLower(schema + "__" + table);
 }
 
 Pipeline::~Pipeline() {

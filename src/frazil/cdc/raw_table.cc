@@ -539,35 +539,12 @@ Status RawTable::ApplyMirror(engine::Connection& con) {
 
 Result<std::vector<catalog::TableCommit>> RawTable::PrepareCommit(Lsn lsn,
                                                                   const std::map<std::string, std::string>& summary) {
-  catalog::TableCommit commit;
-  commit.id = id_;
-  const auto& base = table_.metadata;
-  int64_t now = ctx_.clock->NowMillis();
-  iceberg::TableMetadata evolved;
-  const iceberg::TableMetadata* md = &base;
-  if (pending_schema_) {
-    commit.requirements.push_back(iceberg::req::AssertCurrentSchemaId{base.current_schema_id});
-    commit.requirements.push_back(iceberg::req::AssertLastAssignedFieldId{base.last_column_id});
-    commit.updates.push_back(iceberg::upd::AddSchema{*pending_schema_, pending_last_column_id_});
-    commit.updates.push_back(iceberg::upd::SetCurrentSchema{-1});
-    FRZ_ASSIGN_OR_RETURN(evolved, iceberg::ApplyUpdates(&base, commit.updates, now));
-    md = &evolved;
-  }
-  if (!pending_files_.empty()) {
-    iceberg::SnapshotChanges changes;
-    changes.operation = "append";
-    changes.spec_id = md->default_spec_id;
-    changes.added_data_files = pending_files_;
-    changes.extra_summary = summary;
-    changes.extra_summary[kLsnProperty] = FormatLsn(lsn);
-    FRZ_ASSIGN_OR_RETURN(auto produced, iceberg::ProduceSnapshot(*md, *ctx_.io, changes, now));
-    for (auto& r : produced.requirements) commit.requirements.push_back(std::move(r));
-    for (auto& u : produced.updates) commit.updates.push_back(std::move(u));
-  } else if (commit.updates.empty()) {
-    // Nothing but the LSN moves: guard against a concurrent writer all the same.
-    commit.requirements.push_back(iceberg::req::AssertTableUuid{base.table_uuid});
-  }
-  commit.updates.push_back(iceberg::upd::SetProperties{{{kLsnProperty, FormatLsn(lsn)}}});
+  LsnCommit c{pending_schema_, pending_last_column_id_, {}, {}};
+  c.changes.operation = "append";
+  c.changes.added_data_files = pending_files_;
+  c.changes.extra_summary = summary;
+  FRZ_ASSIGN_OR_RETURN(auto commit,
+                       PrepareLsnCommit(id_, table_.metadata, *ctx_.io, ctx_.clock->NowMillis(), std::move(c), lsn));
   std::vector<catalog::TableCommit> commits;
   commits.push_back(std::move(commit));
   if (mirror_) {

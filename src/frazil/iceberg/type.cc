@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "frazil/base/strings.h"
+
 namespace frazil::iceberg {
 namespace {
 
@@ -45,12 +47,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // Parses a whole (trimmed) decimal integer; nullopt unless it is only digits.
@@ -177,7 +173,7 @@ TypePtr Map(int key_id, TypePtr key, int value_id, TypePtr value, bool value_req
 }
 
 Result<TypePtr> ParsePrimitiveType(std::string_view name) {
-  const std::string lower = Lower(Trim(name));
+  const std::string lower = AsciiLower(Trim(name));
   std::string_view s = lower;
   for (const auto& p : kPrimitiveNames) {
     if (s == p.name) return Primitive(p.id);
