@@ -421,6 +421,14 @@ Status ParseCopyTextLine(std::string_view line, size_t expected, std::vector<std
   return Ok();
 }
 
+Status EnsureNamespace(catalog::Catalog& catalog, const catalog::Namespace& ns) {
+  FRZ_ASSIGN_OR_RETURN(bool exists, catalog.NamespaceExists(ns));
+  if (exists) return Ok();
+  auto s = catalog.CreateNamespace(ns, {});
+  if (!s && s.error().kind != ErrorKind::kAlreadyExists) return std::unexpected(s.error());
+  return Ok();
+}
+
 Result<catalog::TableCommit> PrepareLsnCommit(const catalog::TableIdentifier& id, const iceberg::TableMetadata& base,
                                               io::FileIO& io, int64_t now_ms, LsnCommit c, Lsn lsn) {
   catalog::TableCommit commit;

@@ -78,6 +78,9 @@ struct LsnCommit {
   iceberg::SnapshotChanges changes;
   std::map<std::string, std::string> properties;
 };
+// Creates namespace `ns` unless it exists (a concurrent creation is fine).
+Status EnsureNamespace(catalog::Catalog& catalog, const catalog::Namespace& ns);
+
 Result<catalog::TableCommit> PrepareLsnCommit(const catalog::TableIdentifier& id, const iceberg::TableMetadata& base,
                                               io::FileIO& io, int64_t now_ms, LsnCommit c, Lsn lsn);
 

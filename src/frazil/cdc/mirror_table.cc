@@ -65,11 +65,7 @@ Result<std::unique_ptr<MirrorTable>> MirrorTable::Open(const Deps& deps, const M
   m->SetSource(source);
   FRZ_ASSIGN_OR_RETURN(bool exists, catalog.TableExists(id));
   if (!exists) {
-    FRZ_ASSIGN_OR_RETURN(bool ns_exists, catalog.NamespaceExists(id.ns));
-    if (!ns_exists) {
-      auto s = catalog.CreateNamespace(id.ns, {});
-      if (!s && s.error().kind != ErrorKind::kAlreadyExists) return std::unexpected(s.error());
-    }
+    FRZ_RETURN_IF_ERROR(EnsureNamespace(catalog, id.ns));
     std::string key = m->KeyProperty();
     auto created = catalog.CreateTable(
         id, MirrorSchema(*raw_schema), iceberg::PartitionSpec{}, iceberg::SortOrder{}, std::nullopt,

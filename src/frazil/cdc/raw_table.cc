@@ -37,11 +37,7 @@ Result<std::unique_ptr<RawTable>> RawTable::Open(CdcContext& ctx, engine::Connec
   auto& catalog = *ctx.catalog;
   FRZ_ASSIGN_OR_RETURN(bool exists, catalog.TableExists(id));
   if (!exists) {
-    FRZ_ASSIGN_OR_RETURN(bool ns_exists, catalog.NamespaceExists(id.ns));
-    if (!ns_exists) {
-      auto s = catalog.CreateNamespace(id.ns, {});
-      if (!s && s.error().kind != ErrorKind::kAlreadyExists) return std::unexpected(s.error());
-    }
+    FRZ_RETURN_IF_ERROR(EnsureNamespace(catalog, id.ns));
     FRZ_ASSIGN_OR_RETURN(auto schema, NewRawSchema(source));
     auto created = catalog.CreateTable(id, schema, iceberg::PartitionSpec{}, iceberg::SortOrder{}, std::nullopt,
                                        {{kSlotProperty, slot}, {kSourceProperty, source.QualifiedName()}});
