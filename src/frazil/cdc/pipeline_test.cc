@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "frazil/catalog/sqlite_catalog.h"
 #include "frazil/cdc/test_pg_cluster.h"
+#include "frazil/cdc/test_warehouse.h"
 #include "frazil/engine/table_scan.h"
 #include "frazil/iceberg/scan.h"
 
@@ -23,26 +23,16 @@ class PipelineTest : public ::testing::Test {
     auto pg = TestPgCluster::Start();
     ASSERT_TRUE(pg) << pg.error().ToString();
     pg_ = std::move(*pg);
-    dir_ = std::filesystem::temp_directory_path() / ("frazil-pipeline-" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    io_ = std::shared_ptr<io::FileIO>(io::NewLocalFileIO());
-    catalog::SqliteCatalogOptions o;
-    o.path = (dir_ / "catalog.db").string();
-    o.warehouse = "file://" + dir_.string();
-    auto cat = catalog::SqliteCatalog::Make(o, io_);
-    ASSERT_TRUE(cat) << cat.error().ToString();
-    catalog_ = std::move(*cat);
-    auto db = engine::Database::Open();
-    ASSERT_TRUE(db);
-    db_ = std::make_unique<engine::Database>(std::move(*db));
-    ctx_.catalog = catalog_.get();
-    ctx_.io = io_.get();
-    ctx_.db = db_.get();
-    ctx_.clock = &Clock::System();
-    ctx_.spill_dir = (dir_ / "spill").string();
+    auto wh = TestWarehouse::Create("frazil-pipeline-" + std::to_string(getpid()));
+    ASSERT_TRUE(wh) << wh.error().ToString();
+    wh_ = std::move(*wh);
+    dir_ = wh_->dir;
+    io_ = wh_->io.get();
+    catalog_ = wh_->catalog.get();
+    db_ = wh_->db.get();
+    ctx_ = wh_->ctx;
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { wh_.reset(); }
 
   CdcOptions Options() const {
     CdcOptions o;
@@ -107,10 +97,11 @@ class PipelineTest : public ::testing::Test {
   }
 
   std::unique_ptr<TestPgCluster> pg_;
+  std::unique_ptr<TestWarehouse> wh_;
   std::filesystem::path dir_;
-  std::shared_ptr<io::FileIO> io_;
-  std::unique_ptr<catalog::Catalog> catalog_;
-  std::unique_ptr<engine::Database> db_;
+  io::FileIO* io_ = nullptr;
+  catalog::Catalog* catalog_ = nullptr;
+  engine::Database* db_ = nullptr;
   CdcContext ctx_;
 };
 

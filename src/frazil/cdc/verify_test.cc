@@ -8,8 +8,8 @@
 
 #include <filesystem>
 
-#include "frazil/catalog/sqlite_catalog.h"
 #include "frazil/cdc/test_pg_cluster.h"
+#include "frazil/cdc/test_warehouse.h"
 #include "frazil/iceberg/snapshot_producer.h"
 
 namespace frazil::cdc {
@@ -34,28 +34,18 @@ class VerifyTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(pg_, nullptr);
-    dir_ = std::filesystem::temp_directory_path() /
-           ("frazil-verify-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    io_ = std::shared_ptr<io::FileIO>(io::NewLocalFileIO());
-    catalog::SqliteCatalogOptions o;
-    o.path = (dir_ / "catalog.db").string();
-    o.warehouse = "file://" + dir_.string();
-    auto cat = catalog::SqliteCatalog::Make(o, io_);
-    ASSERT_TRUE(cat) << cat.error().ToString();
-    catalog_ = std::move(*cat);
-    auto db = engine::Database::Open();
-    ASSERT_TRUE(db);
-    db_ = std::make_unique<engine::Database>(std::move(*db));
-    ctx_.catalog = catalog_.get();
-    ctx_.io = io_.get();
-    ctx_.db = db_.get();
-    ctx_.clock = &Clock::System();
+    auto wh = TestWarehouse::Create("frazil-verify-" + std::to_string(getpid()) + "-" +
+                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(wh) << wh.error().ToString();
+    wh_ = std::move(*wh);
+    dir_ = wh_->dir;
+    io_ = wh_->io.get();
+    catalog_ = wh_->catalog.get();
+    db_ = wh_->db.get();
+    ctx_ = wh_->ctx;
     for (const char* ns : {"raw_data", "mirror"}) ASSERT_TRUE(catalog_->CreateNamespace({ns}, {}));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { wh_.reset(); }
 
   VerifyOptions Options() const {
     VerifyOptions o;
@@ -138,10 +128,11 @@ class VerifyTest : public ::testing::Test {
 
   static TestPgCluster* pg_;
   std::string publication_ = "frazil_pub";  // the publication Source() reads
+  std::unique_ptr<TestWarehouse> wh_;
   std::filesystem::path dir_;
-  std::shared_ptr<io::FileIO> io_;
-  std::unique_ptr<catalog::Catalog> catalog_;
-  std::unique_ptr<engine::Database> db_;
+  io::FileIO* io_ = nullptr;
+  catalog::Catalog* catalog_ = nullptr;
+  engine::Database* db_ = nullptr;
   CdcContext ctx_;
 };
 
