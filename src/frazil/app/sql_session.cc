@@ -1,8 +1,10 @@
 #include "frazil/app/sql_session.h"
 
+#include <filesystem>
 #include <regex>
 #include <set>
 
+#include "frazil/app/model_store.h"
 #include "frazil/app/scan_filter.h"
 #include "frazil/app/table_ops.h"
 #include "frazil/base/random.h"
@@ -49,10 +51,50 @@ Result<std::string> SessionCatalog(engine::Connection& con) {
   return fresh;
 }
 
+// Replaces each reference to a view model (`ns.view`, docs/models.md) by its definition as
+// a subquery, repeatedly, so views over views work. The catalog's tables are handled after.
+Result<std::string> ExpandViews(Warehouse& w, const std::string& sql) {
+  std::string path = ModelStore::PathIn(w.local_root());
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return sql;
+  FRZ_ASSIGN_OR_RETURN(auto store, ModelStore::Open(path));
+  FRZ_ASSIGN_OR_RETURN(auto views, store->ListViews());
+  if (views.empty()) return sql;
+  std::string out = sql;
+  for (int depth = 0;; ++depth) {
+    bool changed = false;
+    for (const auto& v : views) {
+      std::string ns_text = catalog::NamespaceToString(v.id.ns);
+      std::regex re("(^|[^A-Za-z0-9_.\"])\"?" + RegexEscape(ns_text) + "\"?\\s*\\.\\s*\"?" + RegexEscape(v.id.name) +
+                        "\"?(?![A-Za-z0-9_])",
+                    std::regex::icase);
+      std::string rewritten;
+      std::smatch m;
+      auto begin = out.cbegin();
+      while (std::regex_search(begin, out.cend(), m, re)) {
+        rewritten.append(begin, m[0].first);
+        rewritten += m[1].str() + "(\n" + v.sql + "\n)";
+        auto rest = m[0].second;
+        while (rest != out.cend() && std::isspace(static_cast<unsigned char>(*rest))) ++rest;
+        std::string next_word;
+        for (auto it = rest; it != out.cend() && (std::isalnum(static_cast<unsigned char>(*it)) || *it == '_'); ++it) next_word += *it;
+        if (next_word.empty() || IsClauseKeyword(next_word)) rewritten += " AS " + engine::QuoteIdentifier(v.id.name);
+        begin = m[0].second;
+        changed = true;
+      }
+      rewritten.append(begin, out.cend());
+      out = std::move(rewritten);
+    }
+    if (!changed) return out;
+    if (depth >= 32) return MakeError(ErrorKind::kInvalidArgument, "views nest more than 32 deep (a view refers to itself?)");
+  }
+}
+
 }  // namespace
 
 Result<std::string> PrepareSql(Warehouse& w, engine::Connection& con, const std::string& sql) {
-  std::string out = sql;
+  FRZ_ASSIGN_OR_RETURN(std::string out, ExpandViews(w, sql));
+  const bool views_expanded = out != sql;
   // Times with zone render in UTC unless the statement says otherwise: the same output on
   // every machine.
   FRZ_RETURN_IF_ERROR(con.Execute("SET TimeZone = 'UTC'"));
@@ -117,7 +159,10 @@ Result<std::string> PrepareSql(Warehouse& w, engine::Connection& con, const std:
       if (plain_used) {
         FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
         iceberg::ScanOptions opts;
-        if (const auto* schema = table.metadata.current_schema()) opts.filter = ExtractFilter(con, sql, id, *schema);
+        // Pruning reads the user's predicates; with views expanded they may not be this
+        // table's, so no pruning then.
+        const auto* schema = table.metadata.current_schema();
+        if (schema != nullptr && !views_expanded) opts.filter = ExtractFilter(con, sql, id, *schema);
         auto scan = TableScanSql(w, table, opts);
         if (!scan) return MakeError(scan.error().kind, id.ToString() + ": " + scan.error().message);
         // DuckDB names are [catalog.]schema.table: a one-level namespace is a schema of the

@@ -97,21 +97,20 @@ Result<catalog::LoadedTable> CreateTable(Warehouse& w, const catalog::TableIdent
   return w.catalog().CreateTable(id, schema, spec, iceberg::SortOrder{}, std::nullopt, properties);
 }
 
-Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id, const std::string& select_sql,
-                                bool overwrite, ProgressFn progress) {
-  FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
-  const iceberg::Schema* schema = table.metadata.current_schema();
-  const iceberg::PartitionSpec* spec = table.metadata.default_spec();
-  if (schema == nullptr || spec == nullptr) return MakeError(ErrorKind::kCorrupt, id.ToString() + ": metadata has no current schema or spec");
-
-  FRZ_ASSIGN_OR_RETURN(auto con, engine::Connection::Open(w.db()));
+Result<std::vector<iceberg::DataFile>> WriteQueryFiles(Warehouse& w, engine::Connection& con,
+                                                       const catalog::TableIdentifier& id,
+                                                       const iceberg::TableMetadata& metadata,
+                                                       const iceberg::Schema& schema, const std::string& select_sql,
+                                                       ProgressFn progress) {
+  const iceberg::PartitionSpec* spec = metadata.default_spec();
+  if (spec == nullptr) return MakeError(ErrorKind::kCorrupt, id.ToString() + ": metadata has no default spec");
   // Match the query's columns to the table by name.
   FRZ_ASSIGN_OR_RETURN(auto probe, con.Query("SELECT * FROM (" + select_sql + ") LIMIT 0"));
   std::map<std::string, std::string> query_cols;  // lower name -> actual name
   for (size_t i = 0; i < probe.column_count(); ++i) query_cols[AsciiLower(probe.column_name(i))] = probe.column_name(i);
   std::string projection;
   std::set<std::string> used;
-  for (const auto& f : schema->fields()) {
+  for (const auto& f : schema.fields()) {
     if (!projection.empty()) projection += ", ";
     auto it = query_cols.find(AsciiLower(f.name));
     if (it == query_cols.end()) {
@@ -132,28 +131,26 @@ Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id
     }
   }
   std::string sql = "SELECT " + projection + " FROM (" + select_sql + ")";
-  std::string local_dir = w.io().LocalPath(iceberg::DataDir(table.metadata));
+  std::string local_dir = w.io().LocalPath(iceberg::DataDir(metadata));
   engine::WriteOptions opts;
-  opts.target_file_size_bytes = table.metadata.PropertyInt("write.target-file-size-bytes", w.config().target_file_size_bytes);
-  opts.compression = table.metadata.Property("write.parquet.compression-codec", w.config().parquet_compression);
+  opts.target_file_size_bytes = metadata.PropertyInt("write.target-file-size-bytes", w.config().target_file_size_bytes);
+  opts.compression = metadata.Property("write.parquet.compression-codec", w.config().parquet_compression);
   opts.file_prefix = NewUuid();
-  std::vector<iceberg::DataFile> files;
   std::optional<engine::ProgressPoller> poller;
   if (progress) {
     poller.emplace(con, [progress](const engine::QueryProgress& p) { progress(p.percentage, p.rows_processed); });
   }
-  auto written = spec->is_unpartitioned() ? engine::WriteParquet(con, sql, *schema, local_dir, opts)
-                                          : engine::WritePartitioned(con, sql, *schema, *spec, local_dir, opts);
+  auto written = spec->is_unpartitioned() ? engine::WriteParquet(con, sql, schema, local_dir, opts)
+                                          : engine::WritePartitioned(con, sql, schema, *spec, local_dir, opts);
   poller.reset();
   if (!written) {
     // The write failed part-way (a bad value in row N, a full disk): remove what it wrote.
     RemoveFilesWithPrefix(local_dir, opts.file_prefix);
     return MakeError(written.error().kind, "loading into " + id.ToString() + ": " + written.error().message);
   }
-  files = std::move(*written);
   // Required columns must not receive nulls: the file metrics tell without another scan.
-  for (const auto& f : files) {
-    for (const auto& field : schema->fields()) {
+  for (const auto& f : *written) {
+    for (const auto& field : schema.fields()) {
       auto it = f.null_value_counts.find(field.id);
       if (field.required && it != f.null_value_counts.end() && it->second > 0) {
         RemoveFilesWithPrefix(local_dir, opts.file_prefix);
@@ -162,8 +159,18 @@ Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id
       }
     }
   }
-  poller.reset();
-  for (auto& f : files) f.file_path = io::LocalLocation(f.file_path);
+  for (auto& f : *written) f.file_path = io::LocalLocation(f.file_path);
+  return std::move(*written);
+}
+
+Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id, const std::string& select_sql,
+                                bool overwrite, ProgressFn progress) {
+  FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
+  const iceberg::Schema* schema = table.metadata.current_schema();
+  const iceberg::PartitionSpec* spec = table.metadata.default_spec();
+  if (schema == nullptr || spec == nullptr) return MakeError(ErrorKind::kCorrupt, id.ToString() + ": metadata has no current schema or spec");
+  FRZ_ASSIGN_OR_RETURN(auto con, engine::Connection::Open(w.db()));
+  FRZ_ASSIGN_OR_RETURN(auto files, WriteQueryFiles(w, con, id, table.metadata, *schema, select_sql, progress));
   auto result = CommitDataFiles(w, id, files, spec->spec_id, schema->schema_id(), overwrite);
   if (!result && result.error().kind != ErrorKind::kCommitStateUnknown) {
     // The data files were never referenced by a committed snapshot: remove them, unless

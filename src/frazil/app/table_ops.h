@@ -14,6 +14,10 @@
 
 namespace frazil::app {
 
+// Called periodically from another thread with a write's percentage (0..100, -1 unknown)
+// and rows processed.
+using ProgressFn = std::function<void(double percentage, uint64_t rows)>;
+
 struct WriteResult {
   int64_t snapshot_id = 0;
   int64_t rows = 0;
@@ -33,9 +37,42 @@ Result<catalog::LoadedTable> CreateTable(Warehouse& w, const catalog::TableIdent
 // query lacks; CommitFailed after repeated conflicts.
 // `progress` (optional) is called periodically from another thread with the write's
 // percentage (0..100, -1 unknown) and rows processed.
-using ProgressFn = std::function<void(double percentage, uint64_t rows)>;
 Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id,
                                 const std::string& select_sql, bool overwrite, ProgressFn progress = nullptr);
+
+// Writes the rows of `select_sql` as data files of a table with `schema` (the query's
+// columns matched to the schema's by name; missing optional columns become null) and
+// returns them, not yet committed. On failure nothing it wrote is left behind.
+// Errors: InvalidArgument naming a query column the table lacks, a required column the
+// query lacks or fills with nulls; the engine's errors.
+Result<std::vector<iceberg::DataFile>> WriteQueryFiles(Warehouse& w, engine::Connection& con,
+                                                       const catalog::TableIdentifier& id,
+                                                       const iceberg::TableMetadata& metadata,
+                                                       const iceberg::Schema& schema, const std::string& select_sql,
+                                                       ProgressFn progress = nullptr);
+
+// A row-level change committed as one snapshot (the model runner's writes): optionally
+// evolve the schema, remove every current row or the rows whose key matches, and add the
+// rows of a query. Fails with CommitFailed, writing nothing, if the table's snapshot is not
+// `expected_snapshot_id` (when `check_expected`), so a writer never applies changes computed
+// against rows it did not see.
+struct RowWrite {
+  catalog::TableIdentifier id;
+  std::string insert_sql;       // rows to add (columns matched by name); empty = none
+  bool overwrite = false;       // remove every current row first
+  std::string delete_keys_sql;  // rows of key tuples: table rows whose `delete_keys` equal one are removed
+  std::vector<std::string> delete_keys;
+  bool check_expected = true;
+  std::optional<int64_t> expected_snapshot_id;
+  std::optional<iceberg::Schema> schema;  // the table's new schema (field ids assigned), if it changes
+  std::map<std::string, std::string> summary;
+};
+struct RowWriteResult {
+  int64_t snapshot_id = 0;  // 0: nothing to commit
+  int64_t rows_inserted = 0;
+  int64_t rows_deleted = 0;
+};
+Result<RowWriteResult> WriteRows(Warehouse& w, engine::Connection& con, const RowWrite& write);
 
 // Commits data files already written for the table's spec `spec_id` and schema
 // `schema_id` as an append, or as an overwrite of every current row. Fails with

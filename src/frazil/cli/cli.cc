@@ -19,6 +19,7 @@
 #include "frazil/app/warehouse.h"
 #include "frazil/base/config.h"
 #include "frazil/base/log.h"
+#include "frazil/cli/commands.h"
 #include "frazil/cli/output.h"
 #include "frazil/engine/types.h"
 #include "frazil/iceberg/scan.h"
@@ -51,6 +52,8 @@ struct Globals {
   bool log_json = false;
 };
 
+}  // namespace
+
 int Fail(const Error& e) {
   std::cerr << "error: " << e.message << "\n";
   switch (e.kind) {
@@ -69,6 +72,8 @@ int Fail(const Error& e) {
       return 1;
   }
 }
+
+namespace {
 
 Result<std::unique_ptr<app::Warehouse>> OpenWarehouse(const Globals& g) {
   FRZ_ASSIGN_OR_RETURN(Config config, LoadConfig(g.config_path, ProcessEnvironment()));
@@ -793,6 +798,11 @@ int Main(int argc, char** argv) {
     auto r = w.catalog().DropTable(*id, t_purge);
     return r ? 0 : Fail(r.error());
   }));
+
+  AddModelsCommand(app, [&](std::function<int(app::Warehouse&)> fn) {
+    auto w = OpenWarehouse(g);
+    rc = w ? fn(**w) : Fail(w.error());
+  });
 
   try {
     app.parse(argc, argv);

@@ -29,6 +29,8 @@ ErrorKind KindOf(duckdb_error_type type) {
 std::unexpected<Error> ResultError(duckdb_result* result, std::string_view sql) {
   const char* msg = duckdb_result_error(result);
   std::string text = msg ? msg : "unknown DuckDB error";
+  // Internal errors carry DuckDB's C++ stack trace: not for users' eyes.
+  if (auto trace = text.find("\n\nStack Trace:"); trace != std::string::npos) text.erase(trace);
   constexpr size_t kMaxSql = 300;
   if (!sql.empty()) {
     text += " [sql: ";

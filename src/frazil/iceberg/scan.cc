@@ -1,5 +1,7 @@
 #include "frazil/iceberg/scan.h"
 
+#include <set>
+
 #include <algorithm>
 #include <map>
 
@@ -167,6 +169,27 @@ Result<ScanPlan> PlanScan(const TableMetadata& metadata, io::FileIO& io, const S
   plan.snapshot = snap;
   if (snap == nullptr) return plan;
 
+  // Incremental read: the snapshots after `appended_after_snapshot_id`, all appends.
+  std::set<int64_t> appended_by;
+  if (options.appended_after_snapshot_id) {
+    const int64_t from = *options.appended_after_snapshot_id;
+    const Snapshot* s = snap;
+    while (s != nullptr && s->snapshot_id != from) {
+      if (s->operation() != "append") {
+        return MakeError(ErrorKind::kInvalidArgument, "snapshot " + std::to_string(s->snapshot_id) + " (operation '" +
+                                                          s->operation() + "') changed existing rows after snapshot " +
+                                                          std::to_string(from) + ", so the new rows since then cannot be read on their own");
+      }
+      appended_by.insert(s->snapshot_id);
+      s = s->parent_snapshot_id ? metadata.snapshot_by_id(*s->parent_snapshot_id) : nullptr;
+    }
+    if (s == nullptr) {
+      return MakeError(ErrorKind::kInvalidArgument, "snapshot " + std::to_string(from) + " is not an ancestor of snapshot " +
+                                                        std::to_string(snap->snapshot_id) + " (rolled back or expired)");
+    }
+    if (appended_by.empty()) return plan;
+  }
+
   FRZ_ASSIGN_OR_RETURN(auto manifests, ReadSnapshotManifests(*snap, io));
   plan.manifests_total = static_cast<int64_t>(manifests.size());
 
@@ -219,7 +242,7 @@ Result<ScanPlan> PlanScan(const TableMetadata& metadata, io::FileIO& io, const S
       int64_t seq = e.sequence_number.value_or(mf.sequence_number);
       switch (e.data_file.content) {
         case FileContent::kData: {
-          bool may = true;
+          bool may = appended_by.empty() || (e.snapshot_id && appended_by.count(*e.snapshot_id));
           // Partition-value pruning.
           if (part_type) {
             for (const auto& [i, pt] : part_terms) {

@@ -39,6 +39,11 @@ struct ScanOptions {
   std::optional<int64_t> as_of_ms;       // time travel by timestamp
   std::optional<std::string> ref;        // a branch or tag name
   std::vector<FilterTerm> filter;        // AND of terms
+  // An incremental read: only the data files appended after this snapshot (exclusive) up to
+  // the chosen one. Every snapshot in between must be an append (a rewrite or delete means
+  // the rows since then are not just the new files). Errors: InvalidArgument naming the
+  // snapshot that is not an append, or when this snapshot is not an ancestor.
+  std::optional<int64_t> appended_after_snapshot_id;
 };
 
 struct ScanPlan {

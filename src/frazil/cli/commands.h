@@ -1,0 +1,22 @@
+// Shared by the `frazil` subcommand files.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+#include "frazil/app/warehouse.h"
+#include "frazil/base/result.h"
+
+namespace frazil::cli {
+
+// Prints `error: <message>` and returns the exit code for the error's kind.
+int Fail(const Error& e);
+
+// Opens the warehouse of the global options and runs `fn` with it, setting the exit code.
+using WarehouseRunner = std::function<void(std::function<int(app::Warehouse&)>)>;
+
+// `frazil models ...`: the SQL model project commands (models_cmd.cc).
+void AddModelsCommand(CLI::App& app, const WarehouseRunner& with_warehouse);
+
+}  // namespace frazil::cli
