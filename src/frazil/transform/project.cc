@@ -349,6 +349,12 @@ struct Loader {
     FRZ_ASSIGN_OR_RETURN(std::string text, ReadText(path));
     FRZ_ASSIGN_OR_RETURN(YAML::Node doc, LoadYaml(text, file));
     if (!doc || !doc.IsMap()) return Ok();
+    for (const char* key : {"unit_tests", "snapshots", "exposures", "metrics", "semantic_models", "saved_queries"}) {
+      if (doc[key]) {
+        return MakeError(ErrorKind::kUnsupported, At(file, doc[key]) + ": dbt's `" + key +
+                                                      "` are not supported by frazil (docs/models.md, \"Compared with dbt\")");
+      }
+    }
     try {
       if (auto models = doc["models"]) {
         for (const auto& m : models) {
