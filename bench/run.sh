@@ -6,6 +6,7 @@
 #   4. CDC (bench/cdc.py): streaming vs pg_recvlogical, snapshot vs COPY, freshness, a 10 M-row transaction
 #   5. mirror tables (bench/mirror.py): pgbench catch-up with mirrors vs raw only vs pg_recvlogical; read cost,
 #      storage and key index of a mirror after 10 M updates vs the same rows written fresh
+#   6. SQL models (bench/models.py): an incremental run over 1 M new rows vs the same SQL in DuckDB and vs dbt-duckdb
 # Wall time, CPU-seconds (user+sys) and peak RSS from GNU time. BENCH_ROWS overrides 10 M.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,5 +85,7 @@ echo "# CDC (bench/cdc.py): frazil run vs pg_recvlogical and COPY on a throwaway
 "$PY" "$ROOT/bench/cdc.py"
 echo
 FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/mirror.py"
+echo
+FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/models.py"
 } 2>&1 | tee "$OUT"
 echo "results saved to $OUT"
