@@ -173,6 +173,8 @@ const std::vector<Key>& Keys() {
          }
          return Ok();
        }},
+      {"models.project", "FRAZIL_MODELS_PROJECT",
+       [](Config& c, const std::string& v) -> Status { c.models_project = v; return Ok(); }},
       {"metrics.listen", "FRAZIL_METRICS_LISTEN",
        [](Config& c, const std::string& v) -> Status { c.metrics_listen = v; return Ok(); }},
       {"log.level", "FRAZIL_LOG_LEVEL",

@@ -28,6 +28,8 @@ struct Config {
   // Prometheus metrics of long-running commands (`frazil run`): "host:port" to serve
   // GET /metrics on; empty = off.
   std::string metrics_listen;
+  // SQL models (docs/models.md): the project directory `frazil models` uses by default.
+  std::string models_project;
   // Logging.
   std::string log_level = "info";
   std::string log_format = "text";  // or "json"

@@ -22,7 +22,7 @@ namespace frazil::cli {
 namespace {
 
 struct ModelArgs {
-  std::string project = ".";
+  std::string project;  // empty: models.project of the configuration, else "."
   std::vector<std::string> select;
   std::vector<std::string> exclude;
   std::string vars;
@@ -46,9 +46,10 @@ struct Loaded {
 };
 
 // Loads and parses the project (heap-allocated: the compiler points into the project).
-Result<std::unique_ptr<Loaded>> LoadAndParse(const ModelArgs& a) {
+Result<std::unique_ptr<Loaded>> LoadAndParse(const ModelArgs& a, const app::Warehouse& w) {
   auto out = std::make_unique<Loaded>();
-  FRZ_ASSIGN_OR_RETURN(out->project, transform::LoadProject(a.project));
+  std::string dir = !a.project.empty() ? a.project : !w.config().models_project.empty() ? w.config().models_project : ".";
+  FRZ_ASSIGN_OR_RETURN(out->project, transform::LoadProject(dir));
   transform::CompileOptions opts;
   opts.env = Environment();
   opts.full_refresh = a.full_refresh;
@@ -154,7 +155,7 @@ int Finish(app::WarehouseAdapter& adapter, const std::string& run_id, app::Wareh
 using Step = Result<transform::RunReport> (*)(transform::Compiler&, transform::Adapter&, const transform::RunOptions&);
 
 int RunSteps(app::Warehouse& w, const ModelArgs& a, const std::string& command, const std::vector<Step>& steps) {
-  auto loaded = LoadAndParse(a);
+  auto loaded = LoadAndParse(a, w);
   if (!loaded) return Fail(loaded.error());
   auto adapter = app::WarehouseAdapter::Make(w);
   if (!adapter) return Fail(adapter.error());
@@ -176,8 +177,9 @@ int RunSteps(app::Warehouse& w, const ModelArgs& a, const std::string& command, 
 }
 
 void AddCommon(CLI::App* c, ModelArgs& a, bool select, bool refresh) {
-  c->add_option("--project", a.project, "The project directory (with dbt_project.yml); default: the current directory")
-      ->envname("FRAZIL_PROJECT");
+  c->add_option("--project", a.project,
+                 "The project directory (with dbt_project.yml); default: models.project of frazil.yaml "
+                 "(FRAZIL_MODELS_PROJECT), else the current directory");
   if (select) {
     c->add_option("-s,--select", a.select,
                   "Nodes to include: name, +name (and ancestors), name+ (and descendants), tag:x, path:models/x, "
@@ -208,8 +210,8 @@ void AddModelsCommand(CLI::App& app, const WarehouseRunner& with_warehouse) {
   auto* list = models->add_subcommand("list", "List the models, seeds and sources with their materialization and dependencies");
   AddCommon(list, a, true, false);
   list->callback([with_warehouse] {
-    with_warehouse([](app::Warehouse&) {
-      auto loaded = LoadAndParse(a);
+    with_warehouse([](app::Warehouse& w) {
+      auto loaded = LoadAndParse(a, w);
       if (!loaded) return Fail(loaded.error());
       auto& c = *(*loaded)->compiler;
       auto keys = c.Select(a.select, a.exclude, true);
@@ -231,8 +233,8 @@ void AddModelsCommand(CLI::App& app, const WarehouseRunner& with_warehouse) {
   auto* compile = models->add_subcommand("compile", "Print the SQL of each selected model (templates rendered, refs as ns.table)");
   AddCommon(compile, a, true, false);
   compile->callback([with_warehouse] {
-    with_warehouse([](app::Warehouse&) {
-      auto loaded = LoadAndParse(a);
+    with_warehouse([](app::Warehouse& w) {
+      auto loaded = LoadAndParse(a, w);
       if (!loaded) return Fail(loaded.error());
       auto& c = *(*loaded)->compiler;
       auto keys = c.Select(a.select, a.exclude, false);
@@ -276,7 +278,7 @@ void AddModelsCommand(CLI::App& app, const WarehouseRunner& with_warehouse) {
   docs->add_option("-o,--output", docs_output, "Write to this file (default: standard output)");
   docs->callback([with_warehouse] {
     with_warehouse([](app::Warehouse& w) {
-      auto loaded = LoadAndParse(a);
+      auto loaded = LoadAndParse(a, w);
       if (!loaded) return Fail(loaded.error());
       auto doc = a.format == "json" ? DocsJson(w, *(*loaded)->compiler) : DocsHtml(w, *(*loaded)->compiler);
       if (!doc) return Fail(doc.error());

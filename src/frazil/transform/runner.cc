@@ -108,7 +108,9 @@ RunReport RunNodes(Compiler& compiler, const std::vector<std::string>& keys, con
       Status s = fn(node, r);
       r.status = s ? "success" : "error";
       if (!s) {
-        r.message = s.error().message;
+        // Name the file the node comes from, unless the message already does.
+        std::string where = node.model ? node.model->path : node.seed ? node.seed->path : "";
+        r.message = (where.empty() || s.error().message.starts_with(where)) ? s.error().message : where + ": " + s.error().message;
         broken.insert(node.key);
         Log(LogLevel::kError, std::string(kind) + " failed", {{"node", node.name}, {"error", r.message}});
       }
@@ -140,7 +142,7 @@ Result<RunReport> RunSeeds(Compiler& compiler, Adapter& adapter, const RunOption
   return RunNodes(compiler, seeds, o, "seed", [&](const Node& node, NodeResult& r) -> Status {
     std::string path = (std::filesystem::path(root) / node.seed->path).string();
     auto loaded = adapter.LoadSeed(node.table, path, node.config.column_types);
-    if (!loaded) return MakeError(loaded.error().kind, node.seed->path + ": " + loaded.error().message);
+    if (!loaded) return std::unexpected(loaded.error());
     r.rows = loaded->rows_inserted;
     r.snapshot_id = loaded->snapshot_id;
     return Ok();
