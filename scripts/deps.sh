@@ -74,4 +74,16 @@ for art in "$ICEBERG_SPARK_RUNTIME" "$SQLITE_JDBC"; do
     cp "$jar" "$DEPS/jars/"
   fi
 done
+
+# --- dbt-duckdb, the oracle for `frazil models` (.venv-dbt) ------------------------------
+# A venv of its own: dbt-core pins protobuf, jinja2, networkx, ... which must not move the
+# test peers in .venv. tests/interop/test_models_oracle.py runs .venv-dbt/bin/dbt.
+DBT_REQS="dbt-core==1.11.16 dbt-duckdb==1.11.1 dbt-adapters==1.24.5 dbt-common==1.39.0 duckdb==$DUCKDB_VERSION"
+stamp=$(echo "$DBT_REQS" | md5sum | cut -c1-12)
+if [[ ! -f $ROOT/.venv-dbt/stamp-$stamp ]]; then
+  log "dbt venv"
+  [[ -x $ROOT/.venv-dbt/bin/python ]] || python3 -m venv "$ROOT/.venv-dbt"
+  "$ROOT/.venv-dbt/bin/pip" install -q --disable-pip-version-check $DBT_REQS
+  rm -f "$ROOT"/.venv-dbt/stamp-* && touch "$ROOT/.venv-dbt/stamp-$stamp"
+fi
 log "ok"
