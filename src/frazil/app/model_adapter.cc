@@ -143,14 +143,17 @@ Status WarehouseAdapter::CreateView(const catalog::TableIdentifier& id, const st
 Result<transform::MaterializeResult> WarehouseAdapter::Materialize(const transform::MaterializeRequest& req) {
   using transform::WriteMode;
   const auto& id = req.target;
-  // The model's rows, computed once.
-  const std::string rows = "__frazil_model_rows";
-  FRZ_RETURN_IF_ERROR(con_.Execute("CREATE OR REPLACE TEMP TABLE " + rows + " AS " + req.select_sql));
+  // The model's rows: computed once into a temp table when a write reads them twice (the
+  // keys to delete, then the rows to insert); a replace or append streams them.
+  const bool keyed = req.mode == WriteMode::kMerge || req.mode == WriteMode::kDeleteInsert;
+  const std::string temp = "__frazil_model_rows";
+  const std::string rows = keyed ? temp : "(\n" + req.select_sql + "\n)";
+  if (keyed) FRZ_RETURN_IF_ERROR(con_.Execute("CREATE OR REPLACE TEMP TABLE " + temp + " AS " + req.select_sql));
   struct Drop {
     engine::Connection& con;
     std::string name;
     ~Drop() { (void)con.Execute("DROP TABLE IF EXISTS " + name); }
-  } drop{con_, rows};
+  } drop{con_, temp};
   FRZ_ASSIGN_OR_RETURN(auto columns, app::Describe(con_, rows));
   std::set<std::string> query_cols;
   for (const auto& c : columns) query_cols.insert(AsciiLower(c.name));

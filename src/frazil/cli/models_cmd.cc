@@ -100,7 +100,6 @@ transform::RunOptions Options(const ModelArgs& a, const std::string& run_id, boo
   transform::RunOptions o;
   o.select = a.select;
   o.exclude = a.exclude;
-  o.full_refresh = a.full_refresh;
   o.run_id = run_id;
   if (!json) {
     o.progress = [](const transform::NodeResult& r, size_t i, size_t total, bool done) {

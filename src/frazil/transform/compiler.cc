@@ -21,7 +21,8 @@ struct Compiler::RenderState {
   bool execute = false;  // compile (true) or parse (false)
   Adapter* adapter = nullptr;
   Node* parsing = nullptr;  // parse pass: the node whose config and dependencies are recorded
-  const Node* model = nullptr;  // the model being compiled (the owner of `this`)
+  const Node* model = nullptr;  // the model being compiled (whose commit records the reads)
+  const Node* rendering = nullptr;  // the node whose template is being rendered (`this`)
   RelationState target;     // compile: the target's state
   bool incremental = false;
   bool for_view = false;    // compiling a stored view: relations by name, unpinned
@@ -135,7 +136,7 @@ void Compiler::InstallGlobals(const Node* node, RenderState& st) {
   }));
   env.SetGlobal("config", Value::Callable("config", [s](const CallArgs& a) -> Result<Value> {
     if (s->parsing != nullptr) {
-      std::string where = s->parsing->model ? s->parsing->model->path : s->parsing->name;
+      const std::string where;  // the template engine names the file and line
       for (const auto& [k, v] : a.kwargs) FRZ_RETURN_IF_ERROR(s->parsing->config.Set(k, v, where));
       if (!a.positional.empty() && a.positional[0].kind() == Value::Kind::kDict) {
         for (const auto& [k, v] : a.positional[0].AsDict()) FRZ_RETURN_IF_ERROR(s->parsing->config.Set(k, v, where));
@@ -144,7 +145,9 @@ void Compiler::InstallGlobals(const Node* node, RenderState& st) {
     return Value("");
   }));
   env.SetGlobal("is_incremental", Value::Callable("is_incremental", [s](const CallArgs&) -> Result<Value> {
-    return Value(s->execute && s->incremental);
+    // Inside an inlined ephemeral or view it is false, as in dbt (they are not incremental);
+    // their new_rows() still reads relative to the model that inlines them.
+    return Value(s->execute && s->incremental && s->inlining.empty());
   }));
   env.SetGlobal("var", Value::Callable("var", [this](const CallArgs& a) -> Result<Value> {
     FRZ_ASSIGN_OR_RETURN(std::string name, StringArg(a, 0, "name", "var"));
@@ -187,7 +190,7 @@ void Compiler::InstallGlobals(const Node* node, RenderState& st) {
                                           {"path", Value(node->model ? node->model->path : std::string())}},
                                          node->name));
     std::string this_sql = Quoted(node->table);
-    if (st.execute && !st.for_view && st.target.exists && !st.target.is_view && st.adapter != nullptr) {
+    if (st.execute && !st.for_view && node == st.model && st.target.exists && !st.target.is_view && st.adapter != nullptr) {
       auto read = st.adapter->Read(ReadSpec{node->table, st.target.snapshot_id, std::nullopt});
       if (read) this_sql = *read;
     }
@@ -202,8 +205,13 @@ Result<std::string> Compiler::RenderTemplate(const jinja::Template& t, const Nod
 
 Result<std::string> Compiler::Render(const Node& node, RenderState& st) {
   if (node.model == nullptr) return MakeError(ErrorKind::kInternal, node.key + " has no SQL");
-  FRZ_ASSIGN_OR_RETURN(std::string sql, RenderTemplate(*node.model->sql, &node, st));
-  return TrimSql(std::move(sql));
+  const Node* outer = st.rendering;
+  st.rendering = &node;
+  auto sql = RenderTemplate(*node.model->sql, &node, st);
+  st.rendering = outer;
+  if (outer != nullptr) InstallGlobals(outer, st);  // back to the inlining node's `this` & co.
+  if (!sql) return std::unexpected(sql.error());
+  return TrimSql(std::move(*sql));
 }
 
 Result<std::string> Compiler::RelationSql(const Node& target, RenderState& st, bool only_new) {
@@ -219,17 +227,10 @@ Result<std::string> Compiler::RelationSql(const Node& target, RenderState& st, b
     if (!st.inlining.insert(target.key).second) {
       return MakeError(ErrorKind::kInvalidArgument, "ref cycle through " + target.name);
     }
-    const Node* saved_model = st.model;
-    bool saved_incremental = st.incremental;
-    RelationState saved_target = st.target;
-    st.incremental = false;
-    st.target = RelationState{};
+    // The inlined SQL reads within the inlining model's run: its pins, and for new_rows()
+    // the snapshots that model's last commit recorded (its commit records these reads).
     auto sql = Render(target, st);
-    st.model = saved_model;
-    st.incremental = saved_incremental;
-    st.target = saved_target;
     st.inlining.erase(target.key);
-    if (saved_model != nullptr) InstallGlobals(saved_model, st);  // restore `this` & co. for the caller
     if (!sql) return std::unexpected(sql.error());
     return "(\n" + *sql + "\n)";
   }
@@ -303,16 +304,28 @@ Status Compiler::Parse() {
   for (auto& [key, n] : nodes_) {
     if (n.kind != NodeKind::kModel) continue;
     n.table = TableOf(p.default_schema, n.name);  // placeholder for `this` during the parse
+    const bool enabled_before = n.config.enabled;
     RenderState st;
     st.parsing = &n;
     auto rendered = Render(n, st);
-    if (!rendered) return std::unexpected(rendered.error());
+    if (!rendered) {
+      // A model disabled by its folder or YAML may refer to what no longer exists: it stays
+      // disabled instead of failing the project (as in dbt).
+      if (!enabled_before) {
+        n.config.enabled = false;
+        continue;
+      }
+      return std::unexpected(rendered.error());
+    }
     n.table = TableOf(n.config.schema.empty() ? p.default_schema : n.config.schema,
                       n.config.alias.empty() ? n.name : n.config.alias);
   }
-  // Disabled models disappear; a ref to one is an error.
+  // Disabled models and seeds disappear; a ref to one is an error, a test on one is disabled.
+  std::set<std::string> disabled;
   for (auto it = nodes_.begin(); it != nodes_.end();) {
-    if (it->second.kind == NodeKind::kModel && !it->second.config.enabled) {
+    if (it->second.kind != NodeKind::kSource && !it->second.config.enabled) {
+      disabled.insert(it->second.name);
+      disabled.insert(it->first);
       it = nodes_.erase(it);
     } else {
       ++it;
@@ -333,8 +346,15 @@ Status Compiler::Parse() {
   }
   // Tests: what they read.
   for (const auto& t : p.tests) {
-    auto& deps = test_deps_[t.name];
     std::string target = TestTargetKey(t);
+    if (!target.empty() && disabled.count(target)) continue;
+    if (t.kind == "relationships" && std::any_of(disabled.begin(), disabled.end(), [&](const std::string& d) {
+          return t.to.find("'" + d + "'") != std::string::npos || t.to.find("\"" + d + "\"") != std::string::npos;
+        })) {
+      continue;
+    }
+    auto& deps = test_deps_[t.name];
+    tests_.push_back(&t);
     if (!target.empty()) {
       if (!nodes_.count(target)) {
         return MakeError(ErrorKind::kInvalidArgument, t.path + ": data test " + t.name + " is on unknown " + target);
@@ -405,7 +425,8 @@ std::vector<std::string> Compiler::TestDependencies(const DataTestSpec& test) co
 }
 
 Result<std::vector<std::string>> Compiler::Select(const std::vector<std::string>& select,
-                                                  const std::vector<std::string>& exclude, bool include_seeds) const {
+                                                  const std::vector<std::string>& exclude, bool include_seeds,
+                                                  bool include_sources) const {
   std::map<std::string, std::vector<std::string>> children;
   for (const auto& [key, n] : nodes_) {
     for (const auto& d : n.depends_on) children[d].push_back(key);
@@ -442,7 +463,9 @@ Result<std::vector<std::string>> Compiler::Select(const std::vector<std::string>
         hit = std::count(n.config.tags.begin(), n.config.tags.end(), sel.substr(4)) > 0;
       } else if (sel.starts_with("path:")) {
         std::string path = n.model ? n.model->path : n.seed ? n.seed->path : "";
-        hit = !path.empty() && path.starts_with(sel.substr(5));
+        std::string prefix = sel.substr(5);
+        while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+        hit = !path.empty() && (path == prefix || path.starts_with(prefix + "/"));
       } else if (sel.starts_with("config.materialized:")) {
         hit = n.config.materialized == sel.substr(20);
       } else if (sel.starts_with("source:")) {
@@ -470,8 +493,9 @@ Result<std::vector<std::string>> Compiler::Select(const std::vector<std::string>
   std::vector<std::string> out;
   for (const auto& k : order_) {
     const Node& n = nodes_.at(k);
-    if (!chosen.count(k) || removed.count(k) || n.kind == NodeKind::kSource) continue;
+    if (!chosen.count(k) || removed.count(k)) continue;
     if (n.kind == NodeKind::kSeed && !include_seeds) continue;
+    if (n.kind == NodeKind::kSource && !include_sources) continue;
     out.push_back(k);
   }
   return out;
@@ -492,6 +516,10 @@ Result<CompiledModel> Compiler::Compile(const Node& node, Adapter& adapter) {
     // been filled: it runs as a full refresh.
     st.incremental = mat == "incremental" && st.target.exists && !st.target.is_view && st.target.snapshot_id &&
                      !(options_.full_refresh && node.config.full_refresh_allowed);
+    if (options_.full_refresh && !node.config.full_refresh_allowed && st.incremental) {
+      Log(LogLevel::kInfo, "full refresh not allowed for this model (full_refresh: false); running it incrementally",
+          {{"model", node.name}});
+    }
   }
   FRZ_ASSIGN_OR_RETURN(out.sql, Render(node, st));
   out.incremental = st.incremental;

@@ -65,10 +65,12 @@ class Compiler {
 
   // dbt's node selection: `name`, `+name` (with ancestors), `name+` (with descendants),
   // `tag:x`, `path:models/staging`, `config.materialized:table`, `*`; several selectors
-  // are a union; `exclude` removes. Empty `select` = all models. Returns keys in `order()`.
+  // are a union; `exclude` removes. Empty `select` = all models. Returns keys in `order()`;
+  // seeds only with `include_seeds`, sources only with `include_sources`.
   // Errors: InvalidArgument for a selector that matches nothing.
   Result<std::vector<std::string>> Select(const std::vector<std::string>& select,
-                                          const std::vector<std::string>& exclude, bool include_seeds) const;
+                                          const std::vector<std::string>& exclude, bool include_seeds,
+                                          bool include_sources = false) const;
 
   // Compiles a model for execution against `adapter` (see the file comment).
   Result<CompiledModel> Compile(const Node& node, Adapter& adapter);
@@ -78,6 +80,8 @@ class Compiler {
   // `models compile` without touching data.
   Result<std::string> CompileOffline(const Node& node);
 
+  // The enabled data tests (a test on a disabled model is disabled too).
+  const std::vector<const DataTestSpec*>& tests() const { return tests_; }
   // The node key a test is attached to ("" for singular tests).
   std::string TestTargetKey(const DataTestSpec& test) const;
   // The node keys a test reads (its target and, for relationships / singular, the others).
@@ -99,6 +103,7 @@ class Compiler {
   std::map<std::string, Node> nodes_;
   std::vector<std::string> order_;
   std::map<std::string, std::set<std::string>> test_deps_;  // test name -> node keys
+  std::vector<const DataTestSpec*> tests_;
 };
 
 // Strips trailing semicolons and whitespace (a model's SELECT is embedded in other SQL).

@@ -68,6 +68,17 @@ Result<YAML::Node> LoadYaml(const std::string& text, const std::string& file) {
   }
 }
 
+// A YAML scalar as Python's str() of the value PyYAML loads (dbt names tests with it).
+std::string PythonStr(const YAML::Node& n) {
+  if (!n.IsScalar()) return n.IsNull() ? "None" : "";
+  const std::string& s = n.Scalar();
+  if (n.Tag() == "!") return s;
+  if (s == "true" || s == "True" || s == "TRUE") return "True";
+  if (s == "false" || s == "False" || s == "FALSE") return "False";
+  if (s == "null" || s == "~" || s == "Null" || s == "NULL" || s.empty()) return "None";
+  return s;
+}
+
 std::vector<std::string> StringList(const YAML::Node& n) {
   std::vector<std::string> out;
   if (!n) return out;
@@ -118,22 +129,25 @@ const std::set<std::string>& IgnoredConfigKeys() {
 
 }  // namespace
 
-Status NodeConfig::Set(const std::string& raw_key, const jinja::Value& v, const std::string& where) {
+Status NodeConfig::Set(const std::string& raw_key, const jinja::Value& v, const std::string& location) {
+  // An empty location: the caller (a template) adds the file and line itself.
+  const std::string where = location;
+  const std::string at = location.empty() ? "" : location + ": ";
   std::string key = raw_key;
   if (!key.empty() && key[0] == '+') key = key.substr(1);
   auto want_string = [&]() -> Result<std::string> {
     if (v.kind() == jinja::Value::Kind::kString) return v.AsString();
-    return MakeError(ErrorKind::kInvalidArgument, where + ": config '" + key + "' must be a string, got " + v.ToString());
+    return MakeError(ErrorKind::kInvalidArgument, at + "config '" + key + "' must be a string, got " + v.ToString());
   };
   auto want_bool = [&]() -> Result<bool> {
     if (v.kind() == jinja::Value::Kind::kBool) return v.AsBool();
-    return MakeError(ErrorKind::kInvalidArgument, where + ": config '" + key + "' must be true or false, got " + v.ToString());
+    return MakeError(ErrorKind::kInvalidArgument, at + "config '" + key + "' must be true or false, got " + v.ToString());
   };
   if (key == "materialized") {
     FRZ_ASSIGN_OR_RETURN(materialized, want_string());
     static const std::set<std::string> ok = {"view", "table", "incremental", "ephemeral", "seed"};
     if (!ok.count(materialized)) {
-      return MakeError(ErrorKind::kInvalidArgument, where + ": unknown materialization '" + materialized +
+      return MakeError(ErrorKind::kInvalidArgument, at + "unknown materialization '" + materialized +
                                                         "' (frazil has view, table, incremental, ephemeral)");
     }
   } else if (key == "schema") {
@@ -147,7 +161,7 @@ Status NodeConfig::Set(const std::string& raw_key, const jinja::Value& v, const 
   } else if (key == "incremental_strategy") {
     FRZ_ASSIGN_OR_RETURN(incremental_strategy, want_string());
     if (incremental_strategy != "append" && incremental_strategy != "merge" && incremental_strategy != "delete+insert") {
-      return MakeError(ErrorKind::kInvalidArgument, where + ": unknown incremental_strategy '" + incremental_strategy +
+      return MakeError(ErrorKind::kInvalidArgument, at + "unknown incremental_strategy '" + incremental_strategy +
                                                         "' (frazil has append, merge, delete+insert)");
     }
   } else if (key == "unique_key") {
@@ -155,12 +169,12 @@ Status NodeConfig::Set(const std::string& raw_key, const jinja::Value& v, const 
   } else if (key == "merge_update_columns") {
     merge_update_columns = ValueStrings(v);
   } else if (key == "merge_exclude_columns") {
-    return MakeError(ErrorKind::kUnsupported, where + ": merge_exclude_columns is not supported; list merge_update_columns");
+    return MakeError(ErrorKind::kUnsupported, at + "merge_exclude_columns is not supported; list merge_update_columns");
   } else if (key == "on_schema_change") {
     FRZ_ASSIGN_OR_RETURN(on_schema_change, want_string());
     if (on_schema_change != "ignore" && on_schema_change != "fail" && on_schema_change != "append_new_columns" &&
         on_schema_change != "sync_all_columns") {
-      return MakeError(ErrorKind::kInvalidArgument, where + ": unknown on_schema_change '" + on_schema_change + "'");
+      return MakeError(ErrorKind::kInvalidArgument, at + "unknown on_schema_change '" + on_schema_change + "'");
     }
   } else if (key == "tags") {
     for (auto& t : ValueStrings(v)) {
@@ -170,7 +184,7 @@ Status NodeConfig::Set(const std::string& raw_key, const jinja::Value& v, const 
     partition_by = ValueStrings(v);
   } else if (key == "column_types") {
     if (v.kind() != jinja::Value::Kind::kDict) {
-      return MakeError(ErrorKind::kInvalidArgument, where + ": column_types must be a mapping of column to type");
+      return MakeError(ErrorKind::kInvalidArgument, at + "column_types must be a mapping of column to type");
     }
     for (const auto& [c, t] : v.AsDict()) column_types[c] = t.ToString();
   } else if (key == "enabled") {
@@ -185,12 +199,12 @@ Status NodeConfig::Set(const std::string& raw_key, const jinja::Value& v, const 
     FRZ_ASSIGN_OR_RETURN(severity, want_string());
     for (auto& c : severity) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (severity != "error" && severity != "warn") {
-      return MakeError(ErrorKind::kInvalidArgument, where + ": severity must be error or warn");
+      return MakeError(ErrorKind::kInvalidArgument, at + "severity must be error or warn");
     }
   } else if (IgnoredConfigKeys().count(key)) {
     // accepted for compatibility; no effect in frazil
   } else {
-    return MakeError(ErrorKind::kInvalidArgument, where + ": unknown config '" + key + "'");
+    return MakeError(ErrorKind::kInvalidArgument, at + "unknown config '" + key + "'");
   }
   return Ok();
 }
@@ -278,18 +292,30 @@ struct Loader {
                                                     "' (frazil has unique, not_null, accepted_values, relationships and "
                                                     "singular tests in tests/)");
     }
-    std::string suffix;
+    std::map<std::string, std::vector<std::string>> name_args;  // dbt's naming inputs, by argument name
     if (args && args.IsMap()) {
       YAML::Node a = args["arguments"] ? args["arguments"] : args;
+      static const std::set<std::string> kNotArguments = {"config", "severity", "where", "tags", "meta", "name",
+                                                          "description", "enabled", "arguments", "error_if",
+                                                          "warn_if", "store_failures", "limit", "fail_calc"};
+      for (const auto& kv : a) {
+        std::string k = kv.first.as<std::string>();
+        if (kNotArguments.count(k)) continue;
+        auto& parts = name_args[k];
+        if (kv.second.IsSequence()) {
+          for (const auto& e : kv.second) parts.push_back(PythonStr(e));
+        } else if (kv.second.IsMap()) {
+          for (const auto& e : kv.second) parts.push_back(PythonStr(e.second));
+        } else {
+          parts.push_back(PythonStr(kv.second));
+        }
+      }
       if (a["column_name"]) spec.column = a["column_name"].as<std::string>();
       if (kind_name == "accepted_values") {
         if (!a["values"] || !a["values"].IsSequence()) {
           return MakeError(ErrorKind::kInvalidArgument, spec.path + ": accepted_values needs a list `values`");
         }
-        for (const auto& v : a["values"]) {
-          spec.values.push_back(FromYaml(v));
-          suffix += "__" + v.as<std::string>();
-        }
+        for (const auto& v : a["values"]) spec.values.push_back(FromYaml(v));
         if (a["quote"]) spec.quote = a["quote"].as<bool>();
       }
       if (kind_name == "relationships") {
@@ -298,24 +324,45 @@ struct Loader {
         }
         spec.to = a["to"].as<std::string>();
         spec.field = a["field"].as<std::string>();
-        suffix = "__" + spec.field + "__" + spec.to;
       }
+      // A test's settings: config: {severity, where, ...}, or severity / where beside the arguments.
       NodeConfig c;
-      FRZ_RETURN_IF_ERROR(ApplyYamlConfig(args["config"], c, file));
+      for (int pass = 0; pass < 2; ++pass) {
+        YAML::Node level = pass == 0 ? args : args["config"];
+        if (!level || !level.IsMap()) continue;
+        for (const auto& kv : level) {
+          std::string k = kv.first.as<std::string>();
+          if (k == "where") {
+            spec.where = kv.second.as<std::string>();
+          } else if (k == "severity" || pass == 1) {
+            FRZ_RETURN_IF_ERROR(c.Set(k, FromYaml(kv.second), At(file, kv.first)));
+          }
+        }
+      }
       spec.severity = c.severity;
-      if (args["config"] && args["config"]["where"]) spec.where = args["config"]["where"].as<std::string>();
-      if (args["severity"]) spec.severity = args["severity"].as<std::string>();
-      if (args["where"]) spec.where = args["where"].as<std::string>();
     } else if (kind_name == "accepted_values" || kind_name == "relationships") {
       return MakeError(ErrorKind::kInvalidArgument, spec.path + ": " + kind_name + " needs arguments");
     }
     if (spec.column.empty()) {
       return MakeError(ErrorKind::kInvalidArgument, spec.path + ": data test '" + spec.kind + "' needs a column");
     }
-    std::string name = kind_name + "_" + target_label + "_" + spec.column + suffix;
-    for (auto& ch : name) {
-      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') ch = '_';
+    // dbt's name: <type>_<node>_<arguments sorted by name, flattened, each cleaned, joined by __>.
+    name_args["column_name"] = {spec.column};
+    std::string flat;
+    for (const auto& [k, parts] : name_args) {
+      for (const auto& part : parts) {
+        std::string clean;  // each run of other characters becomes one '_'
+        bool in_run = false;
+        for (char ch : part) {
+          bool ok = std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+          if (ok) clean += ch;
+          if (!ok && !in_run) clean += '_';
+          in_run = !ok;
+        }
+        flat += (flat.empty() ? "" : "__") + clean;
+      }
     }
+    std::string name = (target.starts_with("source.") ? "source_" : "") + kind_name + "_" + target_label + "_" + flat;
     std::string unique = name;
     for (int i = 2; std::any_of(p.tests.begin(), p.tests.end(), [&](const auto& x) { return x.name == unique; }); ++i) {
       unique = name + "_" + std::to_string(i);
@@ -403,7 +450,7 @@ struct Loader {
               return MakeError(ErrorKind::kInvalidArgument, st.path + ": source " + sname + "." + st.name + " is defined twice");
             }
             std::string target = "source." + sname + "." + st.name;
-            FRZ_RETURN_IF_ERROR(AddColumnTests(t["columns"], st.columns, target, "source_" + sname + "_" + st.name, file));
+            FRZ_RETURN_IF_ERROR(AddColumnTests(t["columns"], st.columns, target, sname + "_" + st.name, file));
             p.sources.push_back(std::move(st));
           }
         }
@@ -438,7 +485,11 @@ struct Loader {
     }
     m.fqn = folders;
     m.fqn.push_back(m.name);
-    FRZ_RETURN_IF_ERROR(ApplyFolderConfig(project_yaml["models"][p.name], folders, 0, m.config, project_file));
+    // models: <project>: <folder>...: <model name>: settings at every level, deeper wins.
+    std::vector<std::string> path{p.name};
+    path.insert(path.end(), folders.begin(), folders.end());
+    path.push_back(m.name);
+    FRZ_RETURN_IF_ERROR(ApplyFolderConfig(project_yaml["models"], path, 0, m.config, project_file));
     auto parsed = jinja::Template::Parse(m.raw_sql, m.path);
     if (!parsed) return std::unexpected(parsed.error());
     m.sql = std::make_shared<jinja::Template>(std::move(*parsed));
@@ -495,7 +546,10 @@ struct Loader {
           if (part != ".") folders.push_back(part.string());
         }
         s.config.materialized = "seed";
-        FRZ_RETURN_IF_ERROR(ApplyFolderConfig(project_yaml["seeds"][p.name], folders, 0, s.config, project_file));
+        std::vector<std::string> path{p.name};
+        path.insert(path.end(), folders.begin(), folders.end());
+        path.push_back(s.name);
+        FRZ_RETURN_IF_ERROR(ApplyFolderConfig(project_yaml["seeds"], path, 0, s.config, project_file));
         p.seeds.push_back(std::move(s));
       }
     }

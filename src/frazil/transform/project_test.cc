@@ -552,8 +552,9 @@ sources:
 )");
   Project p = MustLoad(dir);
   EXPECT_THAT(TestNames(p), ElementsAre("accepted_values_customers_status__active__closed",
-                                        "not_null_customers_id", "not_null_source_raw_events_id",
-                                        "relationships_orders_customer_id__id__ref__customers__",
+                                        "not_null_customers_id",
+                                        "relationships_orders_customer_id__id__ref_customers_",
+                                        "source_not_null_raw_events_id",
                                         "unique_customers_id", "unique_orders_id"));
 
   const DataTestSpec* u = FindTest(p, "unique_customers_id");
@@ -578,7 +579,7 @@ sources:
   EXPECT_EQ(model_level->target, "orders");
   EXPECT_EQ(model_level->column, "id");
 
-  const DataTestSpec* rel = FindTest(p, "relationships_orders_customer_id__id__ref__customers__");
+  const DataTestSpec* rel = FindTest(p, "relationships_orders_customer_id__id__ref_customers_");
   ASSERT_NE(rel, nullptr);
   EXPECT_EQ(rel->kind, "relationships");
   EXPECT_EQ(rel->target, "orders");
@@ -586,7 +587,7 @@ sources:
   EXPECT_EQ(rel->to, "ref('customers')");
   EXPECT_EQ(rel->field, "id");
 
-  const DataTestSpec* src = FindTest(p, "not_null_source_raw_events_id");
+  const DataTestSpec* src = FindTest(p, "source_not_null_raw_events_id");
   ASSERT_NE(src, nullptr);
   EXPECT_EQ(src->target, "source.raw.events");
   EXPECT_EQ(src->column, "id");
@@ -596,10 +597,10 @@ sources:
   ASSERT_TRUE(l) << l.error().ToString();
   const Compiler& c = *(*l)->compiler;
   EXPECT_EQ(c.TestTargetKey(*FindTest((*l)->project, "unique_customers_id")), "model.customers");
-  EXPECT_EQ(c.TestTargetKey(*FindTest((*l)->project, "not_null_source_raw_events_id")),
+  EXPECT_EQ(c.TestTargetKey(*FindTest((*l)->project, "source_not_null_raw_events_id")),
             "source.raw.events");
   EXPECT_THAT(c.TestDependencies(*FindTest(
-                  (*l)->project, "relationships_orders_customer_id__id__ref__customers__")),
+                  (*l)->project, "relationships_orders_customer_id__id__ref_customers_")),
               ElementsAre("model.customers", "model.orders"));
 }
 
@@ -633,19 +634,19 @@ models:
 )");
   Project p = MustLoad(dir);
   EXPECT_THAT(TestNames(p),
-              ElementsAre("accepted_values_customers_status__a__b", "not_null_customers_id",
-                          "relationships_customers_parent_id__id__ref__customers__",
+              ElementsAre("accepted_values_customers_status__True__a__b", "not_null_customers_id",
+                          "relationships_customers_parent_id__id__ref_customers_",
                           "unique_customers_id"));
   const DataTestSpec* u = FindTest(p, "unique_customers_id");
   ASSERT_NE(u, nullptr);
   EXPECT_EQ(u->kind, "unique");
   EXPECT_EQ(u->column, "id");
-  const DataTestSpec* av = FindTest(p, "accepted_values_customers_status__a__b");
+  const DataTestSpec* av = FindTest(p, "accepted_values_customers_status__True__a__b");
   ASSERT_NE(av, nullptr);
   ASSERT_EQ(av->values.size(), 2u);
   EXPECT_EQ(av->values[1], jinja::Value("b"));
   EXPECT_EQ(av->severity, "warn");
-  const DataTestSpec* rel = FindTest(p, "relationships_customers_parent_id__id__ref__customers__");
+  const DataTestSpec* rel = FindTest(p, "relationships_customers_parent_id__id__ref_customers_");
   ASSERT_NE(rel, nullptr);
   EXPECT_EQ(rel->to, "ref('customers')");
   EXPECT_EQ(rel->field, "id");

@@ -42,10 +42,6 @@ Status RunModel(Compiler& compiler, Adapter& adapter, const Node& node, const Ru
     FRZ_ASSIGN_OR_RETURN(CompiledModel m, compiler.Compile(node, adapter));
     return adapter.CreateView(node.table, m.sql);
   }
-  if (o.full_refresh && !c.full_refresh_allowed) {
-    Log(LogLevel::kInfo, "full refresh not allowed for this model (full_refresh: false); running it incrementally",
-        {{"model", node.name}});
-  }
   for (int attempt = 1;; ++attempt) {
     FRZ_ASSIGN_OR_RETURN(CompiledModel m, compiler.Compile(node, adapter));
     MaterializeRequest req;
@@ -150,23 +146,16 @@ Result<RunReport> RunSeeds(Compiler& compiler, Adapter& adapter, const RunOption
 }
 
 Result<RunReport> RunTests(Compiler& compiler, Adapter& adapter, const RunOptions& o) {
-  FRZ_ASSIGN_OR_RETURN(auto keys, compiler.Select(o.select, o.exclude, true));
+  FRZ_ASSIGN_OR_RETURN(auto keys, compiler.Select(o.select, o.exclude, true, true));
   std::set<std::string> selected(keys.begin(), keys.end());
   bool everything = o.select.empty() && o.exclude.empty();
   RunReport report;
+  // A test runs when any node it reads is selected (dbt's "eager" indirect selection).
   std::vector<const DataTestSpec*> tests;
-  for (const auto& t : compiler.project().tests) {
-    auto deps = compiler.TestDependencies(t);
-    std::string target = compiler.TestTargetKey(t);
+  for (const DataTestSpec* t : compiler.tests()) {
     bool run = everything;
-    if (!run && !target.empty()) run = selected.count(target) > 0;
-    if (!run && target.empty()) {
-      run = !deps.empty();
-      for (const auto& d : deps) {
-        if (!selected.count(d) && !d.starts_with("source.")) run = false;
-      }
-    }
-    if (run) tests.push_back(&t);
+    for (const auto& d : compiler.TestDependencies(*t)) run = run || selected.count(d) > 0;
+    if (run) tests.push_back(t);
   }
   for (size_t i = 0; i < tests.size(); ++i) {
     const DataTestSpec& t = *tests[i];

@@ -38,7 +38,6 @@ struct RunReport {
 struct RunOptions {
   std::vector<std::string> select;
   std::vector<std::string> exclude;
-  bool full_refresh = false;
   std::string run_id;  // recorded in each commit's summary (frazil.run-id)
   // Called before (done = false) and after (done = true) each node.
   std::function<void(const NodeResult& result, size_t index, size_t total, bool done)> progress;
@@ -49,7 +48,7 @@ struct RunOptions {
 Result<RunReport> RunModels(Compiler& compiler, Adapter& adapter, const RunOptions& options);
 // Seeds of the selection.
 Result<RunReport> RunSeeds(Compiler& compiler, Adapter& adapter, const RunOptions& options);
-// Data tests on the selected nodes (a singular test runs when every node it reads is selected).
+// Data tests on the selected nodes (a test runs when any node it reads is selected).
 Result<RunReport> RunTests(Compiler& compiler, Adapter& adapter, const RunOptions& options);
 
 }  // namespace frazil::transform
