@@ -145,7 +145,7 @@ def hub(hash_col: str, key_cols: list[str], sources: list[HubSource]) -> dict[st
     out = {}
     for hk, (cand, keys, rs, details) in best.items():
         row = {hash_col: hk, **keys, "__load_dttm": cand[0], "__record_source": rs, "__record_source_details": details,
-               "__record_last_source_lsn": last[hk], "_round": first_round.get(hk)}
+               "__record_first_source_lsn": cand[1], "__record_last_source_lsn": last[hk], "_round": first_round.get(hk)}
         out[hk] = row
     return out
 
@@ -174,7 +174,7 @@ def link(hash_col: str, refs: list[LinkRef], rows: list[dict], table: str, recor
             first_round[lk] = min(first_round.get(lk, r["_round"]), r["_round"])
     return {
         lk: {hash_col: lk, **hks, "__load_dttm": cand[0], "__record_source": record_source, "__record_source_details": details,
-             "__record_last_source_lsn": last[lk], "_round": first_round.get(lk)}
+             "__record_first_source_lsn": cand[1], "__record_last_source_lsn": last[lk], "_round": first_round.get(lk)}
         for lk, (cand, hks, details) in best.items()
     }
 
@@ -240,7 +240,7 @@ def bank_vault(parsed_rows: dict[str, list[dict]]) -> dict[str, Any]:
 
 # Columns of each entity as docs/data-vault.md lists them (without __inserted_at, checked
 # apart: it is the write time).
-HUB_META = ["__load_dttm", "__record_source", "__record_source_details", "__record_last_source_lsn"]
+HUB_META = ["__load_dttm", "__record_source", "__record_source_details", "__record_first_source_lsn", "__record_last_source_lsn"]
 SAT_META = ["__deleted_flag", "__hashdiff", "__valid_from_dttm", "__record_source", "__record_source_details", "__record_source_lsn"]
 VAULT_COLUMNS = {
     "h_users": ["users_hk", "users_id"] + HUB_META,

@@ -7,6 +7,7 @@
 #include "frazil/base/random.h"
 #include "frazil/base/strings.h"
 #include "frazil/engine/types.h"
+#include "frazil/transform/compiler.h"
 
 namespace frazil::app {
 namespace {
@@ -36,11 +37,17 @@ const iceberg::NestedField* FieldNamed(const iceberg::Schema& s, const std::stri
   return nullptr;
 }
 
-// An Iceberg field for a query column: the existing field when the name and type match,
-// else a new field with fresh ids.
+// An Iceberg field for a query column: the existing field when the name and the type
+// match, else a new field with fresh ids. Types are compared as Iceberg types rendered
+// without ids (DESCRIBE says "TIMESTAMP WITH TIME ZONE" where the mapping says
+// "TIMESTAMPTZ"; nested types carry field ids).
 Result<iceberg::NestedField> FieldFor(const Column& c, const iceberg::Schema* current, engine::TypeInference& inf) {
   if (current != nullptr) {
-    if (const auto* f = FieldNamed(*current, c.name); f && engine::IcebergTypeToDuckDb(*f->type) == c.type) return *f;
+    if (const auto* f = FieldNamed(*current, c.name)) {
+      engine::TypeInference scratch;
+      auto as_iceberg = engine::DuckDbTypeToIceberg(c.type, c.name, &scratch);
+      if (as_iceberg && engine::IcebergTypeToDuckDb(**as_iceberg) == engine::IcebergTypeToDuckDb(*f->type)) return *f;
+    }
   }
   iceberg::NestedField f;
   f.id = inf.next_id++;
@@ -79,9 +86,17 @@ Result<transform::RelationState> WarehouseAdapter::Describe(const catalog::Table
     return s;
   }
   s.exists = true;
-  if (const auto* snap = table->metadata.current_snapshot()) {
+  const auto& m = table->metadata;
+  if (const auto* snap = m.current_snapshot()) {
     s.snapshot_id = snap->snapshot_id;
-    s.summary = snap->summary;
+    // The latest commit of a model run in the current snapshot's history: a later commit by
+    // another writer (a user's delete, maintenance) does not erase what the model has read.
+    for (const auto* a = snap; a != nullptr; a = a->parent_snapshot_id ? m.snapshot_by_id(*a->parent_snapshot_id) : nullptr) {
+      if (a->summary.count(transform::kSummaryModel)) {
+        s.summary = a->summary;
+        break;
+      }
+    }
   }
   return s;
 }

@@ -231,3 +231,47 @@ TEST_F(ModelAdapterTest, SeedsLoadCsvWithColumnTypes) {
 
 }  // namespace
 }  // namespace frazil::app
+
+namespace frazil::app {
+namespace {
+
+TEST_F(ModelAdapterTest, DescribeKeepsTheModelsReadsThroughOtherWritersCommits) {
+  auto id = Id("m.kept");
+  MaterializeRequest r;
+  r.target = id;
+  r.select_sql = "SELECT i AS id FROM range(4) r(i)";
+  r.summary = {{"frazil.model", "kept"}, {"frazil.read.raw.x", "123"}};
+  ASSERT_TRUE(adapter_->Materialize(r));
+  // Another writer (a user's delete) commits on top.
+  auto deleted = DeleteWhere(*w_, id, "id = 1");
+  ASSERT_TRUE(deleted) << deleted.error().ToString();
+  auto st = adapter_->Describe(id);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->snapshot_id, Load(id).metadata.current_snapshot_id);
+  EXPECT_EQ(st->summary["frazil.read.raw.x"], "123");
+  EXPECT_EQ(st->summary["frazil.model"], "kept");
+}
+
+}  // namespace
+}  // namespace frazil::app
+
+namespace frazil::app {
+namespace {
+
+TEST_F(ModelAdapterTest, ReplacingWithTheSameColumnsKeepsTheSchema) {
+  auto id = Id("m.same");
+  const std::string sql =
+      "SELECT TIMESTAMPTZ '2024-01-01 00:00:00+00' AS ts, 1 AS x, {'a': 1, 'b': [1.5]} AS st, [DATE '2024-01-01'] AS l, "
+      "MAP {'k': 1} AS m, CAST(1.25 AS DECIMAL(15,2)) AS d, uuid() AS u";
+  Write(id, sql, WriteMode::kReplace);
+  auto first = Load(id).metadata;
+  Write(id, sql, WriteMode::kReplace);
+  Write(id, sql, WriteMode::kReplace);
+  auto t = Load(id).metadata;
+  EXPECT_EQ(t.schemas.size(), 1u) << "a replace with unchanged columns must not add a schema";
+  EXPECT_EQ(t.last_column_id, first.last_column_id);
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM m.same"), "1");
+}
+
+}  // namespace
+}  // namespace frazil::app

@@ -21,7 +21,9 @@ struct RelationState {
   bool exists = false;
   bool is_view = false;
   std::optional<int64_t> snapshot_id;          // the current snapshot; nullopt: no snapshot yet
-  std::map<std::string, std::string> summary;  // the current snapshot's summary
+  // The summary of the latest snapshot in the current snapshot's history that a model run
+  // committed (frazil.model, frazil.read.*); empty if none.
+  std::map<std::string, std::string> summary;
 };
 
 // A read of a table: at `snapshot_id` (nullopt: the table is empty), and, with

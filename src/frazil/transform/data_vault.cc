@@ -277,7 +277,7 @@ class SqlWriter {
     std::vector<std::string> carried = {h.hash_key};
     carried.insert(carried.end(), h.business_keys.begin(), h.business_keys.end());
     return sql + "WITH staged AS (\n" + Join(staged, "\n    UNION ALL\n\n") + "),\n" +
-           FirstSeen(h.hash_key, carried, h.business_keys, h.sources.size() > 1);
+           FirstSeen(h.hash_key, carried, h.business_keys, RecordSources(h));
   }
 
   std::string LinkSql(const Link& l) const {
@@ -300,7 +300,7 @@ class SqlWriter {
     // The link key fixes every component: no tie-break on them.
     return sql + "WITH staged AS (\n" +
            Staged(keys, l.record_source, -1, l.source, Hasher::AnyNotNull(all)) + "),\n" +
-           FirstSeen(l.hash_key, carried, {}, false);
+           FirstSeen(l.hash_key, carried, {}, {l.record_source});
   }
 
   std::string SatelliteSql(const Satellite& sat) const {
@@ -358,8 +358,7 @@ class SqlWriter {
         materialized='incremental',
         schema=${schema},
         unique_key=${key},
-        incremental_strategy='merge',
-        merge_update_columns=['__record_last_source_lsn']
+        incremental_strategy='merge'${update}
     )
 }}
 )";
@@ -379,19 +378,38 @@ ${source_order}        ${lsn}
 
   // One row per hash key: its first sighting (by load timestamp, then LSN, then the order
   // of the sources in the spec, then the key's text: deterministic) and the greatest LSN
-  // seen, never lowered by a lagging source.
+  // seen, never lowered by a lagging source. On an incremental run the stored row competes
+  // with the new ones, so a source that catches up later with an earlier sighting (its
+  // model ran after the others) still wins, exactly as a full refresh would decide.
   static constexpr std::string_view kFirstSeen = R"(ranked AS (
     SELECT
         *,
         row_number() OVER (PARTITION BY ${hk} ORDER BY ${order}) AS __first,
         max(__source_lsn) OVER (PARTITION BY ${hk}) AS __last_lsn
-    FROM staged
+    FROM (
+        SELECT * FROM staged
+{% if is_incremental() %}
+        UNION ALL BY NAME
+        SELECT
+${stored}            t.__load_dttm,
+            t.__record_source,
+            t.__record_source_details,
+${stored_order}            t.__record_first_source_lsn AS __source_lsn
+        FROM {{ this }} AS t
+        WHERE t.${hk} IN (SELECT ${hk} FROM staged)
+{% endif %}
+    )
 )
 SELECT
 ${carried}    r.__load_dttm,
+{% if is_incremental() %}
+    coalesce(t.__inserted_at, current_timestamp) AS __inserted_at,
+{% else %}
     current_timestamp AS __inserted_at,
+{% endif %}
     r.__record_source,
     r.__record_source_details,
+    r.__source_lsn AS __record_first_source_lsn,
 {% if is_incremental() %}
     greatest(r.__last_lsn, t.__record_last_source_lsn) AS __record_last_source_lsn
 FROM ranked AS r
@@ -495,8 +513,18 @@ FROM ${source}
            (s_.compat ? " (compat: prototype)" : "") + ". Edit the spec, not this SQL.\n";
   }
 
+  // Compat: the prototype's merge, updating only the LSN. Improved: the model computes the
+  // whole row (the earlier sighting wins, __inserted_at kept), so every column is merged.
   std::string MergeConfig(const std::string& key) const {
-    return Fill(kMergeConfig, {{"schema", Lit(s_.schema)}, {"key", Lit(key)}});
+    return Fill(kMergeConfig, {{"schema", Lit(s_.schema)},
+                               {"key", Lit(key)},
+                               {"update", s_.compat ? ",\n        merge_update_columns=['__record_last_source_lsn']" : ""}});
+  }
+
+  static std::vector<std::string> RecordSources(const Hub& h) {
+    std::vector<std::string> out;
+    for (const auto& src : h.sources) out.push_back(src.record_source);
+    return out;
   }
 
   static std::string NewRows(const std::string& model) {
@@ -548,15 +576,33 @@ FROM ${source}
                  {"present", present}});
   }
 
+  // `record_sources`: each source's record source text, in spec order (to rank a stored
+  // row's sighting among the sources when there are several).
   std::string FirstSeen(const std::string& hk, const std::vector<std::string>& carried,
-                        const std::vector<std::string>& tie_break, bool source_order) const {
+                        const std::vector<std::string>& tie_break,
+                        const std::vector<std::string>& record_sources) const {
+    const bool source_order = record_sources.size() > 1;
     std::string order = "__load_dttm, __source_lsn";
     if (source_order) order += ", __source_order";
     for (const auto& t : tie_break) order += ", CAST(" + Col(t) + " AS VARCHAR)";
-    std::vector<std::string> selected;
-    for (const auto& c : carried) selected.push_back("r." + Col(c));
-    return Fill(kFirstSeen,
-                {{"hk", Col(hk)}, {"order", order}, {"carried", Lines(selected, "    ")}});
+    std::vector<std::string> selected, stored;
+    for (const auto& c : carried) {
+      selected.push_back("r." + Col(c));
+      stored.push_back("t." + Col(c));
+    }
+    std::string stored_order;
+    if (source_order) {
+      stored_order = "            CASE t.__record_source";
+      for (size_t i = 0; i < record_sources.size(); ++i) {
+        stored_order += " WHEN " + Lit(record_sources[i]) + " THEN " + std::to_string(i);
+      }
+      stored_order += " END AS __source_order,\n";
+    }
+    return Fill(kFirstSeen, {{"hk", Col(hk)},
+                             {"order", order},
+                             {"carried", Lines(selected, "    ")},
+                             {"stored", Lines(stored, "            ")},
+                             {"stored_order", stored_order}});
   }
 
   const Settings& s_;

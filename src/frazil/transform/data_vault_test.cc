@@ -253,8 +253,7 @@ TEST(DataVaultSqlTest, HubMergesOnTheHashKeyKeepingTheFirstSighting) {
   const std::string& sql = models[0].sql;
   EXPECT_TRUE(sql.starts_with(
       "{{\n    config(\n        materialized='incremental',\n        schema='data_vault',\n"
-      "        unique_key='users_hk',\n        incremental_strategy='merge',\n"
-      "        merge_update_columns=['__record_last_source_lsn']\n    )\n}}\n"))
+      "        unique_key='users_hk',\n        incremental_strategy='merge'\n    )\n}}\n"))
       << sql;
   EXPECT_TRUE(Contains(
       sql, "md5(upper(trim(CAST(id AS VARCHAR)))) AS users_hk,\n        id AS users_id,\n"))
@@ -666,9 +665,13 @@ class MiniWarehouse {
                       key + " IN (SELECT " + key + " FROM batch GROUP BY 1 HAVING count(*) > 1)"),
                 0)
           << "duplicate keys in the merge source";
+      // Without merge_update_columns a matched row takes every column of the batch.
+      std::vector<std::string> update = config.merge_update_columns;
+      if (update.empty()) {
+        for (const auto& row : Query("SELECT column_name FROM (DESCRIBE batch)")) update.push_back(*row[0]);
+      }
       std::string set;
-      for (const auto& c : config.merge_update_columns)
-        set += (set.empty() ? "" : ", ") + c + " = b." + c;
+      for (const auto& c : update) set += (set.empty() ? "" : ", ") + c + " = b." + c;
       Exec("UPDATE " + target + " AS t SET " + set + " FROM batch AS b WHERE t." + key + " = b." +
            key);
       Exec("INSERT INTO " + target + " BY NAME SELECT * FROM batch WHERE " + key +
