@@ -9,14 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "frazil/app/model_adapter.h"
+#include "frazil/base/config.h"
 #include "frazil/base/random.h"
 #include "frazil/cli/commands.h"
 #include "frazil/cli/models_docs.h"
 #include "frazil/cli/output.h"
 #include "frazil/transform/compiler.h"
 #include "frazil/transform/runner.h"
-
-extern char** environ;
 
 namespace frazil::cli {
 namespace {
@@ -30,16 +29,6 @@ struct ModelArgs {
   std::string format = "text";
 };
 
-std::map<std::string, std::string> Environment() {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return env;
-}
-
 struct Loaded {
   transform::Project project;
   std::optional<transform::Compiler> compiler;
@@ -51,7 +40,7 @@ Result<std::unique_ptr<Loaded>> LoadAndParse(const ModelArgs& a, const app::Ware
   std::string dir = !a.project.empty() ? a.project : !w.config().models_project.empty() ? w.config().models_project : ".";
   FRZ_ASSIGN_OR_RETURN(out->project, transform::LoadProject(dir));
   transform::CompileOptions opts;
-  opts.env = Environment();
+  opts.env = ProcessEnvironment();
   opts.full_refresh = a.full_refresh;
   if (!a.vars.empty()) {
     FRZ_ASSIGN_OR_RETURN(auto v, transform::ParseYamlValue(a.vars, "--vars"));

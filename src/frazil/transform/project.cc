@@ -581,7 +581,8 @@ struct Loader {
 
 Result<Project> LoadProject(const std::string& dir) {
   std::error_code ec;
-  fs::path root = fs::absolute(dir, ec);
+  fs::path root = fs::absolute(dir, ec).lexically_normal();
+  if (root.has_filename() == false && root.has_parent_path()) root = root.parent_path();  // "/a/b/" -> "/a/b"
   fs::path file = root / "dbt_project.yml";
   if (!fs::exists(file, ec)) {
     return MakeError(ErrorKind::kNotFound, "no dbt_project.yml in " + root.string() +
