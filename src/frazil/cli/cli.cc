@@ -803,6 +803,10 @@ int Main(int argc, char** argv) {
     auto w = OpenWarehouse(g);
     rc = w ? fn(**w) : Fail(w.error());
   });
+  AddMaintainCommand(app, [&](std::function<int(app::Warehouse&)> fn) {
+    auto w = OpenWarehouse(g);
+    rc = w ? fn(**w) : Fail(w.error());
+  });
 
   try {
     app.parse(argc, argv);

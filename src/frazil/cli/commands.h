@@ -19,4 +19,7 @@ using WarehouseRunner = std::function<void(std::function<int(app::Warehouse&)>)>
 // `frazil models ...`: the SQL model project commands (models_cmd.cc).
 void AddModelsCommand(CLI::App& app, const WarehouseRunner& with_warehouse);
 
+// `frazil maintain ...`: table maintenance (maintain_cmd.cc).
+void AddMaintainCommand(CLI::App& app, const WarehouseRunner& with_warehouse);
+
 }  // namespace frazil::cli

@@ -1,0 +1,234 @@
+// `frazil maintain expire-snapshots | remove-orphans`: table maintenance (docs/maintenance.md).
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "frazil/cli/commands.h"
+#include "frazil/cli/output.h"
+#include "frazil/maintenance/expire_snapshots.h"
+#include "frazil/maintenance/orphan_files.h"
+
+namespace frazil::cli {
+namespace {
+
+struct MaintainArgs {
+  std::string table;
+  std::string older_than;
+  int retain_last = 0;
+  bool dry_run = false;
+  std::string format = "table";
+};
+
+Rows NewRows(std::vector<std::string> cols, std::vector<bool> raw) {
+  Rows r;
+  r.columns = std::move(cols);
+  r.raw_json = std::move(raw);
+  return r;
+}
+
+std::string Sizes(int64_t bytes) {
+  char buf[32];
+  if (bytes >= 1LL << 30) std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / double(1LL << 30));
+  else if (bytes >= 1LL << 20) std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / double(1LL << 20));
+  else if (bytes >= 1LL << 10) std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / double(1LL << 10));
+  else std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
+  return buf;
+}
+
+int ExpireCommand(app::Warehouse& w, const MaintainArgs& a, bool retain_given) {
+  auto id = catalog::TableIdentifier::Parse(a.table);
+  if (!id) return Fail(id.error());
+  maintenance::ExpireOptions opts;
+  opts.dry_run = a.dry_run;
+  if (!a.older_than.empty()) {
+    auto cutoff = maintenance::ParseCutoff(a.older_than, w.clock().NowMillis());
+    if (!cutoff) return Fail(cutoff.error());
+    opts.older_than_ms = *cutoff;
+  }
+  if (retain_given) opts.retain_last = a.retain_last;
+  auto r = maintenance::ExpireSnapshots(w.catalog(), w.io(), w.clock(), *id, opts);
+  if (!r) return Fail(r.error());
+
+  using maintenance::FileKind;
+  const std::vector<std::pair<std::string, FileKind>> kinds = {
+      {"manifest_lists", FileKind::kManifestList}, {"manifests", FileKind::kManifest},
+      {"data_files", FileKind::kDataFile},         {"delete_files", FileKind::kDeleteFile},
+      {"statistics_files", FileKind::kStatistics}};
+  auto bytes_of = [&](FileKind k) {
+    int64_t n = 0;
+    for (const auto& f : r->files) n += f.file.kind == k ? std::max<int64_t>(f.file.size, 0) : 0;
+    return n;
+  };
+  if (a.format == "json") {
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& f : r->files) {
+      files.push_back({{"kind", maintenance::FileKindName(f.file.kind)}, {"location", f.file.location},
+                       {"size", f.file.size}, {"deleted", f.deleted}, {"error", f.error}});
+    }
+    nlohmann::json out = {{"table", id->ToString()},
+                          {"dry_run", r->dry_run},
+                          {"older_than_ms", r->cutoff_ms},
+                          {"retain_last", r->retain_last},
+                          {"snapshots", r->expired_snapshot_ids.size()},
+                          {"expired_snapshot_ids", r->expired_snapshot_ids},
+                          {"removed_refs", r->removed_refs},
+                          {"bytes", r->Bytes()},
+                          {"failed", r->Failed()},
+                          {"commit_attempts", r->attempts},
+                          {"cleanup_skipped", r->cleanup_skipped},
+                          {"files", files}};
+    for (const auto& [name, k] : kinds) out[name] = r->Count(k);
+    std::cout << out.dump(2) << "\n";
+  } else {
+    if (r->dry_run && !r->files.empty()) {
+      Rows list = NewRows({"would_delete", "location", "bytes"}, {false, false, true});
+      for (const auto& f : r->files) {
+        list.rows.push_back({std::string(maintenance::FileKindName(f.file.kind)), f.file.location,
+                             f.file.size < 0 ? std::nullopt : std::optional<std::string>(std::to_string(f.file.size))});
+      }
+      Render(list, OutputFormat::kTable, std::cout);
+      std::cout << "\n";
+    }
+    Rows rows = NewRows({r->dry_run ? "would_expire" : "expired", "count", "size"}, {false, true, false});
+    rows.rows.push_back({"snapshots", std::to_string(r->expired_snapshot_ids.size()), std::nullopt});
+    for (const auto& [name, k] : kinds) rows.rows.push_back({name, std::to_string(r->Count(k)), Sizes(bytes_of(k))});
+    Render(rows, OutputFormat::kTable, std::cout);
+    for (const auto& ref : r->removed_refs) std::cout << "ref '" << ref << "' was older than its max-ref-age-ms: removed\n";
+    if (r->dry_run) std::cout << "dry run: nothing was committed or deleted\n";
+    if (!r->cleanup_skipped.empty()) {
+      std::cout << "snapshots expired, but no file was deleted (" << r->cleanup_skipped
+                << "); remove-orphans will find them\n";
+    }
+    for (const auto& f : r->files) {
+      if (!f.error.empty()) std::cerr << "could not delete " << f.file.location << ": " << f.error << "\n";
+    }
+  }
+  return r->Failed() ? 1 : 0;
+}
+
+int OrphansCommand(app::Warehouse& w, const MaintainArgs& a) {
+  auto id = catalog::TableIdentifier::Parse(a.table);
+  if (!id) return Fail(id.error());
+  maintenance::OrphanOptions opts;
+  opts.dry_run = a.dry_run;
+  if (!a.older_than.empty()) {
+    auto cutoff = maintenance::ParseCutoff(a.older_than, w.clock().NowMillis());
+    if (!cutoff) return Fail(cutoff.error());
+    opts.older_than_ms = *cutoff;
+  }
+  auto r = maintenance::RemoveOrphanFiles(w.catalog(), w.io(), w.clock(), *id, opts);
+  if (!r) return Fail(r.error());
+  if (a.format == "json") {
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& f : r->orphans) {
+      files.push_back({{"location", f.info.location}, {"size", f.info.size}, {"modified_ms", f.info.modified_ms},
+                       {"deleted", f.deleted}, {"error", f.error}});
+    }
+    std::cout << nlohmann::json{{"table", id->ToString()},
+                                {"dry_run", r->dry_run},
+                                {"older_than_ms", r->cutoff_ms},
+                                {"scanned_folders", r->scanned_folders},
+                                {"skipped_folders", r->skipped_folders},
+                                {"files_scanned", r->files_scanned},
+                                {"files_referenced", r->files_referenced},
+                                {"too_new", r->too_new},
+                                {"orphans", r->orphans.size()},
+                                {"bytes", r->Bytes()},
+                                {"failed", r->Failed()},
+                                {"files", files}}
+                     .dump(2)
+              << "\n";
+  } else {
+    if (!r->orphans.empty()) {
+      Rows list = NewRows({r->dry_run ? "would_delete" : "deleted", "bytes", "modified_ms"}, {false, true, true});
+      for (const auto& f : r->orphans) {
+        list.rows.push_back({f.info.location, std::to_string(f.info.size), std::to_string(f.info.modified_ms)});
+      }
+      Render(list, OutputFormat::kTable, std::cout);
+      std::cout << "\n";
+    }
+    Rows rows = NewRows({"files", "count"}, {false, true});
+    rows.rows.push_back({"scanned", std::to_string(r->files_scanned)});
+    rows.rows.push_back({"referenced (kept)", std::to_string(r->files_referenced)});
+    rows.rows.push_back({"inside the safety window (kept)", std::to_string(r->too_new)});
+    rows.rows.push_back({std::string(r->dry_run ? "orphans to delete" : "orphans deleted") + " (" + Sizes(r->Bytes()) + ")",
+                         std::to_string(r->orphans.size() - r->Failed())});
+    Render(rows, OutputFormat::kTable, std::cout);
+    for (const auto& d : r->skipped_folders) std::cout << "not scanned (outside the table location): " << d << "\n";
+    if (r->dry_run) std::cout << "dry run: nothing was deleted\n";
+    for (const auto& f : r->orphans) {
+      if (!f.error.empty()) std::cerr << "could not delete " << f.info.location << ": " << f.error << "\n";
+    }
+  }
+  return r->Failed() ? 1 : 0;
+}
+
+}  // namespace
+
+void AddMaintainCommand(CLI::App& app, const WarehouseRunner& with_warehouse) {
+  auto* maintain = app.add_subcommand("maintain", "Table maintenance: expire old snapshots, remove orphan files");
+  maintain->require_subcommand(1);
+  maintain->footer(
+      "Both are safe while CDC, models and loads commit to the table: expiry commits through the\n"
+      "catalog's compare-and-swap (retried when a writer moves a branch) and deletes files only\n"
+      "after its commit succeeded and only if no remaining snapshot needs them; orphan removal\n"
+      "deletes only unreferenced files older than a safety window. Use --dry-run to see first.\n"
+      "Details, defaults and the safety rules: docs/maintenance.md.\n\n"
+      "Examples:\n"
+      "  frazil maintain expire-snapshots sales.orders --dry-run\n"
+      "  frazil maintain expire-snapshots sales.orders --older-than 1d --retain-last 10\n"
+      "  frazil maintain expire-snapshots sales.orders --older-than 2026-05-01T00:00:00Z --format json\n"
+      "  frazil maintain remove-orphans sales.orders --dry-run\n"
+      "  frazil maintain remove-orphans sales.orders --older-than 3d");
+  static MaintainArgs a;  // one subcommand runs per process
+
+  auto add_common = [](CLI::App* c) {
+    c->add_option("table", a.table, "The table, as namespace.table")->required();
+    c->add_flag("--dry-run", a.dry_run, "List what would be removed; commit and delete nothing");
+    c->add_option("--format", a.format, "Output: table or json")->check(CLI::IsMember({"table", "json"}));
+  };
+
+  auto* expire = maintain->add_subcommand("expire-snapshots", "Remove old snapshots and the files only they used");
+  add_common(expire);
+  expire->add_option("--older-than", a.older_than,
+                     "Expire snapshots older than an age (7d, 12h, 30m, 0s = now) or a UTC time (2026-05-01T00:00:00Z). "
+                     "Default: table property history.expire.max-snapshot-age-ms, else 5d");
+  auto* retain = expire->add_option("--retain-last", a.retain_last,
+                                    "Keep at least the last N snapshots of every branch. Default: table property "
+                                    "history.expire.min-snapshots-to-keep, else 1")
+                     ->check(CLI::PositiveNumber);
+  expire->footer(
+      "Never expired: the head of any branch or tag, the ancestors a branch's min-snapshots-to-keep\n"
+      "protects. A tag or branch (not main) older than its max-ref-age-ms is removed first.\n"
+      "After the commit, deletes the manifest lists of the expired snapshots and the manifests, data,\n"
+      "delete and statistics files no remaining snapshot references. Time travel to an expired\n"
+      "snapshot then fails (\"table has no snapshot <id>\").\n\n"
+      "Examples:\n"
+      "  frazil maintain expire-snapshots sales.orders --dry-run\n"
+      "  frazil maintain expire-snapshots sales.orders --older-than 0s --retain-last 3\n"
+      "  frazil table snapshots sales.orders   # what is left");
+  expire->callback([with_warehouse, retain] {
+    bool retain_given = retain->count() > 0;
+    with_warehouse([retain_given](app::Warehouse& w) { return ExpireCommand(w, a, retain_given); });
+  });
+
+  auto* orphans = maintain->add_subcommand("remove-orphans",
+                                           "Delete files under the table's data/ and metadata/ that nothing references");
+  add_common(orphans);
+  orphans->add_option("--older-than", a.older_than,
+                      "Safety window: only files last modified before this age or time are deleted (default 7d; "
+                      "0 deletes regardless of age: only when no writer is running)");
+  orphans->footer(
+      "Kept: the current metadata file and its metadata-log, every manifest list, manifest, data and\n"
+      "delete file of every snapshot in the metadata, statistics files. A file written by a commit\n"
+      "still in flight is referenced by nothing yet: only the safety window protects it, so keep the\n"
+      "window longer than any write takes. Nothing outside the table location is touched.\n\n"
+      "Examples:\n"
+      "  frazil maintain remove-orphans sales.orders --dry-run\n"
+      "  frazil maintain remove-orphans sales.orders --older-than 3d --format json");
+  orphans->callback([with_warehouse] {
+    with_warehouse([](app::Warehouse& w) { return OrphansCommand(w, a); });
+  });
+}
+
+}  // namespace frazil::cli

@@ -1,0 +1,115 @@
+#include "frazil/maintenance/orphan_files.h"
+
+#include <algorithm>
+
+#include "frazil/iceberg/snapshot_producer.h"
+#include "frazil/maintenance/reachability.h"
+
+namespace frazil::maintenance {
+namespace {
+
+std::string WithSlash(std::string s) {
+  if (!s.ends_with('/')) s += '/';
+  return s;
+}
+
+// Everything a load of the table references.
+Status AddReferenced(const catalog::LoadedTable& t, io::FileIO& io, FileSet* out) {
+  out->emplace(NormalizeLocation(t.metadata_location), ReferencedFile{t.metadata_location, FileKind::kMetadata, -1});
+  for (const auto& e : t.metadata.metadata_log) {
+    out->emplace(NormalizeLocation(e.metadata_file), ReferencedFile{e.metadata_file, FileKind::kMetadata, -1});
+  }
+  AddStatisticsFiles(t.metadata, nullptr, out);
+  return AddSnapshotFiles(t.metadata, AllSnapshotIds(t.metadata), io, /*all_entries=*/true, out);
+}
+
+}  // namespace
+
+int64_t OrphanResult::Bytes() const {
+  int64_t n = 0;
+  for (const OrphanFile& f : orphans) n += f.info.size;
+  return n;
+}
+
+int64_t OrphanResult::Failed() const {
+  return std::count_if(orphans.begin(), orphans.end(), [](const OrphanFile& f) { return !f.error.empty(); });
+}
+
+Result<OrphanResult> RemoveOrphanFiles(catalog::Catalog& catalog, io::FileIO& io, const Clock& clock,
+                                       const catalog::TableIdentifier& id, const OrphanOptions& options) {
+  OrphanResult result;
+  result.dry_run = options.dry_run;
+  result.cutoff_ms = options.older_than_ms.value_or(clock.NowMillis() - kDefaultOrphanWindowMs);
+
+  FRZ_ASSIGN_OR_RETURN(catalog::LoadedTable first, catalog.LoadTable(id));
+  const std::string location = WithSlash(NormalizeLocation(first.metadata.location));
+  // A table location of "/" or "s3://bucket/" would make "inside the table" meaningless.
+  const size_t scheme_end = location.find("://");
+  const std::string_view path_part =
+      scheme_end == std::string::npos ? std::string_view(location) : std::string_view(location).substr(scheme_end + 3);
+  if (first.metadata.location.empty() || std::count(path_part.begin(), path_part.end(), '/') < 2) {
+    return MakeError(ErrorKind::kInvalidArgument, "table " + id.ToString() + " has location '" +
+                                                      first.metadata.location +
+                                                      "', too close to a root to scan for orphan files");
+  }
+
+  std::vector<io::FileInfo> listed;
+  std::set<std::string> folders;
+  for (const std::string& dir : {iceberg::DataDir(first.metadata), iceberg::MetadataDir(first.metadata)}) {
+    std::string norm = WithSlash(NormalizeLocation(dir));
+    if (!norm.starts_with(location)) {
+      result.skipped_folders.push_back(dir);
+      continue;
+    }
+    folders.insert(norm);
+    result.scanned_folders.push_back(dir);
+  }
+  // List from the shortest folders only (a nested one is covered by its parent).
+  std::set<std::string> listed_keys;
+  for (const std::string& folder : folders) {
+    bool covered = false;
+    for (const std::string& other : folders) covered = covered || (other != folder && folder.starts_with(other));
+    if (covered) continue;
+    auto files = io.List(folder);
+    if (!files) return MakeError(files.error().kind, "listing " + folder + ": " + files.error().message);
+    for (io::FileInfo& f : *files) {
+      std::string key = NormalizeLocation(f.location);
+      if (!key.starts_with(location)) continue;  // never outside the table
+      if (listed_keys.insert(key).second) listed.push_back(std::move(f));
+    }
+  }
+  result.files_scanned = static_cast<int64_t>(listed.size());
+  if (options.after_listing) options.after_listing();
+
+  // Loaded after listing: whatever was committed by the time of the listing is referenced.
+  // The first load is included too, in case a concurrent commit replaced it meanwhile.
+  FileSet referenced;
+  FRZ_RETURN_IF_ERROR(AddReferenced(first, io, &referenced));
+  FRZ_ASSIGN_OR_RETURN(catalog::LoadedTable second, catalog.LoadTable(id));
+  FRZ_RETURN_IF_ERROR(AddReferenced(second, io, &referenced));
+
+  std::sort(listed.begin(), listed.end(),
+            [](const io::FileInfo& a, const io::FileInfo& b) { return a.location < b.location; });
+  for (io::FileInfo& f : listed) {
+    if (referenced.contains(NormalizeLocation(f.location))) {
+      ++result.files_referenced;
+      continue;
+    }
+    if (f.modified_ms >= result.cutoff_ms) {
+      ++result.too_new;
+      continue;
+    }
+    OrphanFile o{std::move(f), false, ""};
+    if (!options.dry_run) {
+      if (Status s = io.Delete(o.info.location); s) {
+        o.deleted = true;
+      } else {
+        o.error = s.error().message;
+      }
+    }
+    result.orphans.push_back(std::move(o));
+  }
+  return result;
+}
+
+}  // namespace frazil::maintenance
