@@ -244,12 +244,12 @@ std::string Config::CatalogPath() const {
   return w + "/catalog.db";
 }
 
-std::map<std::string, std::string> ProcessEnvironment() {
+std::map<std::string, std::string> ProcessEnvironment(std::string_view prefix) {
   std::map<std::string, std::string> env;
   for (char** e = environ; e && *e; ++e) {
     std::string kv(*e);
     auto eq = kv.find('=');
-    if (eq != std::string::npos && kv.starts_with("FRAZIL_")) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    if (eq != std::string::npos && kv.starts_with(prefix)) env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   return env;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "frazil/base/result.h"
@@ -65,6 +66,7 @@ struct Config {
 // Errors: InvalidArgument naming the file, key and line for a malformed file or value; an
 // unknown key is an error too (a typo must not be silently ignored).
 Result<Config> LoadConfig(const std::string& path, const std::map<std::string, std::string>& env);
-std::map<std::string, std::string> ProcessEnvironment();
+// The process environment's variables whose names start with `prefix` ("" = all).
+std::map<std::string, std::string> ProcessEnvironment(std::string_view prefix = "FRAZIL_");
 
 }  // namespace frazil

@@ -47,3 +47,20 @@ TEST(ConfigTest, BadValues) {
 
 }  // namespace
 }  // namespace frazil
+
+namespace frazil {
+namespace {
+
+TEST(ProcessEnvironmentTest, FiltersByPrefixOrTakesEverything) {
+  ::setenv("FRAZIL_TEST_PROCESS_ENV", "1", 1);
+  ::setenv("OTHER_TEST_PROCESS_ENV", "2", 1);
+  auto frazil_only = ProcessEnvironment();
+  EXPECT_EQ(frazil_only.count("FRAZIL_TEST_PROCESS_ENV"), 1u);
+  EXPECT_EQ(frazil_only.count("OTHER_TEST_PROCESS_ENV"), 0u);
+  auto all = ProcessEnvironment("");
+  EXPECT_EQ(all["OTHER_TEST_PROCESS_ENV"], "2");
+  EXPECT_EQ(all["FRAZIL_TEST_PROCESS_ENV"], "1");
+}
+
+}  // namespace
+}  // namespace frazil

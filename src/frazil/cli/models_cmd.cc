@@ -40,7 +40,7 @@ Result<std::unique_ptr<Loaded>> LoadAndParse(const ModelArgs& a, const app::Ware
   std::string dir = !a.project.empty() ? a.project : !w.config().models_project.empty() ? w.config().models_project : ".";
   FRZ_ASSIGN_OR_RETURN(out->project, transform::LoadProject(dir));
   transform::CompileOptions opts;
-  opts.env = ProcessEnvironment();
+  opts.env = ProcessEnvironment("");  // env_var() sees the whole environment, as in dbt
   opts.full_refresh = a.full_refresh;
   if (!a.vars.empty()) {
     FRZ_ASSIGN_OR_RETURN(auto v, transform::ParseYamlValue(a.vars, "--vars"));
