@@ -304,14 +304,9 @@ Result<transform::MaterializeResult> WarehouseAdapter::Materialize(const transfo
 
 Result<transform::MaterializeResult> WarehouseAdapter::LoadSeed(const catalog::TableIdentifier& id, const std::string& csv_path,
                                                                 const std::map<std::string, std::string>& column_types) {
-  std::string types;
-  for (const auto& [c, t] : column_types) {
-    types += (types.empty() ? "" : ", ") + engine::QuoteLiteral(c) + ": " + engine::QuoteLiteral(t);
-  }
   transform::MaterializeRequest req;
   req.target = id;
-  req.select_sql = "SELECT * FROM read_csv(" + engine::QuoteLiteral(csv_path) + ", header = true, auto_detect = true" +
-                   (types.empty() ? "" : ", types = {" + types + "}") + ")";
+  req.select_sql = transform::SeedSelectSql(csv_path, column_types);
   req.mode = transform::WriteMode::kReplace;
   FRZ_ASSIGN_OR_RETURN(auto state, Describe(id));
   req.expected_snapshot_id = state.snapshot_id;

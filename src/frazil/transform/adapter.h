@@ -88,4 +88,8 @@ class Adapter {
                                              const std::map<std::string, std::string>& column_types) = 0;
 };
 
+// The query that reads a seed's CSV file (header row; types inferred, or `column_types`
+// per column): what every adapter's LoadSeed materializes.
+std::string SeedSelectSql(const std::string& csv_path, const std::map<std::string, std::string>& column_types);
+
 }  // namespace frazil::transform

@@ -145,12 +145,7 @@ Result<MaterializeResult> DuckDbAdapter::LoadSeed(const catalog::TableIdentifier
                                                   const std::map<std::string, std::string>& column_types) {
   MaterializeRequest r;
   r.target = id;
-  std::string types;
-  for (const auto& [c, t] : column_types) {
-    types += (types.empty() ? "" : ", ") + engine::QuoteLiteral(c) + ": " + engine::QuoteLiteral(t);
-  }
-  r.select_sql = "SELECT * FROM read_csv(" + engine::QuoteLiteral(csv_path) + ", header = true" +
-                 (types.empty() ? "" : ", types = {" + types + "}") + ")";
+  r.select_sql = SeedSelectSql(csv_path, column_types);
   auto it = tables_.find(id);
   if (it != tables_.end() && it->second.snapshot) r.expected_snapshot_id = it->second.snapshot;
   return Materialize(r);

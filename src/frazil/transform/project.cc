@@ -479,6 +479,15 @@ struct Loader {
     return out;
   }
 
+  // The folders from `base` down to `file`'s directory ("models/a/b/x.sql" -> {a, b}).
+  static std::vector<std::string> FoldersBetween(const fs::path& base, const fs::path& file) {
+    std::vector<std::string> folders;
+    for (const auto& part : fs::relative(file.parent_path(), base)) {
+      if (part != ".") folders.push_back(part.string());
+    }
+    return folders;
+  }
+
   Status AddModel(Model m, const std::vector<std::string>& folders) {
     if (p.FindModel(m.name) || p.FindSeed(m.name)) {
       return MakeError(ErrorKind::kInvalidArgument, m.path + ": a model or seed named '" + m.name + "' already exists");
@@ -512,11 +521,7 @@ struct Loader {
         m.name = f.stem().string();
         m.path = fs::relative(f, p.root).string();
         FRZ_ASSIGN_OR_RETURN(m.raw_sql, ReadText(f));
-        std::vector<std::string> folders;
-        for (const auto& part : fs::relative(f.parent_path(), base)) {
-          if (part != ".") folders.push_back(part.string());
-        }
-        FRZ_RETURN_IF_ERROR(AddModel(std::move(m), folders));
+        FRZ_RETURN_IF_ERROR(AddModel(std::move(m), FoldersBetween(base, f)));
       }
     }
     for (const auto& f : Files(fs::path(p.root) / "data_vault", ".yml")) {
@@ -541,10 +546,7 @@ struct Loader {
         if (p.FindModel(s.name) || p.FindSeed(s.name)) {
           return MakeError(ErrorKind::kInvalidArgument, s.path + ": a model or seed named '" + s.name + "' already exists");
         }
-        std::vector<std::string> folders;
-        for (const auto& part : fs::relative(f.parent_path(), base)) {
-          if (part != ".") folders.push_back(part.string());
-        }
+        std::vector<std::string> folders = FoldersBetween(base, f);
         s.config.materialized = "seed";
         std::vector<std::string> path{p.name};
         path.insert(path.end(), folders.begin(), folders.end());
