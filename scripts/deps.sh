@@ -20,7 +20,7 @@ SQLITE_JDBC="org.xerial:sqlite-jdbc:3.46.1.3"
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config nlohmann-json3-dev libsqlite3-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libbenchmark-dev libpq-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libsnappy-dev
-  clang-format clang-tidy time bc postgresql-15 sqlite3 openjdk-17-jre-headless maven)
+  clang-format clang-tidy time bc postgresql-15 sqlite3 openjdk-17-jre-headless maven tzdata)
 
 log() { printf '[deps] %s\n' "$*"; }
 
