@@ -37,8 +37,7 @@ Result<KeyDeletes> DeleteByKeys(Warehouse& w, engine::Connection& con, const cat
   FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(table.metadata, w.io(), so_plan));
   engine::ScanSqlOptions so;
   so.with_row_position = true;
-  so.columns_match_names = table.metadata.schemas.size() == 1 && table.metadata.schemas[0].schema_id() == 0 &&
-                           !table.metadata.properties.count("schema.name-mapping.default");
+  so.columns_match_names = ColumnsMatchNames(table.metadata);
   FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(plan.schema, plan.tasks,
                                                          [&w](const std::string& loc) { return w.io().LocalPath(loc); }, so));
   std::string on;

@@ -64,15 +64,6 @@ Result<WriteResult> CommitSnapshot(Warehouse& w, const catalog::TableIdentifier&
   }
 }
 
-// Whether every data file can be read by column name: the table never changed its schema
-// (so every writer used these names) and maps no names for imported files. The one schema
-// must also be the first one (id 0): a table whose old schemas were removed after an
-// evolution keeps one schema with a later id, and its older files may use older names.
-bool ColumnsMatchNames(const iceberg::TableMetadata& m) {
-  return m.schemas.size() == 1 && m.schemas[0].schema_id() == 0 &&
-         !m.properties.count("schema.name-mapping.default");
-}
-
 // Removes the data files of a failed write (all named <prefix>...).
 void RemoveFilesWithPrefix(const std::string& local_dir, const std::string& prefix) {
   std::error_code ec;
@@ -83,6 +74,13 @@ void RemoveFilesWithPrefix(const std::string& local_dir, const std::string& pref
 }
 
 }  // namespace
+
+// The one schema must also be the first one (id 0): a table whose old schemas were removed
+// after an evolution keeps one schema with a later id, and its older files may use older names.
+bool ColumnsMatchNames(const iceberg::TableMetadata& m) {
+  return m.schemas.size() == 1 && m.schemas[0].schema_id() == 0 &&
+         !m.properties.count("schema.name-mapping.default");
+}
 
 Result<catalog::LoadedTable> CreateTable(Warehouse& w, const catalog::TableIdentifier& id,
                                          const iceberg::Schema& schema, const iceberg::PartitionSpec& spec,

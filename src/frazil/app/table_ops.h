@@ -103,6 +103,10 @@ Result<catalog::LoadedTable> SetRef(Warehouse& w, const catalog::TableIdentifier
                                     std::optional<int64_t> snapshot_id, bool is_branch);
 Result<catalog::LoadedTable> RemoveRef(Warehouse& w, const catalog::TableIdentifier& id, const std::string& name);
 
+// Whether every data file of the table can be read by column name: it never changed its
+// schema (so every writer used these names) and maps no names for imported files.
+bool ColumnsMatchNames(const iceberg::TableMetadata& metadata);
+
 // SQL (DuckDB dialect) that reads a table as planned, columns by field id, deletes applied.
 Result<std::string> TableScanSql(Warehouse& w, const catalog::LoadedTable& table,
                                  const iceberg::ScanOptions& options);
