@@ -171,6 +171,45 @@ TEST_F(ModelAdapterTest, IncrementalReadsOnlyAppendedRowsAndRefusesAfterARewrite
   EXPECT_NE(refused.error().message.find("overwrite"), std::string::npos) << refused.error().message;
 }
 
+TEST_F(ModelAdapterTest, IncrementalReadsSkipCompactionsAndReadTheAppendsOwnFiles) {
+  auto id = Id("raw.compacted");
+  Write(id, "SELECT i AS id FROM range(3) r(i)", WriteMode::kReplace);
+  auto s1 = Snap(id);
+  Write(id, "SELECT i AS id FROM range(10, 12) r(i)", WriteMode::kAppend);
+  Write(id, "SELECT 20 AS id", WriteMode::kAppend);
+  // A compaction: every live file replaced by one with the same rows ("replace").
+  auto loaded = w_->catalog().LoadTable(id);
+  ASSERT_TRUE(loaded) << loaded.error().ToString();
+  const auto& md = loaded->metadata;
+  auto live = iceberg::ReadLiveFiles(md, *md.current_snapshot(), w_->io());
+  ASSERT_TRUE(live) << live.error().ToString();
+  ASSERT_EQ(live->size(), 3u);
+  auto files = WriteQueryFiles(*w_, *con_, id, md, *md.current_schema(),
+                               "SELECT * FROM (VALUES (0), (1), (2), (10), (11), (20)) v(id)");
+  ASSERT_TRUE(files) << files.error().ToString();
+  iceberg::SnapshotChanges changes;
+  changes.operation = "replace";
+  changes.spec_id = md.default_spec_id;
+  changes.added_data_files = *files;
+  for (const auto& f : *live) changes.removed_files.insert(f.entry.data_file.file_path);
+  auto produced = iceberg::ProduceSnapshot(md, w_->io(), changes, w_->clock().NowMillis());
+  ASSERT_TRUE(produced) << produced.error().ToString();
+  auto committed = w_->catalog().CommitTable(id, produced->requirements, produced->updates);
+  ASSERT_TRUE(committed) << committed.error().ToString();
+  Write(id, "SELECT 30 AS id", WriteMode::kAppend);
+  auto head = committed->metadata.current_snapshot()->snapshot_id;
+  auto now = *w_->catalog().LoadTable(id);
+  ASSERT_EQ(now.metadata.current_snapshot()->operation(), "append");
+
+  auto rel = adapter_->Read(transform::ReadSpec{id, now.metadata.current_snapshot()->snapshot_id, s1});
+  ASSERT_TRUE(rel) << rel.error().ToString();
+  EXPECT_EQ(*adapter_->Query("SELECT id FROM " + *rel + " ORDER BY id", nullptr), (Rows{{"10"}, {"11"}, {"20"}, {"30"}}));
+  // From the compaction itself: only what came after it.
+  auto after = adapter_->Read(transform::ReadSpec{id, now.metadata.current_snapshot()->snapshot_id, head});
+  ASSERT_TRUE(after) << after.error().ToString();
+  EXPECT_EQ(*adapter_->Query("SELECT id FROM " + *after + " ORDER BY id", nullptr), (Rows{{"30"}}));
+}
+
 TEST_F(ModelAdapterTest, OnSchemaChange) {
   auto id = Id("m.sc");
   Write(id, "SELECT 1 AS id, 'a' AS v", WriteMode::kReplace);

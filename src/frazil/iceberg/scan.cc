@@ -169,18 +169,27 @@ Result<ScanPlan> PlanScan(const TableMetadata& metadata, io::FileIO& io, const S
   plan.snapshot = snap;
   if (snap == nullptr) return plan;
 
-  // Incremental read: the snapshots after `appended_after_snapshot_id`, all appends.
+  // Incremental read: the snapshots after `appended_after_snapshot_id`, all appends or
+  // replaces (compaction, manifest rewrites: same rows, other files). The rows are the data
+  // files each append added, read from that append's own manifests: a later compaction may
+  // have moved them out of the head's files, but they stay reachable from the append.
   std::set<int64_t> appended_by;
+  std::vector<const Snapshot*> appends;
   if (options.appended_after_snapshot_id) {
     const int64_t from = *options.appended_after_snapshot_id;
     const Snapshot* s = snap;
     while (s != nullptr && s->snapshot_id != from) {
+      if (s->operation() == "replace") {
+        s = s->parent_snapshot_id ? metadata.snapshot_by_id(*s->parent_snapshot_id) : nullptr;
+        continue;
+      }
       if (s->operation() != "append") {
         return MakeError(ErrorKind::kInvalidArgument, "snapshot " + std::to_string(s->snapshot_id) + " (operation '" +
                                                           s->operation() + "') changed existing rows after snapshot " +
                                                           std::to_string(from) + ", so the new rows since then cannot be read on their own");
       }
       appended_by.insert(s->snapshot_id);
+      appends.push_back(s);
       s = s->parent_snapshot_id ? metadata.snapshot_by_id(*s->parent_snapshot_id) : nullptr;
     }
     if (s == nullptr) {
@@ -190,7 +199,21 @@ Result<ScanPlan> PlanScan(const TableMetadata& metadata, io::FileIO& io, const S
     if (appended_by.empty()) return plan;
   }
 
-  FRZ_ASSIGN_OR_RETURN(auto manifests, ReadSnapshotManifests(*snap, io));
+  std::vector<ManifestFile> manifests;
+  if (appends.empty()) {
+    FRZ_ASSIGN_OR_RETURN(manifests, ReadSnapshotManifests(*snap, io));
+  } else {
+    std::set<std::string> seen;
+    for (const Snapshot* a : appends) {
+      FRZ_ASSIGN_OR_RETURN(auto own, ReadSnapshotManifests(*a, io));
+      for (auto& mf : own) {
+        if (mf.added_snapshot_id == a->snapshot_id && mf.content == ManifestContent::kData &&
+            seen.insert(mf.manifest_path).second) {
+          manifests.push_back(std::move(mf));
+        }
+      }
+    }
+  }
   plan.manifests_total = static_cast<int64_t>(manifests.size());
 
   struct Candidate {
@@ -242,7 +265,8 @@ Result<ScanPlan> PlanScan(const TableMetadata& metadata, io::FileIO& io, const S
       int64_t seq = e.sequence_number.value_or(mf.sequence_number);
       switch (e.data_file.content) {
         case FileContent::kData: {
-          bool may = appended_by.empty() || (e.snapshot_id && appended_by.count(*e.snapshot_id));
+          bool may = appended_by.empty() ||
+                     (e.status == EntryStatus::kAdded && e.snapshot_id && appended_by.count(*e.snapshot_id));
           // Partition-value pruning.
           if (part_type) {
             for (const auto& [i, pt] : part_terms) {

@@ -40,9 +40,11 @@ struct ScanOptions {
   std::optional<std::string> ref;        // a branch or tag name
   std::vector<FilterTerm> filter;        // AND of terms
   // An incremental read: only the data files appended after this snapshot (exclusive) up to
-  // the chosen one. Every snapshot in between must be an append (a rewrite or delete means
-  // the rows since then are not just the new files). Errors: InvalidArgument naming the
-  // snapshot that is not an append, or when this snapshot is not an ancestor.
+  // the chosen one. Every snapshot in between must be an append or a replace (compaction,
+  // manifest rewrite: same rows in other files; skipped, the rows are read from the files
+  // each append added); a delete or overwrite means the rows since then are not just the
+  // new files. Errors: InvalidArgument naming the snapshot that is neither, or when this
+  // snapshot is not an ancestor (rolled back, or expired).
   std::optional<int64_t> appended_after_snapshot_id;
 };
 
