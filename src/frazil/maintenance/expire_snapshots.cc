@@ -65,6 +65,20 @@ Result<Plan> MakePlan(const iceberg::TableMetadata& m, int64_t now_ms, const Exp
   for (const iceberg::Snapshot& s : m.snapshots) {
     if (!on_kept_history.contains(s.snapshot_id) && s.timestamp_ms >= p.cutoff_ms) retained.insert(s.snapshot_id);
   }
+  // Protected read positions: the snapshot itself and main's history after it.
+  if (!options.retain_from_snapshot_ids.empty()) {
+    const std::set<int64_t> from(options.retain_from_snapshot_ids.begin(), options.retain_from_snapshot_ids.end());
+    std::vector<int64_t> since;  // main's ancestors newer than the one being checked
+    if (const iceberg::Snapshot* head = m.snapshot_for_ref(iceberg::kMainBranch)) {
+      for (const iceberg::Snapshot* s : m.Ancestors(head->snapshot_id)) {
+        since.push_back(s->snapshot_id);
+        if (from.contains(s->snapshot_id)) retained.insert(since.begin(), since.end());
+      }
+    }
+    for (int64_t id : from) {
+      if (m.snapshot_by_id(id) != nullptr) retained.insert(id);
+    }
+  }
   for (const iceberg::Snapshot& s : m.snapshots) {
     if (!retained.contains(s.snapshot_id)) p.expired.insert(s.snapshot_id);
   }

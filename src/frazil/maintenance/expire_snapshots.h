@@ -6,7 +6,10 @@
 //  - on each branch, the newest ancestors of its head while fewer than its
 //    min-snapshots-to-keep are kept or while they are younger than its max-snapshot-age
 //    (a ref's own values win over the options / table properties);
-//  - snapshots on no branch's history that are younger than the cutoff.
+//  - snapshots on no branch's history that are younger than the cutoff;
+//  - every snapshot in `retain_from_snapshot_ids` and, when it is on main's history, every
+//    later snapshot of main up to the head (incremental readers need the snapshot they last
+//    read and everything since), whatever its age.
 // A ref other than `main` older than its max-ref-age-ms is removed with the snapshots.
 //
 // Safety: the commit requires every ref to be where the plan saw it (a concurrent commit
@@ -44,6 +47,11 @@ struct ExpireOptions {
   // Keep at least this many of each branch's newest snapshots. Default: the table property
   // history.expire.min-snapshots-to-keep, else 1.
   std::optional<int> retain_last;
+  // Snapshots to keep with all their descendants on main: each listed snapshot that exists
+  // is kept, and if main's head descends from it, so is every snapshot between it and the
+  // head. Ids that no longer exist are ignored. frazil passes the snapshots its incremental
+  // model reads last read (the `frazil.read.*` positions).
+  std::vector<int64_t> retain_from_snapshot_ids;
   // Plan and report only: no commit, no deletion.
   bool dry_run = false;
   // Commits tried before giving up on concurrent writers.

@@ -137,6 +137,45 @@ TEST_F(ExpireTest, BranchAndTagHeadsAreKept) {
   ExpectReferencedFilesExist();
 }
 
+TEST_F(ExpireTest, RetainFromSnapshotKeepsItAndEverythingSince) {
+  std::vector<int64_t> snaps;
+  for (int i = 0; i < 6; ++i) snaps.push_back(AppendRows(i * 3));
+  ExpireOptions o{.older_than_ms = kFarFuture, .retain_last = 1};
+  o.retain_from_snapshot_ids = {snaps[2], 424242 /* no such snapshot: ignored */};
+  auto r = Expire(o);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->expired_snapshot_ids, (std::vector<int64_t>{snaps[0], snaps[1]}));
+  EXPECT_EQ(SnapshotIds(), (std::set<int64_t>{snaps[2], snaps[3], snaps[4], snaps[5]}));
+  // An incremental read from snaps[2] still works.
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM ns.t AT (VERSION => " + std::to_string(snaps[2]) + ")"), "9");
+  ExpectReferencedFilesExist();
+}
+
+TEST_F(ExpireTest, RetainFromSnapshotOffMainKeepsOnlyIt) {
+  std::vector<int64_t> snaps;
+  for (int i = 0; i < 4; ++i) snaps.push_back(AppendRows(i * 3));
+  ASSERT_TRUE(app::Rollback(*w_, id_, snaps[1]));  // snaps[2], snaps[3] leave main's history
+  int64_t s4 = AppendRows(100);
+  ExpireOptions o{.older_than_ms = kFarFuture, .retain_last = 1};
+  o.retain_from_snapshot_ids = {snaps[3]};
+  auto r = Expire(o);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(SnapshotIds(), (std::set<int64_t>{snaps[3], s4}));
+  ExpectReferencedFilesExist();
+}
+
+TEST_F(ExpireTest, RetainFromOldestSnapshotKeepsEverything) {
+  std::vector<int64_t> snaps;
+  for (int i = 0; i < 4; ++i) snaps.push_back(AppendRows(i * 3));
+  ExpireOptions o{.older_than_ms = kFarFuture, .retain_last = 1};
+  o.retain_from_snapshot_ids = {snaps[0]};
+  auto r = Expire(o);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_TRUE(r->expired_snapshot_ids.empty());
+  EXPECT_EQ(r->attempts, 0);
+  EXPECT_EQ(SnapshotIds().size(), 4u);
+}
+
 TEST_F(ExpireTest, ExpiredTagIsRemovedWithItsSnapshot) {
   std::vector<int64_t> snaps;
   for (int i = 0; i < 3; ++i) snaps.push_back(AppendRows(i * 3));
