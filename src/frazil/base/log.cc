@@ -1,5 +1,7 @@
 #include "frazil/base/log.h"
 
+#include <optional>
+
 #include "frazil/base/strings.h"
 
 #include <atomic>
@@ -14,16 +16,6 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<bool> g_json{false};
 std::mutex g_mu;
-
-const char* LevelName(LogLevel l) {
-  switch (l) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
-  }
-  return "info";
-}
 
 std::string Timestamp() {
   auto now = std::chrono::system_clock::now();
@@ -40,6 +32,23 @@ std::string Timestamp() {
 
 }  // namespace
 
+std::string_view LogLevelName(LogLevel l) {
+  switch (l) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+std::optional<LogLevel> ParseLogLevel(std::string_view name) {
+  for (auto l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+    if (LogLevelName(l) == name) return l;
+  }
+  return std::nullopt;
+}
+
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 void SetLogJson(bool json) { g_json = json; }
 
@@ -47,7 +56,7 @@ void Log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
   if (static_cast<int>(level) < g_level.load()) return;
   std::string line;
   if (g_json) {
-    line = "{\"ts\":\"" + Timestamp() + "\",\"level\":\"" + LevelName(level) + "\",\"msg\":";
+    line = "{\"ts\":\"" + Timestamp() + "\",\"level\":\"" + std::string(LogLevelName(level)) + "\",\"msg\":";
     AppendJsonString(line, message);
     for (const auto& f : fields) {
       line.push_back(',');
@@ -57,7 +66,7 @@ void Log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
     }
     line += "}\n";
   } else {
-    line = Timestamp() + " " + LevelName(level) + " " + std::string(message);
+    line = Timestamp() + " " + std::string(LogLevelName(level)) + " " + std::string(message);
     for (const auto& f : fields) {
       line += " " + std::string(f.key) + "=";
       bool quote = f.value.find(' ') != std::string::npos || f.value.empty();

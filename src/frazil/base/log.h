@@ -4,6 +4,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,6 +17,10 @@ struct LogField {
   std::string_view key;
   std::string value;
 };
+
+// "debug", "info", "warn", "error" (and back; nullopt for anything else).
+std::string_view LogLevelName(LogLevel level);
+std::optional<LogLevel> ParseLogLevel(std::string_view name);
 
 void SetLogLevel(LogLevel level);
 void SetLogJson(bool json);
