@@ -54,10 +54,30 @@ Result<AssetGraph> AssetGraph::Make(std::vector<Asset> assets) {
     }
   }
   if (g.assets_.size() != assets.size()) {
-    std::string names;
+    // The assets left over are on a cycle or downstream of one. Every one of them has a
+    // dependency that is left over too, so walking dependencies from any of them must come
+    // back to an asset already seen: the cycle, without the assets merely downstream of it.
+    std::string at;
     for (const auto& [k, n] : indegree) {
-      if (n > 0) names += (names.empty() ? "" : ", ") + k;
+      if (n > 0) {
+        at = k;
+        break;
+      }
     }
+    std::vector<std::string> path;
+    std::map<std::string, size_t> seen;
+    while (!seen.count(at)) {
+      seen[at] = path.size();
+      path.push_back(at);
+      for (const auto& d : assets[by_key[at]].deps) {
+        if (indegree[d] > 0) {
+          at = d;
+          break;
+        }
+      }
+    }
+    std::string names;
+    for (size_t i = seen[at]; i < path.size(); ++i) names += (names.empty() ? "" : ", ") + path[i];
     return MakeError(ErrorKind::kInvalidArgument, "the asset graph has a cycle through: " + names);
   }
   for (auto& [k, v] : dependents) std::sort(v.begin(), v.end());
