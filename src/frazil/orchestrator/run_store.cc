@@ -205,7 +205,8 @@ Result<std::vector<RunRecord>> SqliteRunStore::Active() {
 Result<bool> SqliteRunStore::Claim(int64_t id, const std::string& owner, int64_t now_ms) {
   std::lock_guard lock(mu_);
   FRZ_ASSIGN_OR_RETURN(auto st, db_.Prepare("UPDATE frazil_runs SET status = 'running', owner = ?2, started_ms = ?3,"
-                                            " heartbeat_ms = ?3 WHERE id = ?1 AND status = 'queued'",
+                                            " heartbeat_ms = ?3 WHERE id = ?1 AND status = 'queued'"
+                                            " AND cancel_requested = 0",
                                             "start a run"));
   FRZ_RETURN_IF_ERROR(st.Bind(1, id));
   FRZ_RETURN_IF_ERROR(st.Bind(2, owner));

@@ -78,7 +78,8 @@ class RunStore {
   // Queued and running runs, oldest first.
   virtual Result<std::vector<RunRecord>> Active() = 0;
   // Atomically moves a queued run to running for `owner` (so two processes sharing the
-  // store never both run it). Returns false when the run was no longer queued.
+  // store never both run it). Returns false when the run was no longer queued or has a
+  // cancel request (so a cancel that raced with the claim wins).
   virtual Result<bool> Claim(int64_t id, const std::string& owner, int64_t now_ms) = 0;
   // Marks the run for cancellation (a queued run is cancelled by the orchestrator's next
   // tick, a running one as soon as it checks). Errors: NotFound; InvalidArgument when the
