@@ -34,7 +34,10 @@ bool OwnerIsGone(const std::string& owner, const std::string& self) {
   return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
 }
 
+// Whether two runs may write the same table. A run listing no assets (a maintenance job over
+// every table) may write any.
 bool Overlaps(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (a.empty() || b.empty()) return true;
   for (const auto& x : a) {
     if (std::find(b.begin(), b.end(), x) != b.end()) return true;
   }
@@ -131,7 +134,12 @@ Result<std::unique_ptr<Orchestrator>> Orchestrator::Make(AssetGraph graph, std::
     }
     if (!names.insert(j.name).second) return MakeError(ErrorKind::kInvalidArgument, "job " + j.name + " is defined twice");
     for (const auto& a : j.assets) {
-      if (!graph.Find(a)) return MakeError(ErrorKind::kInvalidArgument, "job " + j.name + " names unknown asset " + a);
+      const Asset* asset = graph.Find(a);
+      if (!asset) return MakeError(ErrorKind::kInvalidArgument, "job " + j.name + " names unknown asset " + a);
+      if (j.task == kMaterializeJob && asset->kind != AssetKind::kModel) {
+        return MakeError(ErrorKind::kInvalidArgument,
+                         "job " + j.name + " materializes " + a + ", which is not a model");
+      }
     }
   }
   std::unique_ptr<Orchestrator> o(new Orchestrator(std::move(graph), std::move(jobs), std::move(schedules), store, executor,
@@ -161,6 +169,12 @@ const Job* Orchestrator::FindJob(const std::string& name) const {
   return nullptr;
 }
 
+bool Orchestrator::IsMaterialize(const std::string& job) const {
+  if (job == kMaterializeJob) return true;
+  const Job* j = FindJob(job);
+  return j && j->task == kMaterializeJob;
+}
+
 Status Orchestrator::LoadAssetState(const std::string& key) {
   auto& c = consumed_[key];
   if (c.loaded) return Ok();
@@ -175,6 +189,7 @@ Status Orchestrator::LoadAssetState(const std::string& key) {
   try {
     c.inputs = j.value("inputs", std::map<std::string, std::string>{});
     c.failed_inputs = j.value("failed_inputs", std::map<std::string, std::string>{});
+    c.held = j.value("held", !c.failed_inputs.empty());
     c.last_success_ms = j.value("last_success_ms", int64_t{0});
     c.last_start_ms = j.value("last_start_ms", int64_t{0});
     c.last_run_id = j.value("last_run_id", int64_t{0});
@@ -192,6 +207,7 @@ Status Orchestrator::SaveAssetState(const std::string& key) {
   const auto& c = consumed_[key];
   nlohmann::json j = {{"inputs", c.inputs},
                       {"failed_inputs", c.failed_inputs},
+                      {"held", c.held},
                       {"last_success_ms", c.last_success_ms},
                       {"last_start_ms", c.last_start_ms},
                       {"last_run_id", c.last_run_id},
@@ -232,7 +248,7 @@ Status Orchestrator::QueueRetry(const RunRecord& run, int64_t now) {
   next.retry_of = run.id;
   next.timeout_ms = run.timeout_ms;
   next.created_ms = now;
-  if (run.job == kMaterializeJob) {
+  if (IsMaterialize(run.job)) {
     for (const auto& a : run.assets) {
       if (std::find(run.succeeded.begin(), run.succeeded.end(), a) == run.succeeded.end()) next.assets.push_back(a);
     }
@@ -299,7 +315,18 @@ Result<int64_t> Orchestrator::Launch(const std::string& job, std::vector<std::st
     }
     r.assets = assets.empty() ? j->assets : assets;
     for (const auto& a : r.assets) {
-      if (!graph_.Find(a)) return MakeError(ErrorKind::kInvalidArgument, "unknown asset '" + a + "' (see `frazil assets`)");
+      const Asset* asset = graph_.Find(a);
+      if (!asset) return MakeError(ErrorKind::kInvalidArgument, "unknown asset '" + a + "' (see `frazil assets`)");
+      if (j->task == kMaterializeJob && asset->kind != AssetKind::kModel) {
+        return MakeError(ErrorKind::kInvalidArgument, "asset " + a + " is not a model; only models can be materialized");
+      }
+    }
+    if (j->task == kMaterializeJob && r.assets.empty()) {
+      // "All models", spelled out: the run's assets are what write exclusion, retries and the
+      // sensors' bookkeeping look at.
+      for (const auto& a : graph_.assets()) {
+        if (a.kind == AssetKind::kModel) r.assets.push_back(a.key);
+      }
     }
     for (const auto& [k, v] : j->params) r.params.emplace(k, v);
     r.max_attempts = std::max(1, j->max_attempts);
@@ -325,8 +352,10 @@ Status Orchestrator::Cancel(int64_t run_id) {
 }
 
 Status Orchestrator::ApplyCancelsAndTimeouts(int64_t now) {
-  FRZ_ASSIGN_OR_RETURN(auto runs, store_.Active());
+  // The snapshot is taken under mu_: a run that finishes between the snapshot and the lock
+  // would otherwise look like one running elsewhere and could be marked interrupted.
   std::lock_guard lock(mu_);
+  FRZ_ASSIGN_OR_RETURN(auto runs, store_.Active());
   for (auto& r : runs) {
     auto it = active_.find(r.id);
     if (r.status == RunStatus::kQueued) {
@@ -389,12 +418,16 @@ Status Orchestrator::EvaluateSensors(int64_t now) {
   std::set<std::string> inflight;
   const RunRecord* queued_sensor_run = nullptr;
   for (const auto& r : runs) {
-    if (r.job != kMaterializeJob) continue;
+    if (!IsMaterialize(r.job)) continue;
     inflight.insert(r.assets.begin(), r.assets.end());
-    if (r.status == RunStatus::kQueued && r.trigger == "sensor" && !queued_sensor_run) queued_sensor_run = &r;
+    if (r.job == kMaterializeJob && r.status == RunStatus::kQueued && r.trigger == "sensor" && !r.cancel_requested &&
+        !queued_sensor_run) {
+      queued_sensor_run = &r;
+    }
   }
 
   std::set<std::string> ready, blocked;  // blocked: stale or in flight (their downstream waits)
+  std::set<std::string> missing_sources;
   next_due_ms_ = 0;
   for (const auto& asset : graph_.assets()) {
     if (asset.kind != AssetKind::kModel) continue;
@@ -415,27 +448,39 @@ Status Orchestrator::EvaluateSensors(int64_t now) {
         last_change = std::max(last_change, changed_ms_[d]);
       }
     }
+    if (!sources_exist) missing_sources.insert(asset.key);
     c.stale = stale;
     if (!stale) {
       c.stale_since_ms = 0;
+      c.waiting_since_ms = 0;
       continue;
     }
     if (c.stale_since_ms == 0) c.stale_since_ms = now;
     if (inflight.count(asset.key)) {
       blocked.insert(asset.key);
+      c.waiting_since_ms = 0;
       continue;
     }
     bool upstream_busy = false;
     for (const auto& u : graph_.Upstream(asset.key)) upstream_busy = upstream_busy || blocked.count(u) || ready.count(u);
     if (upstream_busy) {
       blocked.insert(asset.key);  // it runs with its upstream, as part of the same run
+      c.waiting_since_ms = 0;
       continue;
     }
     blocked.insert(asset.key);
-    if (!asset.policy.automatic || !sources_exist) continue;
-    if (!c.failed_inputs.empty() && c.failed_inputs == current) continue;  // failed on exactly these inputs
+    // Failed (or was cancelled) on exactly these inputs: not again until they move.
+    bool held = c.held && c.failed_inputs == current;
+    if (!asset.policy.automatic || !sources_exist || held) {
+      c.waiting_since_ms = 0;
+      continue;
+    }
+    // The max delay counts from when the model could first have run for the changes it has
+    // not consumed, not from when it became stale: time spent failed, waiting for a missing
+    // source or in a run does not let the next change skip its debounce.
+    if (c.waiting_since_ms == 0) c.waiting_since_ms = now;
     int64_t due = std::max(c.last_start_ms + asset.policy.min_interval_ms,
-                           std::min(last_change + asset.policy.debounce_ms, c.stale_since_ms + asset.policy.max_delay_ms));
+                           std::min(last_change + asset.policy.debounce_ms, c.waiting_since_ms + asset.policy.max_delay_ms));
     if (due > now) {
       if (next_due_ms_ == 0 || due < next_due_ms_) next_due_ms_ = due;
       continue;
@@ -444,12 +489,20 @@ Status Orchestrator::EvaluateSensors(int64_t now) {
   }
   if (ready.empty()) return Ok();
 
+  // The ready models and the automatic models downstream of them (through automatic models
+  // only: a manual model in between does not change, so what reads it need not run).
   std::vector<std::string> selection;
-  for (const auto& k : graph_.WithDownstream(ready)) {
-    const Asset* a = graph_.Find(k);
-    if (a->kind != AssetKind::kModel || inflight.count(k)) continue;
-    if (!ready.count(k) && !a->policy.automatic) continue;
-    selection.push_back(k);
+  std::set<std::string> chosen = ready;
+  for (const auto& a : graph_.assets()) {  // upstream first
+    if (a.kind != AssetKind::kModel || inflight.count(a.key)) continue;
+    if (!chosen.count(a.key)) {
+      if (!a.policy.automatic || missing_sources.count(a.key)) continue;
+      bool reads_chosen = false;
+      for (const auto& d : a.deps) reads_chosen = reads_chosen || chosen.count(d);
+      if (!reads_chosen) continue;
+      chosen.insert(a.key);
+    }
+    selection.push_back(a.key);
   }
   if (selection.empty()) return Ok();
   if (queued_sensor_run) {
@@ -501,7 +554,16 @@ Status Orchestrator::EvaluateSchedules(int64_t now) {
     // One run however many fires were missed (a stopped process catches up once).
     FRZ_ASSIGN_OR_RETURN(auto active, store_.Active());
     bool running = false;
-    for (const auto& r : active) running = running || r.trigger == "schedule:" + s.name;
+    for (const auto& r : active) {
+      // A retry of the schedule's run counts as its run.
+      RunRecord first = r;
+      for (int hops = 0; hops < 100 && first.trigger == "retry" && first.retry_of; ++hops) {
+        auto prev = store_.Get(*first.retry_of);
+        if (!prev) break;
+        first = std::move(*prev);
+      }
+      running = running || first.trigger == "schedule:" + s.name;
+    }
     if (running) {
       Log(LogLevel::kWarn, "schedule fired while its previous run is still active; skipped", {{"schedule", s.name}});
       continue;
@@ -526,6 +588,12 @@ Status Orchestrator::Dispatch(int64_t now) {
       if (stopping_ || static_cast<int>(active_.size()) >= options_.max_concurrent_runs) break;
       bool overlap = false;
       for (const auto& [id, a] : active_) overlap = overlap || Overlaps(a->run.assets, r.assets);
+      // Runs of other processes sharing the store write their assets too.
+      for (const auto& other : runs) {
+        if (other.status == RunStatus::kRunning && !active_.count(other.id)) {
+          overlap = overlap || Overlaps(other.assets, r.assets);
+        }
+      }
       if (overlap) continue;
       Job job;
       if (r.job == kMaterializeJob) {
@@ -585,6 +653,16 @@ void Orchestrator::Finish(Active& a, Status result) {
   const int64_t now = clock_.NowMillis();
   RunRecord& r = a.run;
   r.finished_ms = now;
+  std::set<std::string> ok, bad;
+  {
+    std::lock_guard lock(a.mu);
+    ok = a.succeeded;
+    bad = a.failed;
+  }
+  if (result && !bad.empty()) {
+    // Ok with failed assets breaks the Executor's contract; the failures win.
+    result = MakeError(ErrorKind::kInternal, "failed: " + Join(std::vector<std::string>(bad.begin(), bad.end())));
+  }
   if (result) {
     r.status = RunStatus::kSucceeded;
   } else if (a.cancel) {
@@ -596,23 +674,18 @@ void Orchestrator::Finish(Active& a, Status result) {
     r.status = RunStatus::kFailed;
     r.error = result.error().message;
   }
-  std::set<std::string> ok, bad;
-  {
-    std::lock_guard lock(a.mu);
-    ok = a.succeeded;
-    bad = a.failed;
-  }
   if (result && ok.empty() && bad.empty()) ok.insert(r.assets.begin(), r.assets.end());
   r.succeeded.assign(ok.begin(), ok.end());
   r.failed.assign(bad.begin(), bad.end());
 
   std::map<std::string, std::string> after = a.start_versions;
-  if (r.job == kMaterializeJob && !ok.empty()) {
+  const bool materialize = IsMaterialize(r.job);
+  if (materialize && !ok.empty()) {
     if (auto v = observer_.Versions()) after = std::move(*v);
   }
   {
     std::lock_guard lock(mu_);
-    if (r.job == kMaterializeJob) {
+    if (materialize) {
       for (const auto& key : r.assets) {
         const Asset* asset = graph_.Find(key);
         if (!asset || asset->kind != AssetKind::kModel) continue;
@@ -629,15 +702,23 @@ void Orchestrator::Finish(Active& a, Status result) {
             c.inputs[d] = it == from.end() ? "" : it->second;
           }
           c.failed_inputs.clear();
+          c.held = false;
           c.last_success_ms = now;
-        } else if (r.status != RunStatus::kCanceled && r.status != RunStatus::kInterrupted) {
+          // Whatever changed during the run is a new change: it gets its own debounce.
+          c.stale = false;
+          c.stale_since_ms = 0;
+          c.waiting_since_ms = 0;
+        } else if (r.status != RunStatus::kInterrupted) {
+          // Failed, timed out or cancelled on these inputs: the sensors leave it until they
+          // move (a cancel is not undone by the next tick).
           c.last_status = std::string(RunStatusName(r.status == RunStatus::kSucceeded ? RunStatus::kFailed : r.status));
-          c.failures++;
+          if (r.status != RunStatus::kCanceled) c.failures++;
           c.failed_inputs.clear();
           for (const auto& d : asset->deps) {
             auto it = a.start_versions.find(d);
             c.failed_inputs[d] = it == a.start_versions.end() ? "" : it->second;
           }
+          c.held = true;
         } else {
           c.last_status = std::string(RunStatusName(r.status));
         }

@@ -178,6 +178,8 @@ class Orchestrator {
   Orchestrator(AssetGraph graph, std::vector<Job> jobs, std::vector<Schedule> schedules, RunStore& store,
                Executor& executor, AssetObserver& observer, const Clock& clock, OrchestratorOptions options);
   const Job* FindJob(const std::string& name) const;
+  // Whether runs of `job` materialize models (kMaterializeJob or a job with that task).
+  bool IsMaterialize(const std::string& job) const;
   Status ApplyCancelsAndTimeouts(int64_t now);
   Status EvaluateSensors(int64_t now);
   Status EvaluateSchedules(int64_t now);
@@ -206,10 +208,12 @@ class Orchestrator {
   struct Consumed {
     std::map<std::string, std::string> inputs;  // upstream versions at its last success
     std::map<std::string, std::string> failed_inputs;  // at its last failure (no re-trigger until they move)
+    bool held = false;                                  // failed_inputs applies (also with no inputs)
     int64_t last_success_ms = 0, last_start_ms = 0, last_run_id = 0, last_duration_ms = 0;
     std::string last_status;
     int64_t runs = 0, failures = 0;
     int64_t stale_since_ms = 0;
+    int64_t waiting_since_ms = 0;  // first tick it could run for its unconsumed changes (max delay)
     bool stale = false;
     bool loaded = false;
   };
