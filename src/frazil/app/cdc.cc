@@ -68,7 +68,8 @@ std::string CdcStatusPath(const Warehouse& w) {
   return w.local_root() + "/.frazil/cdc-" + w.config().source.slot + ".json";
 }
 
-Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& until) {
+Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& until, std::function<void()> on_commit,
+              std::function<std::string()> extra_metrics) {
   FRZ_RETURN_IF_ERROR(RequireConninfo(w));
   cdc::CdcOptions options = OptionsFrom(w);
   if (until == "now") {
@@ -102,11 +103,15 @@ Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& un
   ctx.mirror.rewrite_ratio = src.mirror_rewrite_ratio;
   ctx.mirror.target_file_bytes = src.mirror_target_file_mb << 20;
   ctx.mirror.index_dir = w.local_root() + "/.frazil/mirror";
+  ctx.on_commit = std::move(on_commit);
   cdc::Pipeline pipeline(ctx, options);
   std::unique_ptr<server::MetricsServer> metrics;
   if (!w.config().metrics_listen.empty()) {
     FRZ_ASSIGN_OR_RETURN(metrics, server::MetricsServer::Start(w.config().metrics_listen,
-                                                               [&pipeline] { return pipeline.MetricsText(); }));
+                                                               [&pipeline, extra_metrics] {
+                                                                 return pipeline.MetricsText() +
+                                                                        (extra_metrics ? extra_metrics() : "");
+                                                               }));
     Log(LogLevel::kInfo, "serving Prometheus metrics",
         {{"url", "http://" + w.config().metrics_listen + "/metrics"}, {"port", std::to_string(metrics->port())}});
   }

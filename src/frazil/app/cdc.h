@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,10 @@ namespace frazil::app {
 // every setup/streaming error of cdc::Pipeline::Run.
 // `until`: "" (run until stopped), "now" (the server's WAL position at start) or an LSN:
 // stop once everything up to it is committed.
-Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& until = "");
+// `on_commit` (optional) is called after each committed batch; `extra_metrics` (optional)
+// adds to the /metrics text.
+Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& until = "",
+              std::function<void()> on_commit = nullptr, std::function<std::string()> extra_metrics = nullptr);
 
 // One row per raw table: table, source, rows, committed LSN, lag (bytes, seconds),
 // rows/s over the last minute, state. Reads the catalog, the status file `frazil run`

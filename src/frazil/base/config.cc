@@ -1,6 +1,7 @@
 #include "frazil/base/config.h"
 
 #include "frazil/base/log.h"
+#include "frazil/base/strings.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -17,22 +18,6 @@ struct Key {
   const char* env;   // environment variable
   std::function<Status(Config&, const std::string&)> set;
 };
-
-// "a, b,c" -> {"a", "b", "c"} (blanks around items dropped, empty items skipped).
-std::vector<std::string> SplitList(const std::string& v) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char ch : v + ",") {
-    if (ch == ',') {
-      while (!cur.empty() && cur.back() == ' ') cur.pop_back();
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (!(ch == ' ' && cur.empty())) {
-      cur += ch;
-    }
-  }
-  return out;
-}
 
 Status ParseInt(const std::string& text, int64_t* out, const std::string& what) {
   try {
@@ -75,6 +60,25 @@ Status SetName(const std::string& text, std::string* out, const std::string& wha
     }
   }
   *out = text;
+  return Ok();
+}
+
+Status SetDuration(const std::string& v, int64_t* out, const std::string& what, int64_t min_ms) {
+  FRZ_ASSIGN_OR_RETURN(*out, ParseDurationMs(v, what));
+  if (*out < min_ms) {
+    return MakeError(ErrorKind::kInvalidArgument, what + " must be at least " + std::to_string(min_ms) + " ms, got " + v);
+  }
+  return Ok();
+}
+
+Status SetCount(const std::string& v, int* out, const std::string& what, int64_t lo, int64_t hi) {
+  int64_t n = 0;
+  FRZ_RETURN_IF_ERROR(ParseInt(v, &n, what));
+  if (n < lo || n > hi) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     what + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + v);
+  }
+  *out = static_cast<int>(n);
   return Ok();
 }
 
@@ -177,6 +181,42 @@ const std::vector<Key>& Keys() {
        [](Config& c, const std::string& v) -> Status { c.models_project = v; return Ok(); }},
       {"metrics.listen", "FRAZIL_METRICS_LISTEN",
        [](Config& c, const std::string& v) -> Status { c.metrics_listen = v; return Ok(); }},
+      {"http.listen", "FRAZIL_HTTP_LISTEN",
+       [](Config& c, const std::string& v) -> Status { c.metrics_listen = v; return Ok(); }},
+      {"orchestrator.enabled", "FRAZIL_ORCHESTRATOR_ENABLED",
+       [](Config& c, const std::string& v) -> Status { return ParseBool(v, &c.orchestrator.enabled, "orchestrator.enabled"); }},
+      {"orchestrator.max_concurrent_runs", "FRAZIL_ORCHESTRATOR_MAX_CONCURRENT_RUNS",
+       [](Config& c, const std::string& v) -> Status {
+         return SetCount(v, &c.orchestrator.max_concurrent_runs, "orchestrator.max_concurrent_runs", 1, 64);
+       }},
+      {"orchestrator.poll_interval", "FRAZIL_ORCHESTRATOR_POLL_INTERVAL",
+       [](Config& c, const std::string& v) -> Status {
+         return SetDuration(v, &c.orchestrator.poll_interval_ms, "orchestrator.poll_interval", 10);
+       }},
+      {"orchestrator.debounce", "FRAZIL_ORCHESTRATOR_DEBOUNCE",
+       [](Config& c, const std::string& v) -> Status { return SetDuration(v, &c.orchestrator.debounce_ms, "orchestrator.debounce", 0); }},
+      {"orchestrator.max_delay", "FRAZIL_ORCHESTRATOR_MAX_DELAY",
+       [](Config& c, const std::string& v) -> Status { return SetDuration(v, &c.orchestrator.max_delay_ms, "orchestrator.max_delay", 0); }},
+      {"orchestrator.min_interval", "FRAZIL_ORCHESTRATOR_MIN_INTERVAL",
+       [](Config& c, const std::string& v) -> Status {
+         return SetDuration(v, &c.orchestrator.min_interval_ms, "orchestrator.min_interval", 0);
+       }},
+      {"orchestrator.freshness_target", "FRAZIL_ORCHESTRATOR_FRESHNESS_TARGET",
+       [](Config& c, const std::string& v) -> Status {
+         return SetDuration(v, &c.orchestrator.freshness_target_ms, "orchestrator.freshness_target", 0);
+       }},
+      {"orchestrator.max_attempts", "FRAZIL_ORCHESTRATOR_MAX_ATTEMPTS",
+       [](Config& c, const std::string& v) -> Status {
+         return SetCount(v, &c.orchestrator.max_attempts, "orchestrator.max_attempts", 1, 100);
+       }},
+      {"orchestrator.retry_backoff", "FRAZIL_ORCHESTRATOR_RETRY_BACKOFF",
+       [](Config& c, const std::string& v) -> Status {
+         return SetDuration(v, &c.orchestrator.retry_backoff_ms, "orchestrator.retry_backoff", 0);
+       }},
+      {"orchestrator.run_retention", "FRAZIL_ORCHESTRATOR_RUN_RETENTION",
+       [](Config& c, const std::string& v) -> Status {
+         return SetDuration(v, &c.orchestrator.run_retention_ms, "orchestrator.run_retention", 0);
+       }},
       {"log.level", "FRAZIL_LOG_LEVEL",
        [](Config& c, const std::string& v) -> Status {
          if (v != "debug" && v != "info" && v != "warn" && v != "error") {
@@ -197,9 +237,108 @@ const std::vector<Key>& Keys() {
   return keys;
 }
 
+// orchestrator.assets / jobs / schedules: sequences of mappings.
+Status ApplyOrchestratorList(Config& config, const std::string& key, const YAML::Node& list, const std::string& file) {
+  auto where = [&](const YAML::Node& n) { return file + ":" + std::to_string(n.Mark().line + 1) + ": "; };
+  if (!list.IsSequence()) return MakeError(ErrorKind::kInvalidArgument, where(list) + "'" + key + "' must be a list of mappings");
+  auto& o = config.orchestrator;
+  for (const auto& item : list) {
+    if (!item.IsMap()) return MakeError(ErrorKind::kInvalidArgument, where(item) + "each entry of '" + key + "' must be a mapping");
+    Config::Orchestrator::AssetPolicy policy;
+    Config::Orchestrator::Job job;
+    Config::Orchestrator::Schedule schedule;
+    for (const auto& kv : item) {
+      const std::string field = kv.first.as<std::string>();
+      const std::string what = key + "[]." + field;
+      auto fail = [&](const Error& e) { return MakeError(ErrorKind::kInvalidArgument, where(kv.first) + e.message); };
+      auto scalar = [&]() -> Result<std::string> {
+        if (!kv.second.IsScalar()) return MakeError(ErrorKind::kInvalidArgument, what + " must be a single value");
+        return kv.second.as<std::string>();
+      };
+      auto strings = [&]() -> Result<std::vector<std::string>> {
+        if (kv.second.IsScalar()) return SplitList(kv.second.as<std::string>());
+        if (!kv.second.IsSequence()) return MakeError(ErrorKind::kInvalidArgument, what + " must be a list");
+        std::vector<std::string> out;
+        for (const auto& x : kv.second) out.push_back(x.as<std::string>());
+        return out;
+      };
+      Status s = Ok();
+      if (key == "orchestrator.assets") {
+        auto v = scalar();
+        if (!v) return fail(v.error());
+        if (field == "match") {
+          policy.match = *v;
+        } else if (field == "automatic") {
+          bool b = true;
+          s = ParseBool(*v, &b, what);
+          policy.automatic = b ? 1 : 0;
+        } else if (field == "debounce") {
+          s = SetDuration(*v, &policy.debounce_ms, what, 0);
+        } else if (field == "max_delay") {
+          s = SetDuration(*v, &policy.max_delay_ms, what, 0);
+        } else if (field == "min_interval") {
+          s = SetDuration(*v, &policy.min_interval_ms, what, 0);
+        } else if (field == "freshness_target") {
+          s = SetDuration(*v, &policy.freshness_target_ms, what, 0);
+        } else {
+          s = MakeError(ErrorKind::kInvalidArgument, "unknown key '" + field +
+                                                         "' (match, automatic, debounce, max_delay, min_interval, freshness_target)");
+        }
+      } else if (key == "orchestrator.jobs") {
+        if (field == "assets" || field == "tables" || field == "models") {
+          auto v = strings();
+          if (!v) return fail(v.error());
+          job.assets.insert(job.assets.end(), v->begin(), v->end());
+        } else if (field == "params") {
+          if (!kv.second.IsMap()) return fail(Error{ErrorKind::kInvalidArgument, what + " must be a mapping"});
+          for (const auto& p : kv.second) job.params[p.first.as<std::string>()] = p.second.as<std::string>();
+        } else {
+          auto v = scalar();
+          if (!v) return fail(v.error());
+          if (field == "name") job.name = *v;
+          else if (field == "task") job.task = *v;
+          else if (field == "description") job.description = *v;
+          else if (field == "max_attempts") s = SetCount(*v, &job.max_attempts, what, 1, 100);
+          else if (field == "timeout") s = SetDuration(*v, &job.timeout_ms, what, 0);
+          else s = MakeError(ErrorKind::kInvalidArgument, "unknown key '" + field + "' (name, task, assets, params, max_attempts, timeout, description)");
+        }
+      } else {
+        auto v = scalar();
+        if (!v) return fail(v.error());
+        if (field == "name") schedule.name = *v;
+        else if (field == "cron") schedule.cron = *v;
+        else if (field == "time_zone" || field == "timezone") schedule.time_zone = *v;
+        else if (field == "job") schedule.job = *v;
+        else if (field == "enabled") s = ParseBool(*v, &schedule.enabled, what);
+        else s = MakeError(ErrorKind::kInvalidArgument, "unknown key '" + field + "' (name, cron, time_zone, job, enabled)");
+      }
+      if (!s) return fail(s.error());
+    }
+    if (key == "orchestrator.assets") {
+      if (policy.match.empty()) return MakeError(ErrorKind::kInvalidArgument, where(item) + "an orchestrator.assets entry needs 'match'");
+      o.assets.push_back(std::move(policy));
+    } else if (key == "orchestrator.jobs") {
+      if (job.name.empty() || job.task.empty()) {
+        return MakeError(ErrorKind::kInvalidArgument, where(item) + "an orchestrator.jobs entry needs 'name' and 'task'");
+      }
+      o.jobs.push_back(std::move(job));
+    } else {
+      if (schedule.name.empty() || schedule.cron.empty() || schedule.job.empty()) {
+        return MakeError(ErrorKind::kInvalidArgument, where(item) + "an orchestrator.schedules entry needs 'name', 'cron' and 'job'");
+      }
+      o.schedules.push_back(std::move(schedule));
+    }
+  }
+  return Ok();
+}
+
 Status ApplyNode(Config& config, const YAML::Node& node, const std::string& prefix, const std::string& file) {
   for (const auto& kv : node) {
     std::string key = prefix + kv.first.as<std::string>();
+    if (key == "orchestrator.assets" || key == "orchestrator.jobs" || key == "orchestrator.schedules") {
+      FRZ_RETURN_IF_ERROR(ApplyOrchestratorList(config, key, kv.second, file));
+      continue;
+    }
     if (kv.second.IsMap()) {
       FRZ_RETURN_IF_ERROR(ApplyNode(config, kv.second, key + ".", file));
       continue;
@@ -230,6 +369,52 @@ Status ApplyNode(Config& config, const YAML::Node& node, const std::string& pref
 }
 
 }  // namespace
+
+Result<int64_t> ParseDurationMs(const std::string& text, const std::string& what) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  std::string unit = used ? text.substr(used) : "";
+  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+  double scale = -1;
+  if (unit.empty() || unit == "ms") scale = 1;
+  else if (unit == "s") scale = 1000;
+  else if (unit == "m" || unit == "min") scale = 60000;
+  else if (unit == "h") scale = 3600000;
+  else if (unit == "d") scale = 86400000;
+  if (used == 0 || scale < 0 || v < 0 || v * scale > 9.2e15) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     what + ": expected a duration like 500ms, 2s, 5m, 1h or 7d, got '" + text + "'");
+  }
+  return static_cast<int64_t>(v * scale + 0.5);
+}
+
+Result<int64_t> ParseByteSize(const std::string& text, const std::string& what) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  std::string unit = used ? text.substr(used) : "";
+  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  double scale = -1;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "K" || unit == "KB" || unit == "KIB") scale = 1024.0;
+  else if (unit == "M" || unit == "MB" || unit == "MIB") scale = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GB" || unit == "GIB") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "TB" || unit == "TIB") scale = 1024.0 * 1024 * 1024 * 1024;
+  if (used == 0 || scale < 0 || v < 0 || v * scale > 9.2e18) {
+    return MakeError(ErrorKind::kInvalidArgument, what + ": expected a size like 128MB, 64KiB or 1GB, got '" + text + "'");
+  }
+  return static_cast<int64_t>(v * scale);
+}
 
 std::string Config::CatalogPath() const {
   if (!catalog_uri.empty()) {

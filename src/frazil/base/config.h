@@ -26,8 +26,9 @@ struct Config {
   // Engine.
   int threads = 0;              // 0 = all cores
   std::string memory_limit;     // DuckDB syntax, e.g. "4GB"; empty = DuckDB's default
-  // Prometheus metrics of long-running commands (`frazil run`): "host:port" to serve
-  // GET /metrics on; empty = off.
+  // The HTTP endpoint of long-running commands (`frazil run`): "host:port" serving Prometheus
+  // GET /metrics and the orchestrator API (/api/...); empty = off. Keys http.listen and
+  // metrics.listen both set it.
   std::string metrics_listen;
   // SQL models (docs/models.md): the project directory `frazil models` uses by default.
   std::string models_project;
@@ -55,11 +56,60 @@ struct Config {
     int64_t mirror_target_file_mb = 128;   // mirror data files are merged up to about this size
   } source;
 
+  // The orchestrator inside `frazil run` (docs/orchestrator.md): models kept fresh when
+  // their upstream tables change, jobs on cron schedules.
+  struct Orchestrator {
+    bool enabled = true;                   // runs when a models project or a schedule is configured
+    int max_concurrent_runs = 2;
+    int64_t poll_interval_ms = 1000;
+    int64_t debounce_ms = 500;             // defaults of every model's automation policy
+    int64_t max_delay_ms = 3000;
+    int64_t min_interval_ms = 0;
+    int64_t freshness_target_ms = 60000;
+    int max_attempts = 3;                  // of sensor runs and jobs that do not say
+    int64_t retry_backoff_ms = 5000;
+    int64_t run_retention_ms = 30LL * 24 * 3600 * 1000;  // finished runs older than this are pruned
+    // Per-asset overrides: `match` is a table ("vault.h_users"), a namespace ("vault.*") or a
+    // glob; later entries win. Unset fields (-1) keep the defaults.
+    struct AssetPolicy {
+      std::string match;
+      int automatic = -1;  // -1 unset, 0 false, 1 true
+      int64_t debounce_ms = -1, max_delay_ms = -1, min_interval_ms = -1, freshness_target_ms = -1;
+    };
+    std::vector<AssetPolicy> assets;
+    struct Job {
+      std::string name;
+      std::string task;                    // materialize | compact | expire-snapshots | remove-orphans | rewrite-manifests | drop-stats | cleanup
+      std::vector<std::string> assets;     // tables or models; globs like "raw_data.*"; empty = all
+      std::map<std::string, std::string> params;
+      int max_attempts = -1;               // -1: orchestrator.max_attempts
+      int64_t timeout_ms = 0;
+      std::string description;
+    };
+    std::vector<Job> jobs;
+    struct Schedule {
+      std::string name;
+      std::string cron;
+      std::string time_zone = "UTC";
+      std::string job;
+      bool enabled = true;
+    };
+    std::vector<Schedule> schedules;
+  } orchestrator;
+
   std::string source_file;  // the YAML file this came from, if any
 
   // The catalog database path (catalog_uri or <warehouse>/catalog.db).
   std::string CatalogPath() const;
 };
+
+// "500ms", "2s", "5m", "1h", "7d" or plain milliseconds -> milliseconds.
+// Errors: InvalidArgument naming `what`.
+Result<int64_t> ParseDurationMs(const std::string& text, const std::string& what);
+
+// "128MB", "64 MiB", "1GB", "512KB", "1000B" or plain bytes -> bytes (KB/MB/GB are 1024-based
+// like KiB/MiB/GiB). Errors: InvalidArgument naming `what`.
+Result<int64_t> ParseByteSize(const std::string& text, const std::string& what);
 
 // Reads `path` (empty: ./frazil.yaml if it exists, else defaults), then applies
 // environment overrides from `env` (normally the process environment).

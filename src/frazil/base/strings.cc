@@ -34,4 +34,23 @@ std::string AsciiLower(std::string_view s) {
   return out;
 }
 
+std::vector<std::string> SplitList(std::string_view v) {
+  std::vector<std::string> out;
+  std::string cur;
+  auto flush = [&] {
+    while (!cur.empty() && cur.back() == ' ') cur.pop_back();
+    if (!cur.empty()) out.push_back(cur);
+    cur.clear();
+  };
+  for (char ch : v) {
+    if (ch == ',') {
+      flush();
+    } else if (!(ch == ' ' && cur.empty())) {
+      cur += ch;
+    }
+  }
+  flush();
+  return out;
+}
+
 }  // namespace frazil

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace frazil {
 
@@ -11,5 +12,8 @@ void AppendJsonString(std::string& out, std::string_view s);
 
 // `s` with ASCII letters lowercased (identifiers; other bytes unchanged).
 std::string AsciiLower(std::string_view s);
+
+// "a, b,c" -> {"a", "b", "c"} (blanks around items dropped, empty items skipped).
+std::vector<std::string> SplitList(std::string_view v);
 
 }  // namespace frazil

@@ -598,6 +598,7 @@ void Pipeline::RunFlush(FlushJob& job) {
                          CommitTables(ctx_, *flush_con_, job.tables, job.lsn,
                                       {{kSlotProperty, options_.slot}, {"frazil.transactions", std::to_string(job.txns)}}));
     KillPoint("cdc.after_commit");
+    if (job.committed > 0 && ctx_.on_commit) ctx_.on_commit();
     return Ok();
   }();
   job.done = true;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <map>
+#include <functional>
 #include <memory>
 #include <set>
 #include <span>
@@ -30,6 +31,9 @@ struct CdcContext {
   std::string spill_dir;  // local folder for streamed transactions' spilled changes
   MirrorOptions mirror;   // mirror tables (docs/mirror.md)
   SourceReader read_source;  // reads current source rows (mirrors backfill new columns)
+  // Called on the flush thread after each streamed batch is committed (the orchestrator's
+  // sensors look at once instead of at their next poll). Must be cheap and thread-safe.
+  std::function<void()> on_commit;
 };
 
 class RawTable {

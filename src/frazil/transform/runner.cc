@@ -96,7 +96,11 @@ RunReport RunNodes(Compiler& compiler, const std::vector<std::string>& keys, con
     for (const auto& d : node.depends_on) {
       if (broken.count(d)) upstream_failure = d;
     }
-    if (!upstream_failure.empty()) {
+    if (o.cancel != nullptr && o.cancel->load()) {
+      r.status = "skipped";
+      r.message = "canceled";
+      broken.insert(node.key);
+    } else if (!upstream_failure.empty()) {
       r.status = "skipped";
       r.message = "upstream " + upstream_failure + " failed";
       broken.insert(node.key);

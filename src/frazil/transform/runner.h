@@ -3,6 +3,7 @@
 // nodes downstream of it; the others still run, as dbt does.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -39,6 +40,9 @@ struct RunOptions {
   std::vector<std::string> select;
   std::vector<std::string> exclude;
   std::string run_id;  // recorded in each commit's summary (frazil.run-id)
+  // When set and true, the nodes not started yet are skipped ("canceled"); the node in
+  // progress finishes (its commit is all or nothing).
+  const std::atomic<bool>* cancel = nullptr;
   // Called before (done = false) and after (done = true) each node.
   std::function<void(const NodeResult& result, size_t index, size_t total, bool done)> progress;
 };
