@@ -589,7 +589,9 @@ TEST_F(OrchestratorTest, ExhaustedFailureDoesNotRetriggerUntilUpstreamChanges) {
   EXPECT_EQ(executor_.calls()[1].trigger, "retry");
   TickFor(20000, 500);
   EXPECT_EQ(executor_.count(), 2u);
-  auto st = Find(orch_->Assets(), "m.a");
+  auto states = orch_->Assets();
+  auto st = Find(states, "m.a");
+  ASSERT_NE(st, nullptr);
   EXPECT_TRUE(st->stale);
   EXPECT_EQ(st->last_status, "failed");
   EXPECT_EQ(st->failures, 2);
