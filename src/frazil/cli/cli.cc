@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "frazil/app/cdc.h"
+#include "frazil/app/orchestration.h"
 #include "frazil/app/sql_session.h"
 #include "frazil/app/table_ops.h"
 #include "frazil/app/verify.h"
@@ -374,7 +375,30 @@ int Main(int argc, char** argv) {
       return;
     }
     InstallStopHandlers();
-    auto s = app::RunCdc(**w, StopFlag(), run_until);
+    // The orchestrator runs beside CDC when there is something to orchestrate.
+    std::unique_ptr<app::Orchestration> orch;
+    const auto& oc = (*w)->config().orchestrator;
+    if (oc.enabled && run_until.empty() && (!(*w)->config().models_project.empty() || !oc.schedules.empty())) {
+      auto made = app::MakeOrchestration(**w, (*w)->clock());
+      if (!made) {
+        rc = Fail(made.error());
+        return;
+      }
+      orch = std::move(*made);
+      if (auto s = orch->orchestrator->Recover(); !s) {
+        rc = Fail(s.error());
+        return;
+      }
+      orch->orchestrator->Start();
+      Log(LogLevel::kInfo, "orchestrator started",
+          {{"assets", std::to_string(orch->orchestrator->graph().assets().size())},
+           {"schedules", std::to_string(orch->orchestrator->schedules().size())}});
+    }
+    auto* o = orch ? orch->orchestrator.get() : nullptr;
+    auto s = app::RunCdc(
+        **w, StopFlag(), run_until, o ? std::function<void()>([o] { o->Wake(); }) : nullptr,
+        o ? std::function<std::string()>([o] { return o->MetricsText(); }) : nullptr);
+    if (o) o->Stop();
     rc = s ? 0 : Fail(s.error());
   });
 
@@ -804,6 +828,10 @@ int Main(int argc, char** argv) {
     rc = w ? fn(**w) : Fail(w.error());
   });
   AddMaintainCommand(app, [&](std::function<int(app::Warehouse&)> fn) {
+    auto w = OpenWarehouse(g);
+    rc = w ? fn(**w) : Fail(w.error());
+  });
+  AddOrchestratorCommands(app, [&](std::function<int(app::Warehouse&)> fn) {
     auto w = OpenWarehouse(g);
     rc = w ? fn(**w) : Fail(w.error());
   });

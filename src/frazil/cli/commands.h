@@ -22,4 +22,7 @@ void AddModelsCommand(CLI::App& app, const WarehouseRunner& with_warehouse);
 // `frazil maintain ...`: table maintenance (maintain_cmd.cc).
 void AddMaintainCommand(CLI::App& app, const WarehouseRunner& with_warehouse);
 
+// `frazil assets`, `frazil runs ...`, `frazil materialize` (orchestrator_cmd.cc).
+void AddOrchestratorCommands(CLI::App& app, const WarehouseRunner& with_warehouse);
+
 }  // namespace frazil::cli

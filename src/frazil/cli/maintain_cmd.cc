@@ -1,12 +1,18 @@
-// `frazil maintain expire-snapshots | remove-orphans`: table maintenance (docs/maintenance.md).
+// `frazil maintain expire-snapshots | remove-orphans | compact | rewrite-manifests |
+// drop-stats`: table maintenance (docs/maintenance.md).
+#include <unistd.h>
+
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
 #include "frazil/cli/commands.h"
 #include "frazil/cli/output.h"
+#include "frazil/maintenance/compact.h"
+#include "frazil/maintenance/drop_stats.h"
 #include "frazil/maintenance/expire_snapshots.h"
 #include "frazil/maintenance/orphan_files.h"
+#include "frazil/maintenance/rewrite_manifests.h"
 
 namespace frazil::cli {
 namespace {
@@ -17,6 +23,14 @@ struct MaintainArgs {
   int retain_last = 0;
   bool dry_run = false;
   std::string format = "table";
+  // compact
+  std::string target_file_size;
+  std::string file_size_threshold;
+  int delete_file_threshold = 1;
+  bool all = false;
+  // rewrite-manifests
+  std::string target_manifest_size;
+  bool force = false;
 };
 
 Rows NewRows(std::vector<std::string> cols, std::vector<bool> raw) {
@@ -158,6 +172,198 @@ int OrphansCommand(app::Warehouse& w, const MaintainArgs& a) {
     if (r->dry_run) std::cout << "dry run: nothing was deleted\n";
     for (const auto& f : r->orphans) {
       if (!f.error.empty()) std::cerr << "could not delete " << f.info.location << ": " << f.error << "\n";
+    }
+  }
+  return r->Failed() ? 1 : 0;
+}
+
+
+nlohmann::json TotalsJson(const maintenance::FileTotals& t) {
+  return {{"files", t.files}, {"bytes", t.bytes}, {"rows", t.rows}};
+}
+
+int CompactCommand(app::Warehouse& w, const MaintainArgs& a) {
+  auto id = catalog::TableIdentifier::Parse(a.table);
+  if (!id) return Fail(id.error());
+  maintenance::CompactOptions opts;
+  opts.dry_run = a.dry_run;
+  opts.rewrite_all = a.all;
+  opts.delete_file_threshold = a.delete_file_threshold;
+  if (!a.target_file_size.empty()) {
+    auto size = maintenance::ParseByteSize(a.target_file_size);
+    if (!size) return Fail(size.error());
+    opts.target_file_size_bytes = *size;
+  }
+  if (!a.file_size_threshold.empty()) {
+    auto size = maintenance::ParseByteSize(a.file_size_threshold);
+    if (!size) return Fail(size.error());
+    opts.file_size_threshold_bytes = *size;
+  }
+  const bool progress = !a.dry_run && ::isatty(STDERR_FILENO);
+  if (progress) {
+    opts.on_group = [](const maintenance::CompactGroup& g, int i, int n) {
+      std::cerr << "\r\033[K" << "rewriting group " << (i + 1) << "/" << n << ": " << g.inputs.size() << " files, "
+                << Sizes(g.input.bytes) << (g.partition.empty() ? "" : " (" + g.partition + ")") << std::flush;
+    };
+  }
+  auto r = maintenance::CompactTable(w.catalog(), w.io(), w.db(), w.clock(), *id, opts);
+  if (progress) std::cerr << "\r\033[K" << std::flush;
+  if (!r) return Fail(r.error());
+
+  if (a.format == "json") {
+    nlohmann::json groups = nlohmann::json::array();
+    for (const auto& g : r->groups) {
+      groups.push_back({{"spec_id", g.spec_id}, {"partition", g.partition}, {"inputs", g.inputs},
+                        {"input", TotalsJson(g.input)}, {"delete_files", g.delete_files},
+                        {"output", TotalsJson(g.output)}});
+    }
+    std::cout << nlohmann::json{{"table", id->ToString()},
+                                {"dry_run", r->dry_run},
+                                {"target_file_size_bytes", r->target_file_size_bytes},
+                                {"data_before", TotalsJson(r->data_before)},
+                                {"deletes_before", TotalsJson(r->deletes_before)},
+                                {"data_after", TotalsJson(r->data_after)},
+                                {"deletes_after", TotalsJson(r->deletes_after)},
+                                {"rewritten", TotalsJson(r->rewritten)},
+                                {"written", TotalsJson(r->written)},
+                                {"removed_deletes", TotalsJson(r->removed_deletes)},
+                                {"live_rows", r->live_rows},
+                                {"groups", groups},
+                                {"snapshot_id", r->snapshot_id},
+                                {"commit_attempts", r->attempts},
+                                {"replans", r->replans}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  if (!r->groups.empty()) {
+    Rows list = NewRows({"partition", "files", "size", "delete_files", r->dry_run ? "would_write" : "written"},
+                        {false, true, false, true, false});
+    for (const auto& g : r->groups) {
+      std::string written = r->dry_run ? "~" + Sizes(std::min(g.input.bytes, r->target_file_size_bytes))
+                                       : std::to_string(g.output.files) + " files, " + Sizes(g.output.bytes);
+      list.rows.push_back({g.partition.empty() ? "(unpartitioned)" : g.partition, std::to_string(g.input.files),
+                           Sizes(g.input.bytes), std::to_string(g.delete_files), written});
+    }
+    Render(list, OutputFormat::kTable, std::cout);
+    std::cout << "\n";
+  }
+  Rows rows = NewRows({"", "before", "after"}, {false, false, false});
+  auto files = [](const maintenance::FileTotals& t) { return std::to_string(t.files) + " (" + Sizes(t.bytes) + ")"; };
+  rows.rows.push_back({"data files", files(r->data_before), r->dry_run ? std::nullopt : std::optional(files(r->data_after))});
+  rows.rows.push_back({"delete files", files(r->deletes_before),
+                       r->dry_run ? std::nullopt : std::optional(files(r->deletes_after))});
+  rows.rows.push_back({"files rewritten", std::to_string(r->rewritten.files) + " (" + Sizes(r->rewritten.bytes) + ")",
+                       r->dry_run ? std::nullopt : std::optional(std::to_string(r->written.files) + " (" + Sizes(r->written.bytes) + ")")});
+  rows.rows.push_back({"rows in them", std::to_string(r->rewritten.rows),
+                       r->dry_run ? std::nullopt : std::optional(std::to_string(r->written.rows))});
+  Render(rows, OutputFormat::kTable, std::cout);
+  if (r->groups.empty()) {
+    std::cout << "nothing to compact: no partition has small files to merge or files with deletes "
+                 "(--all rewrites everything)\n";
+  } else if (r->dry_run) {
+    std::cout << "dry run: " << r->groups.size() << " group(s) would be rewritten; nothing was written or committed\n";
+  } else {
+    std::cout << "committed snapshot " << r->snapshot_id << " (replace) after " << r->attempts << " attempt(s); "
+              << r->removed_deletes.files << " delete file(s) folded in. The old files stay until "
+              << "`frazil maintain expire-snapshots` removes their snapshots\n";
+  }
+  return 0;
+}
+
+int RewriteManifestsCommand(app::Warehouse& w, const MaintainArgs& a) {
+  auto id = catalog::TableIdentifier::Parse(a.table);
+  if (!id) return Fail(id.error());
+  maintenance::RewriteManifestsOptions opts;
+  opts.dry_run = a.dry_run;
+  opts.force = a.force;
+  if (!a.target_manifest_size.empty()) {
+    auto size = maintenance::ParseByteSize(a.target_manifest_size);
+    if (!size) return Fail(size.error());
+    opts.target_manifest_size_bytes = *size;
+  }
+  auto r = maintenance::RewriteManifests(w.catalog(), w.io(), w.clock(), *id, opts);
+  if (!r) return Fail(r.error());
+  auto kind = [](iceberg::ManifestContent c) { return c == iceberg::ManifestContent::kData ? "data" : "deletes"; };
+  if (a.format == "json") {
+    nlohmann::json groups = nlohmann::json::array();
+    for (const auto& g : r->groups) {
+      groups.push_back({{"content", kind(g.content)}, {"spec_id", g.spec_id}, {"rewritten", g.rewritten},
+                        {"manifests_before", g.manifests_before}, {"manifests_after", g.manifests_after},
+                        {"bytes_before", g.bytes_before}, {"bytes_after", g.bytes_after}, {"entries", g.entries}});
+    }
+    std::cout << nlohmann::json{{"table", id->ToString()},
+                                {"dry_run", r->dry_run},
+                                {"target_manifest_size_bytes", r->target_manifest_size_bytes},
+                                {"manifests_before", r->manifests_before},
+                                {"manifests_after", r->manifests_after},
+                                {"groups", groups},
+                                {"snapshot_id", r->snapshot_id},
+                                {"commit_attempts", r->attempts}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  Rows rows = NewRows({"manifests", "spec", "before", r->dry_run ? "would_be" : "after", "entries"},
+                      {false, true, true, true, true});
+  for (const auto& g : r->groups) {
+    rows.rows.push_back({std::string(kind(g.content)) + (g.rewritten ? "" : " (kept)"), std::to_string(g.spec_id),
+                         std::to_string(g.manifests_before), std::to_string(g.manifests_after),
+                         g.rewritten && !r->dry_run ? std::optional(std::to_string(g.entries)) : std::nullopt});
+  }
+  Render(rows, OutputFormat::kTable, std::cout);
+  if (r->snapshot_id != 0) {
+    std::cout << "committed snapshot " << r->snapshot_id << " (replace): " << r->manifests_before << " -> "
+              << r->manifests_after << " manifests\n";
+  } else if (r->dry_run) {
+    std::cout << "dry run: nothing was written or committed\n";
+  } else {
+    std::cout << "nothing to rewrite: every kind and spec already has as few manifests as the target size allows "
+                 "(--force rewrites anyway)\n";
+  }
+  return 0;
+}
+
+int DropStatsCommand(app::Warehouse& w, const MaintainArgs& a) {
+  auto id = catalog::TableIdentifier::Parse(a.table);
+  if (!id) return Fail(id.error());
+  maintenance::DropStatsOptions opts;
+  opts.dry_run = a.dry_run;
+  auto r = maintenance::DropExtendedStats(w.catalog(), w.io(), *id, opts);
+  if (!r) return Fail(r.error());
+  if (a.format == "json") {
+    nlohmann::json entries = nlohmann::json::array();
+    for (const auto& e : r->entries) {
+      entries.push_back({{"snapshot_id", e.snapshot_id}, {"partition_statistics", e.partition_statistics},
+                         {"location", e.file.location}, {"size", e.file.size}, {"deleted", e.deleted},
+                         {"error", e.error}});
+    }
+    std::cout << nlohmann::json{{"table", id->ToString()},
+                                {"dry_run", r->dry_run},
+                                {"statistics", entries},
+                                {"removed_properties", r->removed_properties},
+                                {"bytes", r->Bytes()},
+                                {"failed", r->Failed()},
+                                {"commit_attempts", r->attempts}}
+                     .dump(2)
+              << "\n";
+  } else {
+    if (!r->entries.empty()) {
+      Rows list = NewRows({"snapshot_id", "kind", "location", "bytes", r->dry_run ? "would_delete" : "deleted"},
+                          {true, false, false, true, true});
+      for (const auto& e : r->entries) {
+        list.rows.push_back({std::to_string(e.snapshot_id), e.partition_statistics ? "partition-statistics" : "statistics",
+                             e.file.location,
+                             e.file.size < 0 ? std::nullopt : std::optional<std::string>(std::to_string(e.file.size)),
+                             r->dry_run ? "false" : (e.deleted ? "true" : "false")});
+      }
+      Render(list, OutputFormat::kTable, std::cout);
+    }
+    for (const auto& p : r->removed_properties) std::cout << "property " << p << (r->dry_run ? " would be" : "") << " removed\n";
+    if (r->entries.empty() && r->removed_properties.empty()) std::cout << "the table has no extended statistics\n";
+    else if (r->dry_run) std::cout << "dry run: nothing was committed or deleted\n";
+    for (const auto& e : r->entries) {
+      if (!e.error.empty()) std::cerr << "could not delete " << e.file.location << ": " << e.error << "\n";
     }
   }
   return r->Failed() ? 1 : 0;

@@ -400,9 +400,55 @@ Status Orchestrator::ApplyCancelsAndTimeouts(int64_t now) {
   return Ok();
 }
 
-Status Orchestrator::EvaluateSensors(int64_t now) {
+Status Orchestrator::Observe() {
+  return EvaluateSensors(clock_.NowMillis(), false);
+}
+
+Result<bool> Orchestrator::RunNow(int64_t run_id) {
+  const int64_t now = clock_.NowMillis();
+  FRZ_ASSIGN_OR_RETURN(auto r, store_.Get(run_id));
+  if (r.status != RunStatus::kQueued) return false;
+  if (auto v = observer_.Versions()) {
+    std::lock_guard lock(mu_);
+    versions_ = std::move(*v);
+  }
+  Job job;
+  if (r.job == kMaterializeJob) {
+    job.name = kMaterializeJob;
+    job.task = kMaterializeJob;
+  } else if (const Job* j = FindJob(r.job)) {
+    job = *j;
+  } else {
+    return MakeError(ErrorKind::kInvalidArgument, "unknown job '" + r.job + "'");
+  }
+  FRZ_ASSIGN_OR_RETURN(bool claimed, store_.Claim(r.id, options_.owner, now));
+  if (!claimed) return false;
+  job.assets = r.assets;
+  for (const auto& [k, v] : r.params) job.params[k] = v;
+  auto active = std::make_shared<Active>();
+  active->run = r;
+  active->run.status = RunStatus::kRunning;
+  active->run.owner = options_.owner;
+  active->run.started_ms = now;
+  active->run.heartbeat_ms = now;
+  active->job = std::move(job);
+  {
+    std::lock_guard lock(mu_);
+    active->start_versions = versions_;
+    for (const auto& a : r.assets) {
+      if (graph_.Find(a) && graph_.Find(a)->kind == AssetKind::kModel) consumed_[a].last_start_ms = now;
+    }
+    active_[r.id] = active;
+  }
+  RunThread(active);
+  Reap();
+  return true;
+}
+
+Status Orchestrator::EvaluateSensors(int64_t now, bool queue_runs) {
   auto observed = observer_.Versions();
   if (!observed) {
+    if (!queue_runs) return std::unexpected(observed.error());
     if (observe_errors_++ % 60 == 0) Log(LogLevel::kWarn, "reading asset versions failed", {{"error", observed.error().message}});
     return Ok();
   }
@@ -487,7 +533,7 @@ Status Orchestrator::EvaluateSensors(int64_t now) {
     }
     ready.insert(asset.key);
   }
-  if (ready.empty()) return Ok();
+  if (ready.empty() || !queue_runs) return Ok();
 
   // The ready models and the automatic models downstream of them (through automatic models
   // only: a manual model in between does not change, so what reads it need not run).
@@ -763,8 +809,8 @@ Status Orchestrator::Tick() {
   Reap();
   const int64_t now = clock_.NowMillis();
   Status status = ApplyCancelsAndTimeouts(now);
-  if (status) status = EvaluateSensors(now);
-  if (status) status = EvaluateSchedules(now);
+  if (status) status = EvaluateSensors(now, options_.sensors);
+  if (status && options_.schedules) status = EvaluateSchedules(now);
   if (status) status = Dispatch(now);
   std::lock_guard lock(mu_);
   ticks_++;

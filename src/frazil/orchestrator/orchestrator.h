@@ -111,6 +111,8 @@ struct OrchestratorOptions {
   int64_t heartbeat_timeout_ms = 60000;  // a running run not heard of this long belongs to a dead process
   std::string owner;                 // "pid@host"; default: this process
   bool inline_execution = false;     // tests: Tick() runs started runs to completion itself
+  bool sensors = true;               // false: Tick() queues no sensor runs (CLI processes)
+  bool schedules = true;             // false: Tick() queues no scheduled runs
 };
 
 struct AssetState {
@@ -159,6 +161,12 @@ class Orchestrator {
   // Errors: InvalidArgument for an unknown job or asset, or a non-model asset to materialize.
   Result<int64_t> Launch(const std::string& job, std::vector<std::string> assets, std::map<std::string, std::string> params,
                          const std::string& trigger, bool with_downstream = false);
+  // Reads the assets' versions and recomputes which models are stale, queueing nothing
+  // (for Assets() in a process that does not orchestrate). Errors: the observer's, the store's.
+  Status Observe();
+  // Runs the queued run `run_id` on this thread now, if it is still queued (another process
+  // may have started it: then false). Returns whether it ran here. Errors: the store's.
+  Result<bool> RunNow(int64_t run_id);
   // Cancels a queued or running run. Errors: NotFound; InvalidArgument if it has finished.
   Status Cancel(int64_t run_id);
 
@@ -181,7 +189,7 @@ class Orchestrator {
   // Whether runs of `job` materialize models (kMaterializeJob or a job with that task).
   bool IsMaterialize(const std::string& job) const;
   Status ApplyCancelsAndTimeouts(int64_t now);
-  Status EvaluateSensors(int64_t now);
+  Status EvaluateSensors(int64_t now, bool queue_runs = true);
   Status EvaluateSchedules(int64_t now);
   Status Dispatch(int64_t now);
   void RunThread(std::shared_ptr<Active> active);
