@@ -9,6 +9,7 @@
 #include "frazil/base/strings.h"
 #include "frazil/cdc/mirror_table.h"
 #include "frazil/maintenance/compact.h"
+#include "frazil/maintenance/drop_stats.h"
 #include "frazil/maintenance/expire_snapshots.h"
 #include "frazil/maintenance/orphan_files.h"
 #include "frazil/maintenance/reachability.h"
@@ -84,7 +85,7 @@ std::string Mb(int64_t bytes) { return std::to_string(bytes / 1048576.0).substr(
 
 const std::vector<std::string>& KnownTasks() {
   static const std::vector<std::string> tasks = {orchestrator::kMaterializeJob, "compact", "expire-snapshots",
-                                                 "remove-orphans", "rewrite-manifests", "cleanup"};
+                                                 "remove-orphans", "rewrite-manifests", "drop-stats", "cleanup"};
   return tasks;
 }
 
@@ -398,6 +399,17 @@ Status WarehouseExecutor::Maintain(const Job& job, RunContext& ctx) {
         if (r->snapshot_id) {
           ctx.Log(LogLevel::kInfo, key + ": " + std::to_string(r->manifests_before) + " manifest(s) -> " +
                                        std::to_string(r->manifests_after));
+        }
+        ctx.AssetSucceeded(key);
+      } else {
+        s = std::unexpected(r.error());
+      }
+    } else if (task == "drop-stats") {
+      auto r = maintenance::DropExtendedStats(w_.catalog(), w_.io(), id, {});
+      if (r) {
+        if (!r->entries.empty() || !r->removed_properties.empty()) {
+          ctx.Log(LogLevel::kInfo, key + ": dropped " + std::to_string(r->entries.size()) + " statistics file(s) and " +
+                                       std::to_string(r->removed_properties.size()) + " property(ies)");
         }
         ctx.AssetSucceeded(key);
       } else {
