@@ -36,13 +36,29 @@ TEST(MetricsServerTest, ServesTheRenderedMetricsAndNothingElse) {
   });
   ASSERT_TRUE(s) << s.error().message;
   ASSERT_GT((*s)->port(), 0);
-  std::string ok = Get((*s)->port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string ok =
+      Get((*s)->port(), "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(ok.starts_with("HTTP/1.1 200 OK")) << ok;
   EXPECT_NE(ok.find("text/plain; version=0.0.4"), std::string::npos);
   EXPECT_TRUE(ok.ends_with("\r\n\r\nfrazil_up 1\n")) << ok;
-  EXPECT_TRUE(Get((*s)->port(), "GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
-  EXPECT_TRUE(Get((*s)->port(), "BREW /pot HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 400"));
+  EXPECT_TRUE(Get((*s)->port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                  .starts_with("HTTP/1.1 404"));
+  EXPECT_TRUE(Get((*s)->port(), "POST /metrics HTTP/1.0\r\n\r\n").starts_with("HTTP/1.1 405"));
+  EXPECT_TRUE(Get((*s)->port(), "\x01\x02 /pot HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 400"));
   EXPECT_EQ(calls, 1);
+}
+
+TEST(MetricsServerTest, RouteOnASharedRouter) {
+  Router router;
+  ASSERT_TRUE(AddMetricsRoute(router, [] { return std::string("frazil_up 1\n"); }));
+  EXPECT_FALSE(AddMetricsRoute(router, [] { return std::string(); }));
+  HttpRequest req;
+  req.method = "GET";
+  req.path = "/metrics";
+  req.segments = {"metrics"};
+  HttpResponse r = router.Handle(req);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "frazil_up 1\n");
 }
 
 TEST(MetricsServerTest, BadAddressesAreClearErrors) {
