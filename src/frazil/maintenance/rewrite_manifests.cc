@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "frazil/base/log.h"
@@ -53,7 +54,11 @@ struct GroupPlan {
 
 std::vector<GroupPlan> PlanGroups(const std::vector<ManifestFile>& manifests, int64_t target, bool force) {
   std::map<std::pair<int, int>, GroupPlan> by_key;
+  std::set<std::pair<int, int>> with_empty;  // holding a manifest with no live file (only DELETED entries)
   for (const auto& mf : manifests) {
+    if (mf.added_files_count + mf.existing_files_count == 0) {
+      with_empty.insert({static_cast<int>(mf.content), mf.partition_spec_id});
+    }
     GroupPlan& g = by_key[{static_cast<int>(mf.content), mf.partition_spec_id}];
     g.report.content = mf.content;
     g.report.spec_id = mf.partition_spec_id;
@@ -64,7 +69,7 @@ std::vector<GroupPlan> PlanGroups(const std::vector<ManifestFile>& manifests, in
   std::vector<GroupPlan> out;
   for (auto& [key, g] : by_key) {
     int64_t estimate = std::max<int64_t>(1, (g.report.bytes_before + target - 1) / target);
-    g.report.rewritten = force || estimate < g.report.manifests_before;
+    g.report.rewritten = force || estimate < g.report.manifests_before || with_empty.contains(key);
     g.report.manifests_after = g.report.rewritten ? static_cast<int>(estimate) : g.report.manifests_before;
     if (!g.report.rewritten) g.report.bytes_after = g.report.bytes_before;
     out.push_back(std::move(g));

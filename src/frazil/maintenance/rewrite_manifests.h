@@ -3,8 +3,8 @@
 // manifests instead of one per commit.
 //
 // Data and delete manifests are rewritten separately, per partition spec; a kind/spec
-// whose manifests would not become fewer (already one, or all near the target size) is
-// left alone unless `force`. Entries are sorted by partition (tight partition summaries,
+// whose manifests would not become fewer (already one, or all near the target size) and
+// that has no manifest without live files is left alone unless `force`. Entries are sorted by partition (tight partition summaries,
 // better manifest pruning) and written as EXISTING with their original snapshot id, data
 // sequence number and file sequence number, so which deletes apply to which data files is
 // unchanged; DELETED entries are dropped. The new manifests, the untouched ones and a new

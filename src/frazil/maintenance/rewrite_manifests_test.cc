@@ -151,6 +151,22 @@ TEST_F(RewriteManifestsTest, DeletesStillApplyAfterTheRewrite) {
   EXPECT_EQ(SqlValue("SELECT name FROM ns.t WHERE id = 5"), "again");
 }
 
+TEST_F(RewriteManifestsTest, ManifestsWithoutLiveFilesGoAfterCompaction) {
+  for (int i = 0; i < 3; ++i) AppendRows(i * 2);
+  ASSERT_TRUE(app::DeleteWhere(*w_, id_, "id = 1"));
+  auto c = CompactTable(w_->catalog(), w_->io(), w_->db(), w_->clock(), id_, {});
+  ASSERT_TRUE(c) << c.error().ToString();
+  ASSERT_EQ(c->removed_deletes.files, 1);
+  ASSERT_EQ(ManifestCounts()[iceberg::ManifestContent::kDeletes], 1);  // only a DELETED entry left in it
+  auto rows = AllRows();
+  auto r = Rewrite();
+  ASSERT_TRUE(r) << r.error().ToString();
+  auto counts = ManifestCounts();
+  EXPECT_EQ(counts[iceberg::ManifestContent::kData], 1);
+  EXPECT_EQ(counts[iceberg::ManifestContent::kDeletes], 0);
+  EXPECT_EQ(AllRows(), rows);
+}
+
 TEST_F(RewriteManifestsTest, ConcurrentAppendIsRetried) {
   for (int i = 0; i < 10; ++i) AppendRows(i * 2);
   int64_t concurrent = 0;
