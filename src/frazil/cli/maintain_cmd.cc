@@ -372,25 +372,27 @@ int DropStatsCommand(app::Warehouse& w, const MaintainArgs& a) {
 }  // namespace
 
 void AddMaintainCommand(CLI::App& app, const WarehouseRunner& with_warehouse) {
-  auto* maintain = app.add_subcommand("maintain", "Table maintenance: expire old snapshots, remove orphan files");
+  auto* maintain = app.add_subcommand(
+      "maintain", "Table maintenance: expire snapshots, remove orphans, compact files, rewrite manifests, drop stats");
   maintain->require_subcommand(1);
   maintain->footer(
-      "Both are safe while CDC, models and loads commit to the table: expiry commits through the\n"
-      "catalog's compare-and-swap (retried when a writer moves a branch) and deletes files only\n"
-      "after its commit succeeded and only if no remaining snapshot needs them; orphan removal\n"
-      "deletes only unreferenced files older than a safety window. Use --dry-run to see first.\n"
-      "Details, defaults and the safety rules: docs/maintenance.md.\n\n"
+      "All are safe while CDC, models and loads commit to the table: every change is one commit\n"
+      "through the catalog's compare-and-swap (planned again when a writer got there first), and\n"
+      "files are deleted only after that commit succeeded and only if no remaining snapshot needs\n"
+      "them; orphan removal deletes only unreferenced files older than a safety window. Use\n"
+      "--dry-run to see first. Details, defaults and the safety rules: docs/maintenance.md.\n\n"
       "Examples:\n"
-      "  frazil maintain expire-snapshots sales.orders --dry-run\n"
+      "  frazil maintain compact sales.orders --dry-run\n"
+      "  frazil maintain compact sales.orders --target-file-size 128MB\n"
+      "  frazil maintain rewrite-manifests sales.orders\n"
       "  frazil maintain expire-snapshots sales.orders --older-than 1d --retain-last 10\n"
-      "  frazil maintain expire-snapshots sales.orders --older-than 2026-05-01T00:00:00Z --format json\n"
-      "  frazil maintain remove-orphans sales.orders --dry-run\n"
-      "  frazil maintain remove-orphans sales.orders --older-than 3d");
+      "  frazil maintain remove-orphans sales.orders --older-than 3d\n"
+      "  frazil maintain drop-stats sales.orders");
   static MaintainArgs a;  // one subcommand runs per process
 
   auto add_common = [](CLI::App* c) {
     c->add_option("table", a.table, "The table, as namespace.table")->required();
-    c->add_flag("--dry-run", a.dry_run, "List what would be removed; commit and delete nothing");
+    c->add_flag("--dry-run", a.dry_run, "Report what would be done; write, commit and delete nothing");
     c->add_option("--format", a.format, "Output: table or json")->check(CLI::IsMember({"table", "json"}));
   };
 
@@ -434,6 +436,69 @@ void AddMaintainCommand(CLI::App& app, const WarehouseRunner& with_warehouse) {
       "  frazil maintain remove-orphans sales.orders --older-than 3d --format json");
   orphans->callback([with_warehouse] {
     with_warehouse([](app::Warehouse& w) { return OrphansCommand(w, a); });
+  });
+
+  auto* compact = maintain->add_subcommand(
+      "compact", "Rewrite small data files, and files with deletes, into fewer files of the target size");
+  add_common(compact);
+  compact->add_option("--target-file-size", a.target_file_size,
+                      "Size of the new files and most input per group, e.g. 128MB, 1GiB (KB = KiB = 1024 B). "
+                      "Default: table property write.target-file-size-bytes, else 512MB");
+  compact->add_option("--file-size-threshold", a.file_size_threshold,
+                      "Files smaller than this are rewritten (default 100MB, as Trino's optimize)");
+  compact->add_option("--delete-file-threshold", a.delete_file_threshold,
+                      "Files with at least this many delete files applying to them are rewritten, the deletes "
+                      "folded in (default 1)")
+      ->check(CLI::PositiveNumber);
+  compact->add_flag("--all", a.all, "Rewrite every data file, whatever its size, even alone in its partition");
+  compact->footer(
+      "Candidates are grouped per partition and packed into groups of up to the target size; a\n"
+      "partition with a single candidate and no deletes is left alone. Each group is read with\n"
+      "its deletes applied and written again, and one \"replace\" snapshot swaps the old files (and\n"
+      "the delete files nothing needs any more) for the new ones. The rows do not change: time\n"
+      "travel, model read positions (frazil.* summary keys, carried over) and incremental reads\n"
+      "keep working. Appends committed meanwhile (CDC) are kept and do not force a rewrite; a\n"
+      "concurrent delete on a file being rewritten makes it start over. Mirror tables are refused:\n"
+      "`frazil run` keeps them compact itself. The old files stay until expire-snapshots.\n\n"
+      "Examples:\n"
+      "  frazil maintain compact sales.orders --dry-run\n"
+      "  frazil maintain compact sales.orders --file-size-threshold 32MB --target-file-size 256MB\n"
+      "  frazil maintain compact sales.orders --delete-file-threshold 3 --format json\n"
+      "  frazil maintain expire-snapshots sales.orders --older-than 1d   # then free the old files");
+  compact->callback([with_warehouse] {
+    with_warehouse([](app::Warehouse& w) { return CompactCommand(w, a); });
+  });
+
+  auto* manifests = maintain->add_subcommand(
+      "rewrite-manifests", "Rewrite the current snapshot's manifests into as few as possible (faster planning)");
+  add_common(manifests);
+  manifests->add_option("--target-size", a.target_manifest_size,
+                        "Size of each new manifest, e.g. 8MB. Default: table property "
+                        "commit.manifest.target-size-bytes, else 8MB");
+  manifests->add_flag("--force", a.force, "Rewrite even when the manifests would not become fewer");
+  manifests->footer(
+      "Data and delete manifests are rewritten separately, per partition spec, sorted by partition;\n"
+      "every file keeps its snapshot id and sequence numbers, so the same deletes apply to the same\n"
+      "rows. One \"replace\" snapshot, no data file changes. Useful after many small commits (CDC).\n\n"
+      "Examples:\n"
+      "  frazil maintain rewrite-manifests sales.orders --dry-run\n"
+      "  frazil maintain rewrite-manifests sales.orders --format json");
+  manifests->callback([with_warehouse] {
+    with_warehouse([](app::Warehouse& w) { return RewriteManifestsCommand(w, a); });
+  });
+
+  auto* stats = maintain->add_subcommand(
+      "drop-stats", "Remove the table's statistics files (Puffin NDV sketches, partition statistics)");
+  add_common(stats);
+  stats->footer(
+      "As Trino's drop_extended_stats: every statistics and partition-statistics entry and the\n"
+      "trino.stats.ndv.* properties leave the metadata in one commit, then the files are deleted.\n"
+      "Engines that wrote them (Trino's ANALYZE, Spark's compute_table_stats) can write them again.\n\n"
+      "Examples:\n"
+      "  frazil maintain drop-stats sales.orders --dry-run\n"
+      "  frazil maintain drop-stats sales.orders");
+  stats->callback([with_warehouse] {
+    with_warehouse([](app::Warehouse& w) { return DropStatsCommand(w, a); });
   });
 }
 
