@@ -114,3 +114,98 @@ def test_expire_and_remove_orphans_keep_the_table_readable(frazil: Frazil, duck)
     gone = snapshots_before[0]
     err = frazil.fail("sql", f"SELECT count(*) FROM {ident} AT (VERSION => {gone})")
     assert str(gone) in err.stderr and "no snapshot" in err.stderr, err.stderr
+
+
+def _live_files(tbl) -> tuple[list[str], list[str]]:
+    """(data files, delete files) of the current snapshot, as PyIceberg reads its manifests."""
+    data, deletes = [], []
+    for manifest in tbl.current_snapshot().manifests(tbl.io):
+        for entry in manifest.fetch_manifest_entry(tbl.io, discard_deleted=True):
+            (data if entry.data_file.content == 0 else deletes).append(entry.data_file.file_path)
+    return data, deletes
+
+
+def _manifest_counts(tbl) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for manifest in tbl.current_snapshot().manifests(tbl.io):
+        counts[int(manifest.content)] = counts.get(int(manifest.content), 0) + 1
+    return counts
+
+
+def test_compact_and_rewrite_manifests_keep_the_rows(frazil: Frazil, duck):
+    ident = "maint.compacted"
+    n_loads, per_load = 25, 8
+    for i in range(n_loads):
+        ids = list(range(i * per_load, (i + 1) * per_load))
+        frazil.load(ident, pa.table({"id": pa.array(ids, pa.int64()),
+                                     "v": pa.array([x * 7 % 13 for x in ids], pa.int64()),
+                                     "name": pa.array([f"n{x}" for x in ids], pa.string())}))
+    for where in ("id % 10 = 3", "v = 5", "id BETWEEN 40 AND 50"):
+        frazil.run("table", "delete", ident, "--where", where)
+
+    cat = pyiceberg_catalog(frazil.warehouse)
+    tbl = cat.load_table(ident)
+    expected = _sorted(tbl.scan().to_arrow())
+    assert 0 < len(expected) < n_loads * per_load
+    assert _sorted(duck_read(duck, tbl.metadata_location)) == expected
+    data_before, deletes_before = _live_files(tbl)
+    assert len(data_before) >= n_loads - 2 and len(deletes_before) > 0
+    snapshot_before = tbl.current_snapshot().snapshot_id
+
+    # Dry run: the plan, nothing committed.
+    dry = json.loads(frazil.run("maintain", "compact", ident, "--dry-run", "--format", "json").stdout)
+    assert dry["dry_run"] and len(dry["groups"]) == 1 and dry["snapshot_id"] == 0
+    assert dry["rewritten"]["files"] == len(data_before)
+    assert cat.load_table(ident).metadata_location == tbl.metadata_location
+
+    out = json.loads(frazil.run("maintain", "compact", ident, "--format", "json").stdout)
+    assert out["data_after"]["files"] == 1 and out["deletes_after"]["files"] == 0
+    assert out["removed_deletes"]["files"] == len(deletes_before)
+    assert out["written"]["rows"] == len(expected) == out["live_rows"]
+
+    tbl = cat.load_table(ident)
+    snap = tbl.current_snapshot()
+    assert snap.snapshot_id == out["snapshot_id"]
+    assert snap.summary.operation.value == "replace"
+    assert snap.summary["frazil.maintenance"] == "compact"
+    data_after, deletes_after = _live_files(tbl)
+    assert len(data_after) == 1 and deletes_after == []
+    tasks = list(tbl.scan().plan_files())
+    assert len(tasks) == 1 and not tasks[0].delete_files
+    assert _sorted(tbl.scan().to_arrow()) == expected
+    assert _sorted(duck_read(duck, tbl.metadata_location)) == expected
+    assert _sorted(frazil.export(f"SELECT * FROM {ident}")) == expected
+    # The snapshot before compaction still reads the same rows through its old files.
+    assert _sorted(tbl.scan(snapshot_id=snapshot_before).to_arrow()) == expected
+    assert _sorted(duck_read(duck, tbl.metadata_location, snapshot_id=snapshot_before)) == expected
+
+    # More small loads and a delete, then the manifests: one per kind.
+    for i in range(n_loads, n_loads + 5):
+        ids = list(range(i * per_load, (i + 1) * per_load))
+        frazil.load(ident, pa.table({"id": pa.array(ids, pa.int64()),
+                                     "v": pa.array([x * 7 % 13 for x in ids], pa.int64()),
+                                     "name": pa.array([f"n{x}" for x in ids], pa.string())}))
+    frazil.run("table", "delete", ident, "--where", "id % 10 = 7")
+    tbl = cat.load_table(ident)
+    expected = _sorted(tbl.scan().to_arrow())
+    entries_before = {}
+    for manifest in tbl.current_snapshot().manifests(tbl.io):
+        for e in manifest.fetch_manifest_entry(tbl.io, discard_deleted=True):
+            entries_before[e.data_file.file_path] = (e.snapshot_id, e.sequence_number, e.file_sequence_number)
+    assert sum(_manifest_counts(tbl).values()) > 2
+
+    rm = json.loads(frazil.run("maintain", "rewrite-manifests", ident, "--format", "json").stdout)
+    assert rm["snapshot_id"] != 0 and rm["manifests_after"] <= 2
+    tbl = cat.load_table(ident)
+    assert tbl.current_snapshot().summary["frazil.maintenance"] == "rewrite-manifests"
+    counts = _manifest_counts(tbl)
+    assert counts.get(0) == 1 and counts.get(1, 0) <= 1, counts
+    entries_after = {}
+    for manifest in tbl.current_snapshot().manifests(tbl.io):
+        for e in manifest.fetch_manifest_entry(tbl.io, discard_deleted=True):
+            assert e.status.value == 0  # EXISTING
+            entries_after[e.data_file.file_path] = (e.snapshot_id, e.sequence_number, e.file_sequence_number)
+    assert entries_after == entries_before
+    assert _sorted(tbl.scan().to_arrow()) == expected
+    assert _sorted(duck_read(duck, tbl.metadata_location)) == expected
+    assert _sorted(frazil.export(f"SELECT * FROM {ident}")) == expected
