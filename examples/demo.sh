@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on embedded defaults. Part 1: a throwaway PostgreSQL 15 with the
 # bank (examples/bank) and a live workload, streamed by `frazil run` into a local Iceberg
-# warehouse and queried while it runs. Part 2: files loaded into Iceberg tables, changed
+# warehouse and queried while it runs; its orchestrator keeps the bank's SQL models fresh and
+# runs the maintenance jobs. Part 2: files loaded into Iceberg tables, changed
 # (deletes, schema evolution) and read back as of an earlier snapshot. Between them, the
 # bank's SQL models (examples/bank/models: parsed layer and Data Vault) run incrementally. Grows with every
 # capability. DEMO_USERS (bank size, default 10000), DEMO_SECONDS (workload, default 20),
@@ -33,6 +34,7 @@ $PSQL -d "$CONNINFO" -f examples/bank/schema.sql
 $PSQL -d "$CONNINFO" -v users="$USERS" -f examples/bank/seed.sql
 $PSQL -d "$CONNINFO" -At -c "SELECT 'users ' || (SELECT count(*) FROM users) || ', accounts ' || (SELECT count(*) FROM accounts) || ', transfers ' || (SELECT count(*) FROM transfers)"
 
+HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$DEMO/frazil.yaml" <<YAML
 # the whole configuration of this demo
 warehouse: $DEMO/warehouse
@@ -41,10 +43,28 @@ source:
   tables: [public.users, public.accounts, public.transfers]
   namespace: raw_data
   commit_interval_ms: 500
+models:
+  project: $PWD/examples/bank/models   # frazil run keeps these fresh (the orchestrator)
+http:
+  listen: 127.0.0.1:$HTTP_PORT          # /metrics and the orchestrator API (/api/...)
+# examples/bank/orchestrator.yaml: the prototype's maintenance schedule, sped up for the
+# demo (every minute instead of nightly, retention windows of seconds instead of days)
 YAML
+sed -e 's/cron: "[^"]*"/cron: "* * * * *"/' -e 's/older_than: 7d/older_than: 30s/; s/older_than: 14d/older_than: 60s/; s/older_than: 2h/older_than: 1m/' \
+  examples/bank/orchestrator.yaml | grep -v '^#' >>"$DEMO/frazil.yaml"
 F() { "$FRAZIL" -c "$DEMO/frazil.yaml" "$@"; }
-step "frazil run: create the publication and slot, snapshot the tables, then stream ($DEMO/frazil.yaml)"
+step "frazil run: create the publication and slot, snapshot the tables, then stream; its orchestrator runs the models ($DEMO/frazil.yaml)"
 cat "$DEMO/frazil.yaml"
+# Every automatic model has consumed every change of its inputs, and no run is active.
+wait_fresh() {
+  for _ in $(seq 1 300); do
+    local pending
+    pending=$(F assets --format json | grep '"kind":"model"' | grep -v data_vault_prototype | grep -vc '"state":"fresh"' || true)
+    [[ $pending == 0 ]] && return 0
+    sleep 0.2
+  done
+  echo "models did not become fresh in 60 s:"; F assets; F runs list; return 1
+}
 "$FRAZIL" -c "$DEMO/frazil.yaml" run >"$DEMO/run.log" 2>&1 &
 FRAZIL_PID=$!
 for _ in $(seq 1 100); do grep -q "streaming changes" "$DEMO/run.log" && break; sleep 0.2; done
@@ -59,6 +79,11 @@ for i in 1 2 3; do
   F status
   F sql "SELECT 'accounts' AS raw_table, _op, count(*) AS changes FROM raw_data.accounts GROUP BY ALL
          UNION ALL SELECT 'transfers', _op, count(*) FROM raw_data.transfers GROUP BY ALL ORDER BY 1, 2"
+  if [[ $i == 2 ]]; then
+    echo "-- the orchestrator has been materializing the models as changes arrive (sensor runs, debounced):"
+    run -c "$DEMO/frazil.yaml" assets
+    run -c "$DEMO/frazil.yaml" runs list --limit 5
+  fi
 done
 wait "$WORK_PID" || { cat "$DEMO/workload.log"; exit 1; }
 grep -E "^(number of transactions actually processed|tps)" "$DEMO/workload.log" || true
@@ -91,10 +116,24 @@ F sql "WITH users AS (FROM mirror.users), accounts AS (FROM mirror.accounts), tr
 for t in users accounts transfers; do run -c "$DEMO/frazil.yaml" verify "$t"; done
 run -c "$DEMO/frazil.yaml" table files mirror.accounts --format csv | cut -d, -f1 | sort | uniq -c
 
-step "SQL models: raw -> parsed -> Data Vault, the prototype's dbt project and frazil's own (examples/bank/models)"
+step "SQL models: raw -> parsed -> Data Vault, kept fresh by frazil run's orchestrator (examples/bank/models)"
 MODELS=examples/bank/models
 run -c "$DEMO/frazil.yaml" models list --project "$MODELS" --select path:models/parsed --select path:data_vault
-run -c "$DEMO/frazil.yaml" models build --project "$MODELS"
+wait_fresh
+run -c "$DEMO/frazil.yaml" assets
+echo "-- freshness: a change at the source, timed until its Data Vault satellite row is queryable"
+PROBE="demo-probe-$RANDOM"
+$PSQL -d "$CONNINFO" -c "UPDATE users SET name = '$PROBE' WHERE id = (SELECT id FROM users ORDER BY id LIMIT 1)"
+T0=$(date +%s.%N)
+for _ in $(seq 1 300); do
+  [[ $(F sql "SELECT count(*) FROM data_vault.s_users WHERE name = '$PROBE'" --format csv | tail -n 1) == 1 ]] && break
+  sleep 0.1
+done
+echo "PostgreSQL commit -> data_vault.s_users row: $(python3 -c "import time; print(f'{time.time() - $T0:.1f}')") s (the prototype: 30-90 s)"
+echo "-- the prototype's seven models are manual (automatic: false): run them on demand"
+run -c "$DEMO/frazil.yaml" materialize proto_parsed_users proto_parsed_accounts proto_h_users proto_h_accounts \
+  proto_l_users_accounts proto_s_users proto_s_accounts
+run -c "$DEMO/frazil.yaml" models test --project "$MODELS"
 
 step "More changes at the source, then the models again: incremental, each model one commit"
 examples/bank/workload.sh "$CONNINFO" --rate "$RATE" --duration 5 --clients 2 >"$DEMO/workload2.log" 2>&1
@@ -104,7 +143,8 @@ for _ in $(seq 1 100); do
   [[ $CONFIRMED == t ]] && break
   sleep 0.2
 done
-run -c "$DEMO/frazil.yaml" models run --project "$MODELS"
+wait_fresh  # no `models run`: the orchestrator already ran what changed
+run -c "$DEMO/frazil.yaml" runs list --limit 5
 echo "-- the Data Vault: hubs, links, satellites (hashdiff: a record only for a real change)"
 F sql "SELECT 'h_users' AS t, count(*) AS n FROM data_vault.h_users UNION ALL SELECT 'h_accounts', count(*) FROM data_vault.h_accounts
        UNION ALL SELECT 'l_users_accounts', count(*) FROM data_vault.l_users_accounts
@@ -114,6 +154,18 @@ F sql "SELECT (SELECT sum(balance) FROM data_vault.s_accounts_eff WHERE __is_cur
               (SELECT sum(balance) FROM mirror.accounts) AS mirror_total"
 run -c "$DEMO/frazil.yaml" models test --project "$MODELS" --select path:data_vault
 run -c "$DEMO/frazil.yaml" models docs --project "$MODELS" --output "$DEMO/lineage.html"
+
+step "Maintenance while CDC and the models keep committing: compaction, snapshot expiry, orphan files"
+echo "-- the same jobs run on their schedules (every minute here); run two of them now:"
+BEFORE=$(F table files raw_data.accounts --format csv | tail -n +2 | wc -l)
+run -c "$DEMO/frazil.yaml" materialize --job compact_raw_parsed
+run -c "$DEMO/frazil.yaml" materialize --job expire_raw_parsed
+echo "-- raw_data.accounts: $BEFORE data files before compaction, $(F table files raw_data.accounts --format csv | tail -n +2 | wc -l) after"
+run -c "$DEMO/frazil.yaml" runs list --limit 6
+echo "-- the orchestrator's Prometheus metrics (http://127.0.0.1:$HTTP_PORT/metrics):"
+curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep -E '^frazil_asset_(stale_seconds|runs_total)\{asset="data_vault\.(h_users|s_accounts)"' || true
+echo "-- and the mirrors still equal the source:"
+for t in users accounts transfers; do run -c "$DEMO/frazil.yaml" verify "$t"; done
 
 step "Stop frazil (SIGTERM: it finishes the in-flight commit and confirms it to PostgreSQL)"
 kill -TERM "$FRAZIL_PID"; wait "$FRAZIL_PID"; FRAZIL_PID=""

@@ -543,9 +543,13 @@ Status Orchestrator::EvaluateSensors(int64_t now, bool queue_runs) {
     if (a.kind != AssetKind::kModel || inflight.count(a.key)) continue;
     if (!chosen.count(a.key)) {
       if (!a.policy.automatic || missing_sources.count(a.key)) continue;
-      bool reads_chosen = false;
-      for (const auto& d : a.deps) reads_chosen = reads_chosen || chosen.count(d);
-      if (!reads_chosen) continue;
+      bool reads_chosen = false, waits = false;
+      for (const auto& d : a.deps) {
+        reads_chosen = reads_chosen || chosen.count(d);
+        // Another input is stale or being written outside this run: it runs after that one.
+        waits = waits || (!chosen.count(d) && (blocked.count(d) || inflight.count(d)));
+      }
+      if (!reads_chosen || waits) continue;
       chosen.insert(a.key);
     }
     selection.push_back(a.key);

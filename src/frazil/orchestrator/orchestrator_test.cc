@@ -475,6 +475,26 @@ TEST_F(OrchestratorTest, ChainRunsOnceInOrderAndDoesNotRetrigger) {
   for (const auto& s : orch_->Assets()) EXPECT_FALSE(s.stale) << s.key;
 }
 
+// Found by make demo: raw.t appeared a moment after raw.a, so m.pa ran while m.pt (the other
+// input of m.h) had never run; m.h was pulled in as m.pa's downstream and failed.
+TEST_F(OrchestratorTest, DownstreamWithAnotherStaleInputIsNotPulledIntoTheRun) {
+  Make({Source("raw.a"), Source("raw.t"), Model("m.pa", {"raw.a"}), Model("m.pt", {"raw.t"}),
+        Model("m.h", {"m.pa", "m.pt"})},
+       Inline());
+  observer_.Set("raw.a", "1");
+  Tick();
+  TickFor(600);
+  ASSERT_EQ(executor_.count(), 1u);
+  EXPECT_EQ(executor_.calls()[0].assets, (Strings{"m.pa"}));
+  observer_.Set("raw.t", "1");
+  Tick();
+  TickFor(600);
+  ASSERT_EQ(executor_.count(), 2u);
+  EXPECT_EQ(executor_.calls()[1].assets, (Strings{"m.pt", "m.h"}));
+  TickFor(5000);
+  EXPECT_EQ(executor_.count(), 2u);
+}
+
 TEST_F(OrchestratorTest, ModelWaitsForItsStaleUpstreamModelAndRunsWithIt) {
   // raw.x -> m.a (slow debounce) -> m.b <- raw.y (fast debounce)
   Make({Source("raw.x"), Source("raw.y"), Model("m.a", {"raw.x"}, Policy(2000, 10000)),
