@@ -6,7 +6,7 @@
 #include <concepts>
 #include <cstddef>
 #include <functional>
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>

@@ -635,7 +635,7 @@ struct HttpServer::Impl {
   }
 
   void FinishResponse(Connection& c, TimePoint now) {
-    LogAccess(c, now);
+    LogAccess(c);
     if (c.close_after || stop_seen) {
       if (c.peer_eof) {
         Close(c);
@@ -682,14 +682,16 @@ struct HttpServer::Impl {
     }
   }
 
-  void LogAccess(const Connection& c, TimePoint now) {
+  void LogAccess(const Connection& c) {
     if (!options.access_log) return;
     HttpAccessLogEntry e;
     e.method = c.method;
     e.path = c.path;
     e.status = c.status;
+    // Not the loop iteration's `now`: that is often the one the request was read in.
     e.duration_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(now - c.request_start).count();
+        std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - c.request_start)
+            .count();
     e.request_body_bytes = c.request_body;
     e.response_body_bytes = c.response_body;
     e.remote_address = c.remote;
