@@ -9,6 +9,7 @@
 #include "frazil/cdc/pg_types.h"
 #include "frazil/cdc/pipeline.h"
 #include "frazil/cdc/source_admin.h"
+#include "frazil/server/http_server.h"
 #include "frazil/server/metrics_server.h"
 
 namespace frazil::app {
@@ -68,8 +69,7 @@ std::string CdcStatusPath(const Warehouse& w) {
   return w.local_root() + "/.frazil/cdc-" + w.config().source.slot + ".json";
 }
 
-Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& until, std::function<void()> on_commit,
-              std::function<std::string()> extra_metrics) {
+Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& until, CdcExtras extras) {
   FRZ_RETURN_IF_ERROR(RequireConninfo(w));
   cdc::CdcOptions options = OptionsFrom(w);
   if (until == "now") {
@@ -103,17 +103,21 @@ Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& un
   ctx.mirror.rewrite_ratio = src.mirror_rewrite_ratio;
   ctx.mirror.target_file_bytes = src.mirror_target_file_mb << 20;
   ctx.mirror.index_dir = w.local_root() + "/.frazil/mirror";
-  ctx.on_commit = std::move(on_commit);
+  ctx.on_commit = std::move(extras.on_commit);
   cdc::Pipeline pipeline(ctx, options);
-  std::unique_ptr<server::MetricsServer> metrics;
+  std::unique_ptr<server::HttpServer> http;
   if (!w.config().metrics_listen.empty()) {
-    FRZ_ASSIGN_OR_RETURN(metrics, server::MetricsServer::Start(w.config().metrics_listen,
-                                                               [&pipeline, extra_metrics] {
-                                                                 return pipeline.MetricsText() +
-                                                                        (extra_metrics ? extra_metrics() : "");
-                                                               }));
-    Log(LogLevel::kInfo, "serving Prometheus metrics",
-        {{"url", "http://" + w.config().metrics_listen + "/metrics"}, {"port", std::to_string(metrics->port())}});
+    server::Router router;
+    FRZ_RETURN_IF_ERROR(server::AddMetricsRoute(router, [&pipeline, more = extras.metrics] {
+      return pipeline.MetricsText() + (more ? more() : "");
+    }));
+    if (extras.routes) {
+      FRZ_RETURN_IF_ERROR(extras.routes(router));
+    }
+    FRZ_ASSIGN_OR_RETURN(http, server::HttpServer::Start(w.config().metrics_listen, std::move(router)));
+    Log(LogLevel::kInfo, "serving HTTP",
+        {{"metrics", "http://" + w.config().metrics_listen + "/metrics"}, {"port", std::to_string(http->port())},
+         {"api", extras.routes ? "/api/..." : "none"}});
   }
   return pipeline.Run(stop);
 }

@@ -9,6 +9,7 @@
 
 #include "frazil/app/warehouse.h"
 #include "frazil/base/result.h"
+#include "frazil/server/http.h"
 
 namespace frazil::app {
 
@@ -17,10 +18,14 @@ namespace frazil::app {
 // every setup/streaming error of cdc::Pipeline::Run.
 // `until`: "" (run until stopped), "now" (the server's WAL position at start) or an LSN:
 // stop once everything up to it is committed.
-// `on_commit` (optional) is called after each committed batch; `extra_metrics` (optional)
-// adds to the /metrics text.
-Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& until = "",
-              std::function<void()> on_commit = nullptr, std::function<std::string()> extra_metrics = nullptr);
+// What `frazil run` adds beside CDC (the orchestrator): a hook after each committed batch,
+// more /metrics text, and more routes on the HTTP server of http.listen.
+struct CdcExtras {
+  std::function<void()> on_commit;
+  std::function<std::string()> metrics;
+  std::function<Status(server::Router&)> routes;
+};
+Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& until = "", CdcExtras extras = {});
 
 // One row per raw table: table, source, rows, committed LSN, lag (bytes, seconds),
 // rows/s over the last minute, state. Reads the catalog, the status file `frazil run`

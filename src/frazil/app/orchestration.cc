@@ -70,7 +70,7 @@ std::string Param(const Job& job, const std::string& key, const std::string& fal
 Result<std::optional<int64_t>> SizeParam(const Job& job, const std::string& key) {
   std::string v = Param(job, key);
   if (v.empty()) return std::optional<int64_t>();
-  FRZ_ASSIGN_OR_RETURN(int64_t n, ParseByteSize(v, key));
+  FRZ_ASSIGN_OR_RETURN(int64_t n, ParseByteSize(v));
   return std::optional<int64_t>(n);
 }
 
@@ -258,6 +258,37 @@ Status WarehouseExecutor::Materialize(const Job& job, RunContext& ctx) {
     o.select.push_back(it->second);
   }
   if (o.select.empty()) return MakeError(ErrorKind::kInvalidArgument, "nothing to materialize");
+  // View models are not assets (they have no table), but something must define them, as
+  // `frazil models run` does: a run also (re)defines every view that reads one of its models
+  // (directly or through other views and ephemerals), and every view not defined yet. Cheap
+  // (a plan, no rows), and edits to a view's SQL take effect with its inputs' next run.
+  std::set<std::string> selected_tables(job.assets.begin(), job.assets.end());
+  FRZ_ASSIGN_OR_RETURN(auto adapter, WarehouseAdapter::Make(w_));
+  std::set<std::string> defined;
+  if (auto views = adapter->store().ListViews()) {
+    for (const auto& v : *views) defined.insert(v.id.ToString());
+  }
+  std::set<std::string> view_keys;
+  {
+    const auto& nodes = compiler.nodes();
+    std::function<bool(const std::string&)> reads_selected = [&](const std::string& key) {
+      for (const auto& d : nodes.at(key).depends_on) {
+        const auto& dn = nodes.at(d);
+        bool folded = dn.kind == transform::NodeKind::kModel &&
+                      (dn.config.materialized == "view" || dn.config.materialized == "ephemeral");
+        if (folded ? reads_selected(d) : selected_tables.count(dn.table.ToString()) > 0) return true;
+      }
+      return false;
+    };
+    for (const auto& key : compiler.order()) {
+      const auto& n = nodes.at(key);
+      if (n.kind != transform::NodeKind::kModel || n.config.materialized != "view") continue;
+      if (!defined.count(n.table.ToString()) || reads_selected(key)) {
+        o.select.push_back(n.name);
+        view_keys.insert(n.table.ToString());
+      }
+    }
+  }
   o.run_id = "run-" + std::to_string(ctx.run().id);
   o.cancel = &ctx.cancel_flag();
   o.progress = [&](const transform::NodeResult& r, size_t i, size_t total, bool done) {
@@ -267,7 +298,6 @@ Status WarehouseExecutor::Materialize(const Job& job, RunContext& ctx) {
                 std::to_string(r.rows) + " rows in, " + std::to_string(r.rows_deleted) + " out, " +
                 std::to_string(r.seconds).substr(0, 5) + " s)" + (r.message.empty() ? "" : ": " + r.message));
   };
-  FRZ_ASSIGN_OR_RETURN(auto adapter, WarehouseAdapter::Make(w_));
   (void)adapter->store().BeginRun(o.run_id, "orchestrator " + ctx.run().trigger, w_.clock().NowMillis());
   FRZ_ASSIGN_OR_RETURN(auto report, transform::RunModels(compiler, *adapter, o));
   if (BoolParam(job, "test") && report.ok()) {
@@ -280,6 +310,14 @@ Status WarehouseExecutor::Materialize(const Job& job, RunContext& ctx) {
     (void)adapter->store().AddResult(o.run_id, r);
     if (r.kind != "model") {
       if (r.status == "fail" || r.status == "error") ++errors;
+      continue;
+    }
+    if (view_keys.count(r.relation)) {
+      // Not an asset of the run: a failure fails the run (and is logged), nothing else.
+      if (r.status != "success" && r.message != "canceled") {
+        ctx.Log(LogLevel::kError, "view " + r.relation + " failed: " + r.message);
+        ++errors;
+      }
       continue;
     }
     if (r.status == "success") {

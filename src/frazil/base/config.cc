@@ -393,29 +393,6 @@ Result<int64_t> ParseDurationMs(const std::string& text, const std::string& what
   return static_cast<int64_t>(v * scale + 0.5);
 }
 
-Result<int64_t> ParseByteSize(const std::string& text, const std::string& what) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (...) {
-    used = 0;
-  }
-  std::string unit = used ? text.substr(used) : "";
-  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
-  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  double scale = -1;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "K" || unit == "KB" || unit == "KIB") scale = 1024.0;
-  else if (unit == "M" || unit == "MB" || unit == "MIB") scale = 1024.0 * 1024;
-  else if (unit == "G" || unit == "GB" || unit == "GIB") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "T" || unit == "TB" || unit == "TIB") scale = 1024.0 * 1024 * 1024 * 1024;
-  if (used == 0 || scale < 0 || v < 0 || v * scale > 9.2e18) {
-    return MakeError(ErrorKind::kInvalidArgument, what + ": expected a size like 128MB, 64KiB or 1GB, got '" + text + "'");
-  }
-  return static_cast<int64_t>(v * scale);
-}
-
 std::string Config::CatalogPath() const {
   if (!catalog_uri.empty()) {
     std::string p = catalog_uri;

@@ -107,10 +107,6 @@ struct Config {
 // Errors: InvalidArgument naming `what`.
 Result<int64_t> ParseDurationMs(const std::string& text, const std::string& what);
 
-// "128MB", "64 MiB", "1GB", "512KB", "1000B" or plain bytes -> bytes (KB/MB/GB are 1024-based
-// like KiB/MiB/GiB). Errors: InvalidArgument naming `what`.
-Result<int64_t> ParseByteSize(const std::string& text, const std::string& what);
-
 // Reads `path` (empty: ./frazil.yaml if it exists, else defaults), then applies
 // environment overrides from `env` (normally the process environment).
 // Errors: InvalidArgument naming the file, key and line for a malformed file or value; an

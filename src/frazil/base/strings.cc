@@ -1,6 +1,9 @@
 #include "frazil/base/strings.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 
 namespace frazil {
 
@@ -51,6 +54,33 @@ std::vector<std::string> SplitList(std::string_view v) {
   }
   flush();
   return out;
+}
+
+Result<int64_t> ParseByteSize(std::string_view text) {
+  auto bad = [&] {
+    return MakeError(ErrorKind::kInvalidArgument, "cannot read '" + std::string(text) +
+                                                      "' as a size: use a positive number with an optional unit "
+                                                      "B, KB, MB, GB, TB (or KiB, MiB, GiB, TiB), e.g. 128MB or 1.5GiB");
+  };
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  std::string number(text.substr(0, i));
+  if (number.empty() || number == "." || std::count(number.begin(), number.end(), '.') > 1) return bad();
+  std::string unit;
+  for (char c : text.substr(i)) {
+    if (c != ' ') unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  int shift = 0;
+  if (unit.empty() || unit == "b") shift = 0;
+  else if (unit == "kb" || unit == "kib" || unit == "k") shift = 10;
+  else if (unit == "mb" || unit == "mib" || unit == "m") shift = 20;
+  else if (unit == "gb" || unit == "gib" || unit == "g") shift = 30;
+  else if (unit == "tb" || unit == "tib" || unit == "t") shift = 40;
+  else return bad();
+  double value = std::strtod(number.c_str(), nullptr);
+  double bytes = value * static_cast<double>(int64_t{1} << shift);
+  if (!(bytes >= 1) || bytes > 9.0e18) return bad();
+  return static_cast<int64_t>(bytes);
 }
 
 }  // namespace frazil

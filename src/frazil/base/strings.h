@@ -1,9 +1,12 @@
 // Small string helpers shared across modules.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "frazil/base/result.h"
 
 namespace frazil {
 
@@ -15,5 +18,11 @@ std::string AsciiLower(std::string_view s);
 
 // "a, b,c" -> {"a", "b", "c"} (blanks around items dropped, empty items skipped).
 std::vector<std::string> SplitList(std::string_view v);
+
+// Parses a size in bytes: a number (a fraction allowed: `1.5GB`) with an optional unit
+// B, KB, MB, GB, TB or KiB, MiB, GiB, TiB (case-insensitive; KB and KiB both mean 1024
+// bytes, as Trino's data sizes do), spaces between allowed. A bare number is bytes.
+// Errors: InvalidArgument with the accepted forms, also for zero or negative sizes.
+Result<int64_t> ParseByteSize(std::string_view text);
 
 }  // namespace frazil

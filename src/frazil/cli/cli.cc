@@ -14,6 +14,7 @@
 
 #include "frazil/app/cdc.h"
 #include "frazil/app/orchestration.h"
+#include "frazil/app/orchestrator_api.h"
 #include "frazil/app/sql_session.h"
 #include "frazil/app/table_ops.h"
 #include "frazil/app/verify.h"
@@ -395,9 +396,13 @@ int Main(int argc, char** argv) {
            {"schedules", std::to_string(orch->orchestrator->schedules().size())}});
     }
     auto* o = orch ? orch->orchestrator.get() : nullptr;
-    auto s = app::RunCdc(
-        **w, StopFlag(), run_until, o ? std::function<void()>([o] { o->Wake(); }) : nullptr,
-        o ? std::function<std::string()>([o] { return o->MetricsText(); }) : nullptr);
+    app::CdcExtras extras;
+    if (o) {
+      extras.on_commit = [o] { o->Wake(); };
+      extras.metrics = [o] { return o->MetricsText(); };
+      extras.routes = [o](server::Router& r) { return app::AddOrchestratorRoutes(r, *o); };
+    }
+    auto s = app::RunCdc(**w, StopFlag(), run_until, std::move(extras));
     if (o) o->Stop();
     rc = s ? 0 : Fail(s.error());
   });

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "frazil/base/strings.h"
 #include "frazil/cli/commands.h"
 #include "frazil/cli/output.h"
 #include "frazil/maintenance/compact.h"
@@ -190,12 +191,12 @@ int CompactCommand(app::Warehouse& w, const MaintainArgs& a) {
   opts.rewrite_all = a.all;
   opts.delete_file_threshold = a.delete_file_threshold;
   if (!a.target_file_size.empty()) {
-    auto size = maintenance::ParseByteSize(a.target_file_size);
+    auto size = ParseByteSize(a.target_file_size);
     if (!size) return Fail(size.error());
     opts.target_file_size_bytes = *size;
   }
   if (!a.file_size_threshold.empty()) {
-    auto size = maintenance::ParseByteSize(a.file_size_threshold);
+    auto size = ParseByteSize(a.file_size_threshold);
     if (!size) return Fail(size.error());
     opts.file_size_threshold_bytes = *size;
   }
@@ -278,7 +279,7 @@ int RewriteManifestsCommand(app::Warehouse& w, const MaintainArgs& a) {
   opts.dry_run = a.dry_run;
   opts.force = a.force;
   if (!a.target_manifest_size.empty()) {
-    auto size = maintenance::ParseByteSize(a.target_manifest_size);
+    auto size = ParseByteSize(a.target_manifest_size);
     if (!size) return Fail(size.error());
     opts.target_manifest_size_bytes = *size;
   }

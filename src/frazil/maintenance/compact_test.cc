@@ -364,24 +364,6 @@ TEST_F(PartitionedTest, CompactGroupsPerPartition) {
   EXPECT_EQ(Sql("SELECT id, ts, name, cat FROM ns.p ORDER BY ALL"), before);
 }
 
-TEST(ParseByteSizeTest, Forms) {
-  EXPECT_EQ(*ParseByteSize("100"), 100);
-  EXPECT_EQ(*ParseByteSize("100B"), 100);
-  EXPECT_EQ(*ParseByteSize("128MB"), 128LL << 20);
-  EXPECT_EQ(*ParseByteSize("128 MiB"), 128LL << 20);
-  EXPECT_EQ(*ParseByteSize("1gb"), 1LL << 30);
-  EXPECT_EQ(*ParseByteSize("1.5GiB"), 3LL << 29);
-  EXPECT_EQ(*ParseByteSize("64KB"), 64LL << 10);
-  EXPECT_EQ(*ParseByteSize("2TiB"), 2LL << 40);
-  for (const char* bad : {"", "MB", "0", "0MB", "1.2.3MB", "-5MB", "12XB", "1e9"}) {
-    auto r = ParseByteSize(bad);
-    EXPECT_FALSE(r) << bad;
-    if (!r) {
-      EXPECT_EQ(r.error().kind, ErrorKind::kInvalidArgument);
-    }
-  }
-}
-
 TEST(CarriedSummaryTest, OnlyFrazilKeys) {
   iceberg::Snapshot s;
   s.summary = {{"operation", "append"}, {"frazil.lsn", "0/1"}, {"frazil.maintenance", "compact"}, {"x", "y"}};

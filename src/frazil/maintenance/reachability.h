@@ -58,10 +58,5 @@ std::set<int64_t> AllSnapshotIds(const iceberg::TableMetadata& metadata);
 // milliseconds (13+ digits). Errors: InvalidArgument with the accepted forms.
 Result<int64_t> ParseCutoff(std::string_view text, int64_t now_ms);
 
-// Parses a size in bytes: a number (a fraction allowed: `1.5GB`) with an optional unit
-// B, KB, MB, GB, TB or KiB, MiB, GiB, TiB (case-insensitive; KB and KiB both mean 1024
-// bytes, as Trino's data sizes do), spaces between allowed. A bare number is bytes.
-// Errors: InvalidArgument with the accepted forms, also for zero or negative sizes.
-Result<int64_t> ParseByteSize(std::string_view text);
 
 }  // namespace frazil::maintenance
