@@ -505,10 +505,21 @@ Result<std::unique_ptr<Orchestration>> MakeOrchestration(Warehouse& w, const Clo
         return MakeError(ErrorKind::kInvalidArgument, "job " + j.name + ": no model matches " + j.assets.front());
       }
     } else {
-      // Table patterns, expanded when the job runs (tables come and go).
+      // Table patterns: expanded again when the job runs (tables come and go); the tables
+      // known now are the run's assets, so it never runs beside a run writing one of them
+      // (a run without assets would wait for every other run).
       std::string tables;
       for (const auto& p : j.assets) tables += (tables.empty() ? "" : ",") + p;
+      if (tables.empty() && j.task != "cleanup") tables = "*";  // every table
       if (!tables.empty()) job.params["tables"] = tables;
+      for (const auto& a : graph.assets()) {
+        for (const auto& p : j.assets.empty() && j.task != "cleanup" ? std::vector<std::string>{"*"} : j.assets) {
+          if (Matches(p, a.key)) {
+            job.assets.push_back(a.key);
+            break;
+          }
+        }
+      }
     }
     jobs.push_back(std::move(job));
   }
