@@ -156,11 +156,12 @@ run -c "$DEMO/frazil.yaml" models test --project "$MODELS" --select path:data_va
 run -c "$DEMO/frazil.yaml" models docs --project "$MODELS" --output "$DEMO/lineage.html"
 
 step "Maintenance while CDC and the models keep committing: compaction, snapshot expiry, orphan files"
-echo "-- the same jobs run on their schedules (every minute here); run two of them now:"
-BEFORE=$(F table files raw_data.accounts --format csv | tail -n +2 | wc -l)
-run -c "$DEMO/frazil.yaml" materialize --job compact_raw_parsed
+echo "-- the jobs of examples/bank/orchestrator.yaml run on their schedules (every minute here):"
+run -c "$DEMO/frazil.yaml" runs list --job compact_raw_parsed --limit 3
+LAST=$(F runs list --job compact_raw_parsed --status succeeded --format json | grep -o '"id": [0-9]*' | head -n 1 | grep -o '[0-9]*' || true)
+[[ -n $LAST ]] && run -c "$DEMO/frazil.yaml" runs logs "$LAST"
+echo "-- and on demand, while CDC and the models keep committing:"
 run -c "$DEMO/frazil.yaml" materialize --job expire_raw_parsed
-echo "-- raw_data.accounts: $BEFORE data files before compaction, $(F table files raw_data.accounts --format csv | tail -n +2 | wc -l) after"
 run -c "$DEMO/frazil.yaml" runs list --limit 6
 echo "-- the orchestrator's Prometheus metrics (http://127.0.0.1:$HTTP_PORT/metrics):"
 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep -E '^frazil_asset_(stale_seconds|runs_total)\{asset="data_vault\.(h_users|s_accounts)"' || true
