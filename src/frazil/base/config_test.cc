@@ -37,6 +37,68 @@ TEST(ConfigTest, UnknownKeyNamesFileAndLine) {
   std::filesystem::remove(f);
 }
 
+TEST(ConfigTest, OrchestratorSectionWithJobsSchedulesAndPolicies) {
+  std::string f = WriteTemp(
+      "orchestrator:\n"
+      "  debounce: 200ms\n"
+      "  max_delay: 2s\n"
+      "  max_concurrent_runs: 3\n"
+      "  assets:\n"
+      "    - {match: \"vault.*\", debounce: 1m, automatic: false}\n"
+      "  jobs:\n"
+      "    - name: compact_raw\n"
+      "      task: compact\n"
+      "      tables: [\"raw.*\", parsed.x]\n"
+      "      params: {file_size_threshold: 128MB}\n"
+      "      timeout: 10m\n"
+      "  schedules:\n"
+      "    - {name: nightly, cron: \"0 2 * * *\", time_zone: Europe/Berlin, job: compact_raw}\n");
+  auto c = LoadConfig(f, {{"FRAZIL_ORCHESTRATOR_MAX_DELAY", "5s"}});
+  ASSERT_TRUE(c) << c.error().ToString();
+  const auto& o = c->orchestrator;
+  EXPECT_EQ(o.debounce_ms, 200);
+  EXPECT_EQ(o.max_delay_ms, 5000);  // the environment wins
+  EXPECT_EQ(o.max_concurrent_runs, 3);
+  ASSERT_EQ(o.assets.size(), 1u);
+  EXPECT_EQ(o.assets[0].match, "vault.*");
+  EXPECT_EQ(o.assets[0].debounce_ms, 60000);
+  EXPECT_EQ(o.assets[0].automatic, 0);
+  EXPECT_EQ(o.assets[0].max_delay_ms, -1);
+  ASSERT_EQ(o.jobs.size(), 1u);
+  EXPECT_EQ(o.jobs[0].task, "compact");
+  EXPECT_EQ(o.jobs[0].assets, (std::vector<std::string>{"raw.*", "parsed.x"}));
+  EXPECT_EQ(o.jobs[0].params.at("file_size_threshold"), "128MB");
+  EXPECT_EQ(o.jobs[0].timeout_ms, 600000);
+  ASSERT_EQ(o.schedules.size(), 1u);
+  EXPECT_EQ(o.schedules[0].time_zone, "Europe/Berlin");
+  EXPECT_EQ(o.schedules[0].job, "compact_raw");
+  std::filesystem::remove(f);
+
+  for (const char* bad : {"orchestrator:\n  jobs:\n    - {name: x}\n",
+                          "orchestrator:\n  jobs:\n    - {name: x, task: compact, tabels: [a]}\n",
+                          "orchestrator:\n  schedules:\n    - {name: s, job: x}\n",
+                          "orchestrator:\n  assets:\n    - {debounce: 1s}\n",
+                          "orchestrator:\n  debounce: soon\n",
+                          "orchestrator:\n  jobs: compact\n"}) {
+    std::string g = WriteTemp(bad);
+    auto r = LoadConfig(g, {});
+    EXPECT_FALSE(r) << bad;
+    if (!r) {
+      EXPECT_NE(r.error().message.find(g), std::string::npos) << r.error().message;  // names the file
+    }
+    std::filesystem::remove(g);
+  }
+}
+
+TEST(ConfigTest, Durations) {
+  EXPECT_EQ(*ParseDurationMs("500ms", "x"), 500);
+  EXPECT_EQ(*ParseDurationMs("2s", "x"), 2000);
+  EXPECT_EQ(*ParseDurationMs("1.5m", "x"), 90000);
+  EXPECT_EQ(*ParseDurationMs("7d", "x"), 7LL * 86400000);
+  EXPECT_EQ(*ParseDurationMs("250", "x"), 250);
+  for (const char* bad : {"", "s", "-1s", "3 weeks", "1y"}) EXPECT_FALSE(ParseDurationMs(bad, "x")) << bad;
+}
+
 TEST(ConfigTest, BadValues) {
   EXPECT_FALSE(LoadConfig("", {{"FRAZIL_WRITE_TARGET_FILE_SIZE", "big"}}));
   EXPECT_FALSE(LoadConfig("", {{"FRAZIL_LOG_FORMAT", "xml"}}));

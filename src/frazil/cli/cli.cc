@@ -362,7 +362,10 @@ int Main(int argc, char** argv) {
       "  source:\n"
       "    conninfo: postgresql://frazil@db.example:5432/bank\n"
       "    tables: [public.users, public.accounts]\n\n"
-      "Restarting resumes exactly where the last commit ended; nothing is lost or duplicated.");
+      "Restarting resumes exactly where the last commit ended; nothing is lost or duplicated.\n\n"
+      "With models.project (or orchestrator.schedules) configured, the orchestrator runs here too: each model\n"
+      "runs when the tables it reads change (debounced), jobs run on their cron schedules, and the run history\n"
+      "is in `frazil runs` (docs/orchestrator.md). http.listen: 127.0.0.1:9187 serves /metrics and /api/....");
   std::string run_conninfo;
   run->add_option("--source", run_conninfo, "PostgreSQL conninfo or URL (overrides source.conninfo)");
   std::string run_until;
