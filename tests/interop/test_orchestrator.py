@@ -144,3 +144,128 @@ def test_bank_pipeline_runs_itself(frazil_bin, pg, tmp_path, banks):
     # A sensor run says why it ran and what each model did.
     log = b.logs(later[-1]["id"])
     assert "upstream changed for:" in log and "success" in log and "succeeded in" in log, log
+
+
+# =======================================================================================
+# 2. Maintenance jobs while changes stream in
+# =======================================================================================
+
+
+def _maintenance_jobs(b: O.Bank) -> list[dict]:
+    models = [f"{b.raw_ns}.*", f"{b.parsed_ns}.*", f"{b.vault_ns}.*"]
+    every = models + [f"{b.mirror_ns}.*"]
+    return [
+        {"name": "compact_all", "task": "compact", "tables": models},
+        {"name": "expire_all", "task": "expire-snapshots", "tables": every, "params": {"older_than": "0s", "retain_last": 2}},
+        {"name": "orphans_all", "task": "remove-orphans", "tables": every, "params": {"older_than": "0s"}},
+        {"name": "manifests_all", "task": "rewrite-manifests", "tables": every},
+        {"name": "stats_all", "task": "drop-stats", "tables": every},
+    ]
+
+
+def _counts(b: O.Bank, ident: str, duck, spark) -> dict[str, int]:
+    loc = R.catalog_pointer(b.warehouse, ident)
+    assert loc, f"{ident} is not in the catalog"
+    return {
+        "frazil": int(b.cdc.sql_json(f"SELECT count(*) AS n FROM {ident}")[0]["n"]),
+        "pyiceberg": MS.read_pyiceberg(b.warehouse, ident).num_rows,
+        "duckdb": duck.execute(f"SELECT count(*) FROM iceberg_scan('{loc}')").fetchone()[0],
+        "spark": spark.sql(f"SELECT count(*) AS n FROM frazil.{ident}").collect()[0]["n"],
+    }
+
+
+def test_maintenance_under_ingestion(frazil_bin, pg, shared_wh, tmp_path, banks, duck, spark):
+    t_start = _now_us()
+    b = _bank(banks, frazil_bin, pg, "orch_maint", shared_wh, tmp_path, mirror=True, audit=True,
+              orchestrator={**FAST, "assets": [{"match": "orch_maint_proto.*", "automatic": False}]})
+    b.write_config({**b.orchestrator, "jobs": _maintenance_jobs(b),
+                    "schedules": [{"name": "nightly_compact", "cron": "30 2 * * *", "time_zone": "Europe/Berlin", "job": "compact_all"}]})
+    snapshot_ids = b.source_ids()  # the initial copy's rows
+    _start_and_settle(b)
+
+    seen: dict[str, set[int]] = collections.defaultdict(set)  # every snapshot id ever current-era, per table
+
+    def note_snapshots() -> None:
+        for t in b.raw_tables() + b.parsed_tables() + b.vault_tables() + b.mirror_tables():
+            seen[t] |= {s["snapshot-id"] for s in _snapshots(b.warehouse, t)}
+
+    # Orphans: stray files as a crashed writer leaves them, two hours old, and fresh ones
+    # (which a commit in flight could own: inside the job's safety window, kept).
+    old_strays, new_strays = [], []
+    for t in b.raw_tables() + b.vault_tables()[:2]:
+        loc = Path(R.local_path(C.table_metadata(b.warehouse, t)["location"]))
+        for sub, name in (("data", "00000-0-stray.parquet"), ("metadata", "stray-snap.avro")):
+            for lst, age in ((old_strays, 7200), (new_strays, 0)):
+                p = loc / sub / f"{'old' if age else 'new'}-{name}"
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_bytes(b"PAR1 stray")
+                os.utime(p, (time.time() - age, time.time() - age))
+                lst.append(p)
+
+    w = b.workload(SEED + 1, seconds=14)
+    compacted: dict[str, tuple[int, int]] = {}  # raw table -> (files deleted, files added) of a compaction
+    logs = collections.defaultdict(str)
+    rounds = 0
+    while w.is_alive() or rounds < 2:
+        rounds += 1
+        note_snapshots()
+        for job in ("compact_all", "expire_all", "orphans_all", "manifests_all"):
+            run = b.materialize_job(job)
+            logs[job] += b.logs(run["id"])
+        res = b.cdc.cli("maintain", "compact", f"{b.raw_ns}.transfers", "--format", "json")
+        assert json.loads(res.stdout) is not None
+        for t in b.raw_tables():
+            for s in _snapshots(b.warehouse, t):
+                summ = s["summary"]
+                if summ.get("operation") == "replace" and int(summ.get("deleted-data-files", 0)) > int(summ.get("added-data-files", 0)):
+                    compacted[t] = (int(summ["deleted-data-files"]), int(summ["added-data-files"]))
+        b.cdc.check_alive()
+    w.finish()
+    print(f"{rounds} maintenance rounds during the workload ({w.transactions} transactions, {w.pgbench_runs} pgbench bursts)")
+    b.wait_caught_up()
+    b.wait_fresh(90)
+    note_snapshots()
+
+    # Maintenance once more with nothing streaming: it must not make any model run again
+    # (compactions and manifest rewrites are "replace" snapshots, not new data).
+    runs_before = b.runs()
+    for job in ("compact_all", "manifests_all", "expire_all", "orphans_all", "stats_all"):
+        b.materialize_job(job)
+    good, why = b.fresh_state()
+    assert good, f"after maintenance on a quiet warehouse: {why}"
+    new_runs = [r for r in b.runs() if r["id"] > max(x["id"] for x in runs_before) and r["job"] == "materialize"]
+    assert not new_runs, f"maintenance made models run: {new_runs}"
+
+    # The maintenance did something.
+    assert compacted, f"no compaction of a raw table rewrote files into fewer; compact_all logs:\n{logs['compact_all'][-3000:]}"
+    expired = {t: seen[t] - {s["snapshot-id"] for s in _snapshots(b.warehouse, t)} for t in seen}
+    assert all(expired[t] for t in b.raw_tables()), f"raw tables with no snapshot expired: {[t for t in b.raw_tables() if not expired[t]]}"
+    assert "expired" in logs["expire_all"] and "manifest(s) ->" in logs["manifests_all"], (logs["expire_all"][-2000:], logs["manifests_all"][-2000:])
+    for t in b.raw_tables():
+        assert len(_snapshots(b.warehouse, t)) < len(seen[t]), t
+    assert not [p for p in old_strays if p.exists()], f"old orphan files left: {[p for p in old_strays if p.exists()]}"
+    assert all(p.exists() for p in new_strays), f"files inside the safety window deleted: {[p for p in new_strays if not p.exists()]}"
+    assert "removed" in logs["orphans_all"] and "safety window" in logs["orphans_all"], logs["orphans_all"][-2000:]
+
+    # Every mirror equals its source.
+    for t in b.mirror_tables():
+        res = b.cdc.cli("verify", t, "--format", "json", check=False, timeout=180)
+        assert res.returncode == 0, f"frazil verify {t} exited {res.returncode}:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+    # The raw changelog holds exactly the source's changes (the audit trail), once each.
+    problems = O.raw_vs_audit(b, snapshot_ids)
+    # The models still equal the independent computation.
+    problems += O.model_problems(b, "after maintenance under ingestion", min_inserted_us=t_start)
+    assert not problems, "\n  ".join(["after maintenance:"] + problems)
+
+    # Every peer reads every table alike.
+    differ = {}
+    for t in b.raw_tables() + b.parsed_tables() + b.vault_tables() + b.mirror_tables():
+        c = _counts(b, t, duck, spark)
+        if len(set(c.values())) != 1:
+            differ[t] = c
+    assert not differ, f"row counts differ between readers: {differ}"
+
+    runs = b.runs()
+    failed = [r for r in runs if r["status"] != "succeeded"]
+    print(f"{len(runs)} runs, not succeeded: {[(r['id'], r['job'], r['status'], r['error'][:200]) for r in failed]}")
+    assert not failed, f"runs that did not succeed: {failed}"

@@ -368,12 +368,17 @@ Status WarehouseExecutor::Maintain(const Job& job, RunContext& ctx) {
     if (ctx.cancelled()) return MakeError(ErrorKind::kInternal, "canceled");
     const std::string key = id.ToString();
     Status s = Ok();
-    if (task == "compact") {
+    if (task == "compact" || task == "rewrite-manifests") {
+      // Both commit a new snapshot. `frazil run` applies changes to a mirror table on top of
+      // the snapshot it last committed and stops when another writer moved it ("changed by
+      // another writer ... restart frazil"); it keeps its mirrors compact itself.
       auto loaded = w_.catalog().LoadTable(id);
       if (loaded && loaded->metadata.properties.count(cdc::kMirrorOfProperty)) {
         ctx.Log(LogLevel::kInfo, key + ": skipped (a mirror table: frazil run keeps it compact as it applies changes)");
         continue;
       }
+    }
+    if (task == "compact") {
       maintenance::CompactOptions o;
       auto target = SizeParam(job, "target_file_size");
       auto threshold = SizeParam(job, "file_size_threshold");
@@ -414,8 +419,25 @@ Status WarehouseExecutor::Maintain(const Job& job, RunContext& ctx) {
       }
     } else if (task == "remove-orphans") {
       maintenance::OrphanOptions o;
+      const int64_t now = w_.clock().NowMillis();
       if (!Param(job, "older_than").empty()) {
-        FRZ_ASSIGN_OR_RETURN(o.older_than_ms, maintenance::ParseCutoff(Param(job, "older_than"), w_.clock().NowMillis()));
+        FRZ_ASSIGN_OR_RETURN(o.older_than_ms, maintenance::ParseCutoff(Param(job, "older_than"), now));
+      }
+      // A file of a commit still in flight (CDC, a model, a compaction: data, manifests and
+      // metadata written, the catalog swap not done yet) is referenced by nothing, and only
+      // the age window protects it (docs/maintenance.md). Jobs run while `frazil run` writes,
+      // so a short `older_than` would delete such files and the commit would then publish a
+      // table with missing files. The window never goes below `safety_window` (default 1h;
+      // `0s` only where nothing writes the tables).
+      FRZ_ASSIGN_OR_RETURN(int64_t safety, ParseDurationMs(Param(job, "safety_window", "1h"), "safety_window"));
+      if (o.older_than_ms && *o.older_than_ms > now - safety) {
+        if (key == tables.front().ToString()) {
+          ctx.Log(LogLevel::kWarn, "older_than " + Param(job, "older_than") + " is inside the safety window for files of commits in flight; "
+                                   "keeping files younger than " + Param(job, "safety_window", "1h") + " (param safety_window)");
+        }
+        o.older_than_ms = now - safety;
+      } else if (!o.older_than_ms && safety > 7 * 86400000LL) {
+        o.older_than_ms = now - safety;
       }
       auto r = maintenance::RemoveOrphanFiles(w_.catalog(), w_.io(), w_.clock(), id, o);
       if (r) {
