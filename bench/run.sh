@@ -7,6 +7,11 @@
 #   5. mirror tables (bench/mirror.py): pgbench catch-up with mirrors vs raw only vs pg_recvlogical; read cost,
 #      storage and key index of a mirror after 10 M updates vs the same rows written fresh
 #   6. SQL models (bench/models.py): an incremental run over 1 M new rows vs the same SQL in DuckDB and vs dbt-duckdb
+#   7. freshness (bench/freshness.py): bank workload, PostgreSQL commit -> row in data_vault.s_users through
+#      `frazil run` + orchestrator (debounce 500ms and 200ms) vs the goal (< 5 s) and the prototype (30-90 s)
+#   8. compaction (bench/compaction.py): 10,000 small files, `frazil maintain compact` vs DuckDB COPY of the same
+#      files; queries (frazil sql, DuckDB iceberg_scan) before/after; rewrite-manifests and planning
+#   9. orchestrator overhead (bench/orchestrator.py): idle CPU with/without it, per-run cost, sensor latency
 # Wall time, CPU-seconds (user+sys) and peak RSS from GNU time. BENCH_ROWS overrides 10 M.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,5 +92,11 @@ echo
 FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/mirror.py"
 echo
 FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/models.py"
+echo
+FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/freshness.py"
+echo
+FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/compaction.py"
+echo
+FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/orchestrator.py"
 } 2>&1 | tee "$OUT"
 echo "results saved to $OUT"
