@@ -269,3 +269,59 @@ def test_maintenance_under_ingestion(frazil_bin, pg, shared_wh, tmp_path, banks,
     failed = [r for r in runs if r["status"] != "succeeded"]
     print(f"{len(runs)} runs, not succeeded: {[(r['id'], r['job'], r['status'], r['error'][:200]) for r in failed]}")
     assert not failed, f"runs that did not succeed: {failed}"
+
+
+# =======================================================================================
+# 3. SIGKILL of `frazil run` during a model run
+# =======================================================================================
+
+
+def _kill_during_model_run(b: O.Bank, timeout: float = 60) -> list[dict]:
+    """Waits for a model run in progress, SIGKILLs `frazil run` (its whole process group) and
+    reaps it; returns the runs the store still has as running (max_concurrent_runs: 2)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        running = [r for r in b.runs("--status", "running") if r["job"] == "materialize"]
+        if running:
+            break
+        b.cdc.check_alive()
+        assert time.monotonic() < deadline, f"no model run in progress within {timeout} s\n{b.cdc.describe()}"
+        time.sleep(0.05)
+    os.killpg(b.cdc.proc.pid, signal.SIGKILL)
+    b.cdc.proc.wait(timeout=30)  # reaped: its pid is gone, so the next start knows the owner died
+    left = b.runs("--status", "running")
+    assert running[0]["id"] in {r["id"] for r in left}, f"the killed run {running[0]['id']} is not left running: {left}"
+    return left
+
+
+def test_crash_during_model_run(frazil_bin, pg, tmp_path, banks):
+    t_start = _now_us()
+    b = _bank(banks, frazil_bin, pg, "orch_crash", tmp_path / "wh", tmp_path, mirror=False, users=60,
+              orchestrator={**FAST, "assets": [{"match": "orch_crash_proto.*", "automatic": False}]})
+    _start_and_settle(b)
+    killed = []
+    w = b.workload(SEED + 2, seconds=12)
+    for _ in range(2):
+        runs = _kill_during_model_run(b)
+        killed += runs
+        b.cdc.start()  # resumes CDC; Recover() marks the runs interrupted and retries them at once
+        for run in runs:
+            def retried():
+                rec = b.run_record(run["id"])
+                retries = [r for r in b.runs() if r["retry_of"] == run["id"]]
+                return rec["status"] == "interrupted" and retries and all(r["status"] == "succeeded" for r in retries) and (rec, retries)
+
+            rec, retries = C.wait_for(retried, 60, f"run {run['id']} interrupted and its retry succeeded", b.cdc)
+            assert "interrupted" in rec["error"] and rec["finished_ms"] > 0, rec
+            assert len(retries) == 1 and retries[0]["trigger"] == "retry" and retries[0]["attempt"] == run["attempt"] + 1, retries
+            assert set(retries[0]["assets"]) <= set(run["assets"]) and retries[0]["assets"], (run, retries)
+            assert "interrupted" in b.logs(run["id"]), b.logs(run["id"])
+    w.finish()
+    b.wait_caught_up()
+    b.wait_fresh(90)
+    problems = O.model_problems(b, "after two SIGKILLs during model runs", min_inserted_us=t_start)
+    assert not problems, "models vs the independent computation:\n  " + "\n  ".join(problems)
+    runs = b.runs()
+    statuses = collections.Counter(r["status"] for r in runs)
+    other = [(r, b.logs(r["id"])) for r in runs if r["status"] not in ("succeeded", "interrupted")]
+    assert statuses["interrupted"] == len(killed) and not other, f"{statuses}: {other}"

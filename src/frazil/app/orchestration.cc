@@ -271,19 +271,33 @@ Status WarehouseExecutor::Materialize(const Job& job, RunContext& ctx) {
   std::set<std::string> view_keys;
   {
     const auto& nodes = compiler.nodes();
-    std::function<bool(const std::string&)> reads_selected = [&](const std::string& key) {
-      for (const auto& d : nodes.at(key).depends_on) {
-        const auto& dn = nodes.at(d);
-        bool folded = dn.kind == transform::NodeKind::kModel &&
-                      (dn.config.materialized == "view" || dn.config.materialized == "ephemeral");
-        if (folded ? reads_selected(d) : selected_tables.count(dn.table.ToString()) > 0) return true;
-      }
-      return false;
-    };
+    // The tables a node reads, through views and ephemerals.
+    std::function<void(const std::string&, std::set<catalog::TableIdentifier>&)> inputs =
+        [&](const std::string& key, std::set<catalog::TableIdentifier>& out) {
+          for (const auto& d : nodes.at(key).depends_on) {
+            const auto& dn = nodes.at(d);
+            bool folded = dn.kind == transform::NodeKind::kModel &&
+                          (dn.config.materialized == "view" || dn.config.materialized == "ephemeral");
+            if (folded) {
+              inputs(d, out);
+            } else {
+              out.insert(dn.table);
+            }
+          }
+        };
     for (const auto& key : compiler.order()) {
       const auto& n = nodes.at(key);
       if (n.kind != transform::NodeKind::kModel || n.config.materialized != "view") continue;
-      if (!defined.count(n.table.ToString()) || reads_selected(key)) {
+      std::set<catalog::TableIdentifier> in;
+      inputs(key, in);
+      bool reads_selected = false, ready = true;
+      for (const auto& t : in) {
+        bool selected = selected_tables.count(t.ToString()) > 0;
+        reads_selected = reads_selected || selected;
+        // A view over a table that does not exist yet cannot be defined (nor read).
+        ready = ready && (selected || w_.catalog().LoadTable(t).has_value());
+      }
+      if (ready && (reads_selected || !defined.count(n.table.ToString()))) {
         o.select.push_back(n.name);
         view_keys.insert(n.table.ToString());
       }
