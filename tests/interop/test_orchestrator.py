@@ -325,3 +325,97 @@ def test_crash_during_model_run(frazil_bin, pg, tmp_path, banks):
     statuses = collections.Counter(r["status"] for r in runs)
     other = [(r, b.logs(r["id"])) for r in runs if r["status"] not in ("succeeded", "interrupted")]
     assert statuses["interrupted"] == len(killed) and not other, f"{statuses}: {other}"
+
+
+# =======================================================================================
+# 4. Cancel, logs, refusals
+# =======================================================================================
+
+SLOW_SQL = """{{{{ config(materialized='table', schema='{ns}') }}}}
+-- A model that takes seconds (a run to cancel while it is in progress).
+SELECT count(*) AS n FROM range(250000000) t(i) WHERE hash(i) % 7 = 0
+"""
+
+
+def _wait_status(b: O.Bank, run_id: int, statuses: set[str], timeout: float = 60) -> dict:
+    return C.wait_for(lambda: (lambda r: r if r["status"] in statuses else None)(b.run_record(run_id)), timeout,
+                      f"run {run_id} to be {statuses}", b.cdc, interval=0.1)
+
+
+def test_cancel_logs_and_errors(frazil_bin, pg, tmp_path, banks):
+    slow_ns = "orch_cancel_slow"
+    b = _bank(banks, frazil_bin, pg, "orch_cancel", tmp_path / "wh", tmp_path, mirror=False, users=20,
+              extra_models={"models/slow/slow_a.sql": SLOW_SQL.format(ns=slow_ns), "models/slow/slow_b.sql": SLOW_SQL.format(ns=slow_ns)},
+              orchestrator={**FAST, "max_concurrent_runs": 1,
+                            "assets": [{"match": "orch_cancel_proto.*", "automatic": False}, {"match": f"{slow_ns}.*", "automatic": False}],
+                            "jobs": [{"name": "compact_raw", "task": "compact", "tables": ["orch_cancel_raw.*"]}]})
+    _start_and_settle(b)
+    assets = {a["asset"]: a for a in b.assets()}
+    assert assets[f"{slow_ns}.slow_a"]["kind"] == "model" and assets[f"{slow_ns}.slow_a"]["runs"] == 0, assets.get(f"{slow_ns}.slow_a")
+
+    # A running run: `frazil run` picks up the queued run; cancel it while slow_a computes.
+    res = b.cdc.cli("materialize", "slow_a", "slow_b", "--no-wait")
+    slow = int(res.stdout.strip())
+    _wait_status(b, slow, {"running"})
+    # A queued run behind it (one run at a time): cancelled before it starts.
+    queued = int(b.cdc.cli("materialize", "--job", "compact_raw", "--no-wait").stdout.strip())
+    assert b.run_record(queued)["status"] == "queued"
+    b.cdc.cli("runs", "cancel", str(queued))
+    b.cdc.cli("runs", "cancel", str(slow))
+    rq = _wait_status(b, queued, {"canceled", "succeeded", "failed"})
+    assert rq["status"] == "canceled" and rq["started_ms"] == 0, rq
+    rs = _wait_status(b, slow, {"canceled", "succeeded", "failed"})
+    assert rs["status"] == "canceled", rs
+    assert f"{slow_ns}.slow_b" not in rs["succeeded"], f"the model after the cancel ran: {rs}"
+    assert R.catalog_pointer(b.warehouse, f"{slow_ns}.slow_b") is None, "slow_b was written after the cancel"
+    log = b.logs(slow)
+    assert "started (manual, attempt 1)" in log and "canceled" in log, log
+    assert "canceled before it started" in b.logs(queued), b.logs(queued)
+    assert not [r for r in b.runs() if r["retry_of"] in (slow, queued)], "a cancelled run was retried"
+
+    # Cancelling a finished run, or no run, is refused.
+    err = b.cdc.cli("runs", "cancel", str(slow), check=False)
+    assert err.returncode != 0 and "already finished" in err.stderr, err
+    err = b.cdc.cli("runs", "cancel", "999999", check=False)
+    assert err.returncode != 0 and "999999" in err.stderr, err
+
+    # A sensor run's log: why it ran, each model's outcome, the end.
+    sensor = [r for r in b.runs() if r["trigger"] == "sensor" and r["status"] == "succeeded"][0]
+    log = b.logs(sensor["id"])
+    for m in sensor["assets"]:
+        assert re.search(rf"\d+/\d+ success {re.escape(m)} ", log), f"no line for {m} in the log of run {sensor['id']}:\n{log}"
+    assert log.splitlines()[-1].split(" ", 3)[3].startswith("succeeded in"), log
+
+    # Only models can be materialized.
+    for args, want in (([f"{b.raw_ns}.users"], ["only models can be materialized", f"{b.raw_ns}.users"]),
+                       (["nosuch.table"], ["unknown asset", "nosuch.table"]),
+                       (["--job", "nosuchjob"], ["unknown job", "nosuchjob"])):
+        err = b.cdc.cli("materialize", *args, check=False)
+        assert err.returncode != 0 and all(w in err.stderr for w in want), (args, err)
+    # The manual models still never ran by themselves.
+    assert all(R.catalog_pointer(b.warehouse, m) is None for m in b.proto_models())
+
+
+@pytest.mark.parametrize("orch,want", [
+    ({"jobs": [{"name": "j", "task": "vacuum"}]}, ["job j", "unknown task 'vacuum'"]),
+    ({"jobs": [{"name": "j", "task": "compact"}], "schedules": [{"name": "s", "cron": "61 * * * *", "job": "j"}]}, ["schedule s", "61"]),
+    ({"jobs": [{"name": "j", "task": "compact"}], "schedules": [{"name": "s", "cron": "0 2 * * *", "time_zone": "Mars/Olympus", "job": "j"}]},
+     ["schedule s", "Mars/Olympus"]),
+    ({"schedules": [{"name": "s", "cron": "0 2 * * *", "job": "nosuchjob"}]}, ["schedule s", "unknown job 'nosuchjob'"]),
+    ({"jobs": [{"name": "j", "task": "compact", "tabels": "x.*"}]}, ["unknown key 'tabels'"]),
+    # (A list value is reported as "must be a single value" rather than as an unknown key.)
+    ({"jobs": [{"name": "j", "task": "compact", "tabels": ["x.*"]}]}, ["tabels"]),
+    ({"debounce": "soon"}, ["orchestrator.debounce", "soon"]),
+], ids=["unknown-task", "bad-cron", "unknown-time-zone", "unknown-job", "unknown-key", "unknown-key-list", "bad-duration"])
+def test_bad_orchestrator_config(frazil_bin, tmp_path, orch, want):
+    """`frazil run` refuses the configuration before it touches the source (which is
+    unreachable here: getting that far would be a different error)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "frazil.yaml").write_text(json.dumps({"models": {"project": str(O.BANK / "models")}, "orchestrator": orch}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAZIL_")}
+    env.update(TZ="UTC", FRAZIL_WAREHOUSE=str(tmp_path / "wh"), FRAZIL_SOURCE_CONNINFO="host=/nonexistent port=1 user=nobody dbname=nothing",
+               FRAZIL_SOURCE_SLOT="fzo_bad", FRAZIL_SOURCE_PUBLICATION="fzo_bad_pub")
+    p = subprocess.run([str(frazil_bin), "run"], cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0, f"frazil run accepted {orch}:\n{p.stderr[-2000:]}"
+    assert all(w in p.stderr for w in want), f"frazil run's message does not name the problem {want}:\n{p.stderr[-2000:]}"
