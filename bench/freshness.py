@@ -343,6 +343,11 @@ def report(res, exact):
         print(f"  sensor runs during the probes: {len(runs)} ({len(runs) / res['span'] * 60:.0f}/min), "
               f"duration median {statistics.median(d):.2f} s, max {max(d):.2f} s; queued->started median "
               f"{statistics.median(wait):.2f} s")
+        if len(d) >= 6:
+            h = len(d) // 2
+            by_start = [x for _, x in sorted(zip((r["started_ms"] for r in runs), d))]
+            print(f"    run duration, first half of the phase vs second half: median {statistics.median(by_start[:h]):.2f} s "
+                  f"vs {statistics.median(by_start[h:]):.2f} s")
         bad = [r for r in runs if r["status"] != "succeeded"]
         if bad:
             kinds = {}
@@ -371,6 +376,8 @@ def main():
     ap.add_argument("--interval", type=float)
     ap.add_argument("--rate", type=int)
     ap.add_argument("--users", type=int)
+    ap.add_argument("--debounces", default="500ms,200ms",
+                    help="debounce of each phase, in order (max_delay 3s); default 500ms,200ms")
     ap.add_argument("--keep", action="store_true", help="keep the work directory and cluster (printed)")
     o = ap.parse_args()
     q = o.quick
@@ -393,22 +400,32 @@ def main():
         print(f"bank: {o.users:,} users, {2 * o.users:,} accounts, {7 * o.users:,} transfers; workload "
               f"examples/bank/workload.sh --rate {o.rate} --clients 4 (transfers 70%, renames 10%, new users 8%, ...); "
               f"a probe every {o.interval} s")
-        total = 2 * (o.probes * o.interval + 40) + 120
+        total = len(o.debounces.split(",")) * (o.probes * o.interval + 40) + 120
         load = subprocess.Popen([os.path.join(BANK, "workload.sh"), pg.conninfo, "--rate", str(o.rate),
                                  "--duration", str(int(total)), "--clients", "4"],
                                 stdout=open(os.path.join(work, "workload.out"), "w"), stderr=subprocess.STDOUT,
                                 env=dict(os.environ, PG_BIN=PGBIN))
         results = []
-        for name, debounce, max_delay in (("default", "500ms", "3s"), ("d200", "200ms", "3s")):
-            results.append(phase(pg, work, o, name, debounce, max_delay))
+        for debounce in o.debounces.split(","):
+            results.append(phase(pg, work, o, "d" + debounce, debounce, "3s"))
         markers = [m for r in results for m, _ in r["probes"]]
         exact = exact_times(results[0]["wh"], markers)
         meds = [report(r, exact) for r in results]
         print(f"\n(first start: initial copy of the bank + first materialization of every model took "
               f"{results[0]['settle']:.1f} s; prototype for comparison: Flink checkpoints every 60 s, then a "
               f"30 s sensor poll and the dbt run: ~30-90 s)")
-        if all(meds):
-            print(f"debounce 200ms vs 500ms: median {meds[1]:.2f} s vs {meds[0]:.2f} s ({meds[0] / meds[1]:.2f}x)")
+        if len(meds) == 2 and all(meds):
+            print(f"debounce {results[1]['debounce']} vs {results[0]['debounce']}: median {meds[1]:.2f} s vs "
+                  f"{meds[0]:.2f} s ({meds[0] / meds[1]:.2f}x; the phases run in this order on one warehouse, so the "
+                  f"second also has the first's history: swap them with --debounces to check)")
+        # Model tables after both phases: merges (hubs, links) add position-delete files every run.
+        cfg = os.path.join(work, f"frazil-d{o.debounces.split(',')[-1]}.yaml")
+        for t in ("data_vault.h_users", "data_vault.l_users_accounts", "data_vault.s_users", "raw_data.users"):
+            r = subprocess.run([FRAZIL, "-c", cfg, "table", "show", t], capture_output=True, text=True)
+            snaps = subprocess.run([FRAZIL, "-c", cfg, "table", "snapshots", t, "--format", "json"], capture_output=True,
+                                   text=True).stdout.count("\n")
+            m = [l.split(":", 1)[1].strip() for l in r.stdout.splitlines() if l.startswith("rows:")]
+            print(f"{t:<28} {snaps:5d} snapshots; {m[0] if m else '?'}")
         print(f"load average at the end: {busy()}")
     finally:
         for p in PROCS:
