@@ -89,6 +89,7 @@ Result<KeyDeletes> DeleteByKeys(Warehouse& w, engine::Connection& con, const cat
 }  // namespace
 
 Result<RowWriteResult> WriteRows(Warehouse& w, engine::Connection& con, const RowWrite& write) {
+  FRZ_ASSIGN_OR_RETURN(auto lease, w.catalog().AcquireWriteLease(false));  // our files stay ours until the commit ends
   const auto& id = write.id;
   FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
   const auto* snap = table.metadata.current_snapshot();

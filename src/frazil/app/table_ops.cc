@@ -163,6 +163,7 @@ Result<std::vector<iceberg::DataFile>> WriteQueryFiles(Warehouse& w, engine::Con
 
 Result<WriteResult> AppendQuery(Warehouse& w, const catalog::TableIdentifier& id, const std::string& select_sql,
                                 bool overwrite, ProgressFn progress) {
+  FRZ_ASSIGN_OR_RETURN(auto lease, w.catalog().AcquireWriteLease(false));  // our files stay ours until the commit ends
   FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
   const iceberg::Schema* schema = table.metadata.current_schema();
   const iceberg::PartitionSpec* spec = table.metadata.default_spec();
@@ -214,6 +215,7 @@ Result<std::string> TableScanSql(Warehouse& w, const catalog::LoadedTable& table
 }
 
 Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id, const std::string& predicate) {
+  FRZ_ASSIGN_OR_RETURN(auto lease, w.catalog().AcquireWriteLease(false));  // our files stay ours until the commit ends
   FRZ_ASSIGN_OR_RETURN(auto table, w.catalog().LoadTable(id));
   const auto* snap = table.metadata.current_snapshot();
   if (snap == nullptr) return WriteResult{};

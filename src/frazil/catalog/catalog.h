@@ -72,9 +72,27 @@ inline constexpr const char* kNamespaceLocationProperty = "location";
 // Contract shared by every implementation. All identifiers passed in are normalized
 // (validated and lowercased) by the implementation; callers may pass any case.
 // Thread-safety: implementations are safe to call from several threads.
+// Held by a writer from before it writes its first file (data, delete, manifest, metadata)
+// until its commit has ended and, on failure, its files are deleted. Orphan-file removal
+// takes the lease exclusively while it lists a table's files and reads what its metadata
+// references, so a file of a commit still in flight is never taken for an orphan, whatever
+// the safety window (docs/maintenance.md). Released by destruction.
+class WriteLease {
+ public:
+  virtual ~WriteLease() = default;
+};
+
 class Catalog {
  public:
   virtual ~Catalog() = default;
+
+  // A shared (writers) or exclusive (orphan removal) lease over the catalog's tables, across
+  // threads and processes; blocks until granted. nullptr when the implementation has no
+  // shared storage to coordinate on (in-memory). Errors: IOError.
+  virtual Result<std::unique_ptr<WriteLease>> AcquireWriteLease(bool exclusive) {
+    (void)exclusive;
+    return std::unique_ptr<WriteLease>();
+  }
 
   // The catalog's name (the `catalog_name` column of the SQL layout).
   virtual const std::string& name() const = 0;

@@ -52,6 +52,9 @@ class FaultInjectingCatalog final : public Catalog {
     return inner_->CreateTable(id, schema, spec, order, location, properties);
   }
   Result<LoadedTable> LoadTable(const TableIdentifier& id) override { return inner_->LoadTable(id); }
+  Result<std::unique_ptr<WriteLease>> AcquireWriteLease(bool exclusive) override {
+    return inner_->AcquireWriteLease(exclusive);
+  }
   Result<bool> TableExists(const TableIdentifier& id) override { return inner_->TableExists(id); }
   Result<LoadedTable> CommitTable(const TableIdentifier& id,
                                   const std::vector<iceberg::TableRequirement>& requirements,

@@ -1,5 +1,11 @@
 #include "frazil/catalog/sqlite_catalog.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -427,6 +433,38 @@ Result<std::vector<TableIdentifier>> SqliteCatalog::ListTables(const Namespace& 
   return out;
 }
 
+namespace {
+
+class FlockLease final : public WriteLease {
+ public:
+  explicit FlockLease(int fd) : fd_(fd) {}
+  ~FlockLease() override {
+    flock(fd_, LOCK_UN);
+    close(fd_);
+  }
+  FlockLease(const FlockLease&) = delete;
+  FlockLease& operator=(const FlockLease&) = delete;
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<WriteLease>> SqliteCatalog::AcquireWriteLease(bool exclusive) {
+  if (options_.path.empty() || options_.path == ":memory:") return std::unique_ptr<WriteLease>();
+  const std::string path = options_.path + ".writers";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return MakeError(ErrorKind::kIOError, "opening the writers' lock " + path + ": " + std::strerror(errno));
+  while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+    if (errno == EINTR) continue;
+    int err = errno;
+    close(fd);
+    return MakeError(ErrorKind::kIOError, "locking " + path + ": " + std::strerror(err));
+  }
+  return std::unique_ptr<WriteLease>(new FlockLease(fd));
+}
+
 Result<LoadedTable> SqliteCatalog::CreateTable(const TableIdentifier& id_in,
                                                const iceberg::Schema& schema,
                                                const iceberg::PartitionSpec& spec,
@@ -434,6 +472,7 @@ Result<LoadedTable> SqliteCatalog::CreateTable(const TableIdentifier& id_in,
                                                const std::optional<std::string>& location,
                                                const Properties& properties) {
   FRZ_ASSIGN_OR_RETURN(TableIdentifier id, TableIdentifier::Of(id_in.ns, id_in.name));
+  FRZ_ASSIGN_OR_RETURN(auto lease, AcquireWriteLease(false));  // the first metadata file
   std::string ns_text = NamespaceToString(id.ns);
   Properties props = properties;
   int format_version = 2;
@@ -574,6 +613,7 @@ Result<std::vector<SqliteCatalog::Prepared>> SqliteCatalog::PrepareCommits(
 
 Result<std::vector<LoadedTable>> SqliteCatalog::Commit(std::vector<TableCommit> commits) {
   if (commits.empty()) return std::vector<LoadedTable>();
+  FRZ_ASSIGN_OR_RETURN(auto lease, AcquireWriteLease(false));  // the new metadata files
   std::set<TableIdentifier> seen;
   for (TableCommit& commit : commits) {
     FRZ_ASSIGN_OR_RETURN(commit.id, TableIdentifier::Of(commit.id.ns, commit.id.name));

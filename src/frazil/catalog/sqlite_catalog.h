@@ -67,6 +67,8 @@ class SqliteCatalog final : public Catalog {
                                   const std::optional<std::string>& location,
                                   const Properties& properties) override;
   Result<LoadedTable> LoadTable(const TableIdentifier& id) override;
+  // flock(2) on "<path>.writers" (nullptr for ":memory:").
+  Result<std::unique_ptr<WriteLease>> AcquireWriteLease(bool exclusive) override;
   Result<bool> TableExists(const TableIdentifier& id) override;
   Result<LoadedTable> CommitTable(const TableIdentifier& id,
                                   const std::vector<iceberg::TableRequirement>& requirements,

@@ -588,6 +588,7 @@ Status Pipeline::StartFlush() {
 
 void Pipeline::RunFlush(FlushJob& job) {
   job.result = [&]() -> Status {
+    FRZ_ASSIGN_OR_RETURN(auto lease, ctx_.catalog->AcquireWriteLease(false));  // files until the commit
     for (auto& [table, staged] : job.staged) FRZ_RETURN_IF_ERROR(table->WriteTaken(*flush_con_, staged));
     job.staged.clear();  // frees the batch's memory before the commit
     KillPoint("cdc.after_parquet");

@@ -62,6 +62,9 @@ class Copier {
     Log(LogLevel::kInfo, "initial snapshot started",
         {{"tables", std::to_string(tables_.size())}, {"chunks", std::to_string(chunks_.size())},
          {"workers", std::to_string(options_.workers)}, {"lsn", FormatLsn(options_.consistent_point)}});
+    // Files written by the copy stay uncommitted until their table is done: no orphan
+    // removal may take them meanwhile.
+    FRZ_ASSIGN_OR_RETURN(auto lease, ctx_.catalog->AcquireWriteLease(false));
     std::vector<std::thread> workers;
     int n = std::max(1, std::min<int>(options_.workers, static_cast<int>(chunks_.size())));
     for (int w = 0; w < n; ++w) workers.emplace_back([this, w] { Work(w); });

@@ -290,6 +290,7 @@ Result<CompactResult> CompactTable(catalog::Catalog& catalog, io::FileIO& io, en
   if (options.file_size_threshold_bytes < 0 || (options.target_file_size_bytes && *options.target_file_size_bytes <= 0)) {
     return MakeError(ErrorKind::kInvalidArgument, "compact: sizes must be positive");
   }
+  FRZ_ASSIGN_OR_RETURN(auto lease, catalog.AcquireWriteLease(false));  // our files stay ours until the commit ends
   CompactResult result;
   result.dry_run = options.dry_run;
   FRZ_ASSIGN_OR_RETURN(engine::Connection con, engine::Connection::Open(db));

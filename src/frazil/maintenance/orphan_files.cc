@@ -53,6 +53,10 @@ Result<OrphanResult> RemoveOrphanFiles(catalog::Catalog& catalog, io::FileIO& io
                                                       "', too close to a root to scan for orphan files");
   }
 
+  // No commit is in flight while the files are listed and the references read (writers
+  // hold the lease from their first file to the end of their commit), so every listed file
+  // that is not referenced is an orphan; the lease is released before deleting.
+  FRZ_ASSIGN_OR_RETURN(auto lease, catalog.AcquireWriteLease(true));
   std::vector<io::FileInfo> listed;
   std::set<std::string> folders;
   for (const std::string& dir : {iceberg::DataDir(first.metadata), iceberg::MetadataDir(first.metadata)}) {
@@ -87,6 +91,7 @@ Result<OrphanResult> RemoveOrphanFiles(catalog::Catalog& catalog, io::FileIO& io
   FRZ_RETURN_IF_ERROR(AddReferenced(first, io, &referenced));
   FRZ_ASSIGN_OR_RETURN(catalog::LoadedTable second, catalog.LoadTable(id));
   FRZ_RETURN_IF_ERROR(AddReferenced(second, io, &referenced));
+  lease.reset();
 
   std::sort(listed.begin(), listed.end(),
             [](const io::FileInfo& a, const io::FileInfo& b) { return a.location < b.location; });

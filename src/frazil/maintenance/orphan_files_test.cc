@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "frazil/app/app_test_fixture.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/maintenance/expire_snapshots.h"
@@ -130,8 +132,12 @@ TEST_F(OrphanTest, AfterExpiryLeftoversAreOrphansAndMetadataLogIsKept) {
 
 TEST_F(OrphanTest, CommitDuringTheRunKeepsItsFiles) {
   OrphanOptions o{.older_than_ms = kFarFuture};
-  o.after_listing = [&] { Append(id_, "SELECT 200 AS id, 2 AS v, 'z' AS name"); };
+  // A writer arriving while orphan removal lists and reads references waits for the lease
+  // (so its files cannot be taken for orphans), then commits.
+  std::thread writer;
+  o.after_listing = [&] { writer = std::thread([&] { Append(id_, "SELECT 200 AS id, 2 AS v, 'z' AS name"); }); };
   auto r = Remove(o);
+  writer.join();
   ASSERT_TRUE(r) << r.error().ToString();
   EXPECT_TRUE(r->orphans.empty());
   for (const auto& f : Referenced()) EXPECT_TRUE(Exists(f)) << f;

@@ -200,6 +200,7 @@ Result<RewriteManifestsResult> RewriteManifests(catalog::Catalog& catalog, io::F
                                                 const RewriteManifestsOptions& options) {
   RewriteManifestsResult result;
   result.dry_run = options.dry_run;
+  FRZ_ASSIGN_OR_RETURN(auto lease, catalog.AcquireWriteLease(false));  // our files stay ours until the commit ends
   for (int attempt = 1;; ++attempt) {
     FRZ_ASSIGN_OR_RETURN(catalog::LoadedTable table, catalog.LoadTable(id));
     const iceberg::TableMetadata& m = table.metadata;
