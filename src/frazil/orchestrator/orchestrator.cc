@@ -405,9 +405,45 @@ Status Orchestrator::Observe() {
 }
 
 Result<bool> Orchestrator::RunNow(int64_t run_id) {
-  const int64_t now = clock_.NowMillis();
   FRZ_ASSIGN_OR_RETURN(auto r, store_.Get(run_id));
   if (r.status != RunStatus::kQueued) return false;
+  // As Dispatch does: never beside a run of another process (`frazil run`) writing one of
+  // its tables (a compaction committing under a model run makes the model's commit fail).
+  // Meanwhile that process may claim the run itself: then it is not ours to run.
+  for (bool logged = false;;) {
+    FRZ_ASSIGN_OR_RETURN(auto runs, store_.Active());
+    const int64_t t = clock_.NowMillis();
+    bool queued = false;
+    const RunRecord* blocker = nullptr;
+    for (const auto& other : runs) {
+      if (other.id == run_id) {
+        queued = other.status == RunStatus::kQueued;
+        continue;
+      }
+      if (other.status != RunStatus::kRunning || !Overlaps(other.assets, r.assets)) continue;
+      bool gone = OwnerIsGone(other.owner, options_.owner) || t - other.heartbeat_ms > options_.heartbeat_timeout_ms;
+      if (!gone && !blocker) blocker = &other;
+    }
+    if (!queued) return false;
+    if (auto self = std::find_if(runs.begin(), runs.end(), [&](const RunRecord& x) { return x.id == run_id; });
+        self != runs.end() && self->cancel_requested) {
+      RunRecord c = *self;
+      c.status = RunStatus::kCanceled;
+      c.finished_ms = t;
+      c.error = "canceled before it started";
+      FRZ_RETURN_IF_ERROR(store_.Update(c));
+      FRZ_RETURN_IF_ERROR(store_.AppendLog(c.id, t, LogLevel::kInfo, c.error));
+      return true;
+    }
+    if (!blocker) break;
+    if (!logged) {
+      Log(LogLevel::kInfo, "waiting for a run writing the same tables",
+          {{"run", std::to_string(run_id)}, {"blocking_run", std::to_string(blocker->id)}, {"owner", blocker->owner}});
+      logged = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const int64_t now = clock_.NowMillis();
   if (auto v = observer_.Versions()) {
     std::lock_guard lock(mu_);
     versions_ = std::move(*v);
@@ -440,7 +476,41 @@ Result<bool> Orchestrator::RunNow(int64_t run_id) {
     }
     active_[r.id] = active;
   }
+  // No Tick() runs in this process: keep the run's heartbeat fresh (or `frazil run` takes it
+  // for a dead process's run and retries it beside this one), and apply cancel requests
+  // (`frazil runs cancel`) and the job's timeout.
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  bool finished = false;
+  std::thread watcher([&] {
+    const int64_t every = std::max<int64_t>(50, std::min<int64_t>(1000, options_.heartbeat_timeout_ms / 4));
+    std::unique_lock wl(watch_mu);
+    while (!watch_cv.wait_for(wl, std::chrono::milliseconds(every), [&] { return finished; })) {
+      const int64_t t = clock_.NowMillis();
+      std::lock_guard lock(mu_);  // Finish() records the run's end under mu_
+      if (!active_.count(run_id)) break;
+      auto stored = store_.Get(run_id);
+      if (!stored) continue;
+      if (stored->cancel_requested && !active->cancel) {
+        active->cancel_as = RunStatus::kCanceled;
+        active->cancel = true;
+      }
+      if (active->run.timeout_ms > 0 && t - active->run.started_ms > active->run.timeout_ms && !active->cancel) {
+        active->cancel_as = RunStatus::kTimedOut;
+        active->cancel = true;
+      }
+      stored->heartbeat_ms = t;
+      active->run.heartbeat_ms = t;
+      (void)store_.Update(*stored);
+    }
+  });
   RunThread(active);
+  {
+    std::lock_guard wl(watch_mu);
+    finished = true;
+  }
+  watch_cv.notify_all();
+  watcher.join();
   Reap();
   return true;
 }
@@ -658,7 +728,10 @@ Status Orchestrator::Dispatch(int64_t now) {
         FRZ_RETURN_IF_ERROR(store_.Update(r));
         continue;
       }
-      FRZ_ASSIGN_OR_RETURN(bool claimed, store_.Claim(r.id, options_.owner, now));
+      // The start is now, not the tick's start: reading the versions took a while, and a run
+      // that finished meanwhile must not look as if it overlapped this one.
+      const int64_t started = std::max(now, clock_.NowMillis());
+      FRZ_ASSIGN_OR_RETURN(bool claimed, store_.Claim(r.id, options_.owner, started));
       if (!claimed) continue;  // another process took it
       job.assets = r.assets;
       for (const auto& [k, v] : r.params) job.params[k] = v;
@@ -666,12 +739,12 @@ Status Orchestrator::Dispatch(int64_t now) {
       active->run = r;
       active->run.status = RunStatus::kRunning;
       active->run.owner = options_.owner;
-      active->run.started_ms = now;
-      active->run.heartbeat_ms = now;
+      active->run.started_ms = started;
+      active->run.heartbeat_ms = started;
       active->job = std::move(job);
       active->start_versions = versions_;
       for (const auto& a : r.assets) {
-        if (graph_.Find(a) && graph_.Find(a)->kind == AssetKind::kModel) consumed_[a].last_start_ms = now;
+        if (graph_.Find(a) && graph_.Find(a)->kind == AssetKind::kModel) consumed_[a].last_start_ms = started;
       }
       active_[r.id] = active;
     }
