@@ -342,6 +342,37 @@ Status WarehouseExecutor::Materialize(const Job& job, RunContext& ctx) {
     }
   }
   (void)adapter->store().FinishRun(o.run_id, errors ? "error" : "success", w_.clock().NowMillis());
+  // Merges (hubs, links) add a position-delete file per data file they touch on every run:
+  // left alone, reads and later merges slow down run after run. Compact such a table here,
+  // in the run that holds it, once it has enough small files or delete files.
+  const auto& cfg = w_.config().orchestrator;
+  for (const auto& r : report.results) {
+    if (r.kind != "model" || r.status != "success" || r.materialized != "incremental" || ctx.cancelled()) continue;
+    if (cfg.compact_models_delete_files <= 0) break;
+    auto id = catalog::TableIdentifier::Parse(r.relation);
+    if (!id) continue;
+    auto table = w_.catalog().LoadTable(*id);
+    if (!table || !table->metadata.current_snapshot()) continue;
+    const auto& summary = table->metadata.current_snapshot()->summary;
+    auto total = [&](const char* key) -> int64_t {
+      auto it = summary.find(key);
+      try {
+        return it == summary.end() ? 0 : std::stoll(it->second);
+      } catch (const std::exception&) {
+        return 0;
+      }
+    };
+    const int64_t deletes = total("total-delete-files"), files = total("total-data-files");
+    if (deletes < cfg.compact_models_delete_files && files < cfg.compact_models_data_files) continue;
+    auto c = maintenance::CompactTable(w_.catalog(), w_.io(), w_.db(), w_.clock(), *id, {});
+    if (c) {
+      ctx.Log(LogLevel::kInfo, "compacted " + r.relation + ": " + std::to_string(files) + " data and " +
+                                   std::to_string(deletes) + " delete file(s) -> " + std::to_string(c->data_after.files) +
+                                   " and " + std::to_string(c->deletes_after.files));
+    } else {
+      ctx.Log(LogLevel::kWarn, "compacting " + r.relation + " failed (the model's result stands): " + c.error().message);
+    }
+  }
   if (ctx.cancelled()) return MakeError(ErrorKind::kInternal, "canceled");
   if (errors) return MakeError(ErrorKind::kInternal, std::to_string(errors) + " node(s) failed (see the run's log)");
   return Ok();
@@ -368,6 +399,10 @@ Status WarehouseExecutor::Maintain(const Job& job, RunContext& ctx) {
       if (ms < cutoff && std::filesystem::remove_all(it->path(), ec) > 0) ++removed;
     }
     ctx.Log(LogLevel::kInfo, "removed " + std::to_string(removed) + " stale temporary file(s) from " + tmp.string());
+    // Run history past orchestrator.run_retention.
+    FRZ_ASSIGN_OR_RETURN(auto store, orchestrator::SqliteRunStore::Open(orchestrator::SqliteRunStore::PathIn(w_.local_root())));
+    FRZ_ASSIGN_OR_RETURN(int64_t pruned, store->Prune(w_.clock().NowMillis() - w_.config().orchestrator.run_retention_ms));
+    ctx.Log(LogLevel::kInfo, "pruned " + std::to_string(pruned) + " finished run(s) older than the run retention");
     return Ok();
   }
   std::vector<std::string> patterns = job.assets;
@@ -437,22 +472,12 @@ Status WarehouseExecutor::Maintain(const Job& job, RunContext& ctx) {
       if (!Param(job, "older_than").empty()) {
         FRZ_ASSIGN_OR_RETURN(o.older_than_ms, maintenance::ParseCutoff(Param(job, "older_than"), now));
       }
-      // A file of a commit still in flight (CDC, a model, a compaction: data, manifests and
-      // metadata written, the catalog swap not done yet) is referenced by nothing, and only
-      // the age window protects it (docs/maintenance.md). Jobs run while `frazil run` writes,
-      // so a short `older_than` would delete such files and the commit would then publish a
-      // table with missing files. The window never goes below `safety_window` (default 1h;
-      // `0s` only where nothing writes the tables).
-      FRZ_ASSIGN_OR_RETURN(int64_t safety, ParseDurationMs(Param(job, "safety_window", "1h"), "safety_window"));
-      if (o.older_than_ms && *o.older_than_ms > now - safety) {
-        if (key == tables.front().ToString()) {
-          ctx.Log(LogLevel::kWarn, "older_than " + Param(job, "older_than") + " is inside the safety window for files of commits in flight; "
-                                   "keeping files younger than " + Param(job, "safety_window", "1h") + " (param safety_window)");
-        }
-        o.older_than_ms = now - safety;
-      } else if (!o.older_than_ms && safety > 7 * 86400000LL) {
-        o.older_than_ms = now - safety;
-      }
+      // frazil's own writers hold the catalog's write lease from their first file to the end
+      // of their commit, so their in-flight files are safe whatever the window. Writers
+      // frazil does not control (Spark, PyIceberg) are protected only by the window: the
+      // param safety_window (default 0s) sets a floor for jobs on tables they write.
+      FRZ_ASSIGN_OR_RETURN(int64_t safety, ParseDurationMs(Param(job, "safety_window", "0s"), "safety_window"));
+      if (safety > 0 && o.older_than_ms && *o.older_than_ms > now - safety) o.older_than_ms = now - safety;
       auto r = maintenance::RemoveOrphanFiles(w_.catalog(), w_.io(), w_.clock(), id, o);
       if (r) {
         if (!r->orphans.empty()) {

@@ -213,6 +213,14 @@ const std::vector<Key>& Keys() {
        [](Config& c, const std::string& v) -> Status {
          return SetDuration(v, &c.orchestrator.retry_backoff_ms, "orchestrator.retry_backoff", 0);
        }},
+      {"orchestrator.compact_models_delete_files", "FRAZIL_ORCHESTRATOR_COMPACT_MODELS_DELETE_FILES",
+       [](Config& c, const std::string& v) -> Status {
+         return SetCount(v, &c.orchestrator.compact_models_delete_files, "orchestrator.compact_models_delete_files", 0, 1000000);
+       }},
+      {"orchestrator.compact_models_data_files", "FRAZIL_ORCHESTRATOR_COMPACT_MODELS_DATA_FILES",
+       [](Config& c, const std::string& v) -> Status {
+         return SetCount(v, &c.orchestrator.compact_models_data_files, "orchestrator.compact_models_data_files", 1, 1000000);
+       }},
       {"orchestrator.run_retention", "FRAZIL_ORCHESTRATOR_RUN_RETENTION",
        [](Config& c, const std::string& v) -> Status {
          return SetDuration(v, &c.orchestrator.run_retention_ms, "orchestrator.run_retention", 0);

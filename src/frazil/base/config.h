@@ -69,6 +69,10 @@ struct Config {
     int max_attempts = 3;                  // of sensor runs and jobs that do not say
     int64_t retry_backoff_ms = 5000;
     int64_t run_retention_ms = 30LL * 24 * 3600 * 1000;  // finished runs older than this are pruned
+    // After an incremental model's run, compact its table when it has this many delete files
+    // or data files (0: never): merges add delete files every run (docs/orchestrator.md).
+    int compact_models_delete_files = 16;
+    int compact_models_data_files = 64;
     // Per-asset overrides: `match` is a table ("vault.h_users"), a namespace ("vault.*") or a
     // glob; later entries win. Unset fields (-1) keep the defaults.
     struct AssetPolicy {

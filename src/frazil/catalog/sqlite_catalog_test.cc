@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 
 #include "frazil/catalog/catalog_test_util.h"
@@ -206,6 +209,48 @@ TEST_F(SqliteCatalogTest, SecondCatalogNameIsIsolated) {
   ASSERT_TRUE(other);
   EXPECT_TRUE((*other)->ListNamespaces({})->empty());
   EXPECT_FALSE(*(*other)->TableExists(TableIdentifier{{"db"}, "t"}));
+}
+
+TEST_F(SqliteCatalogTest, WriteLeaseExclusiveWaitsForWritersAndBlocksCommits) {
+  auto shared1 = catalog_->AcquireWriteLease(false);
+  auto shared2 = catalog_->AcquireWriteLease(false);  // writers do not wait for each other
+  ASSERT_TRUE(shared1 && *shared1) << "a file-backed catalog has a lease";
+  ASSERT_TRUE(shared2 && *shared2);
+  std::atomic<bool> got{false};
+  std::thread orphans([&] {
+    auto ex = catalog_->AcquireWriteLease(true);
+    ASSERT_TRUE(ex) << ex.error().ToString();
+    got = true;
+    // While it is held, a commit (which writes a metadata file) waits.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto exists = catalog_->TableExists(TableIdentifier{{"ns"}, "t"});
+    ASSERT_TRUE(exists);
+    EXPECT_FALSE(*exists) << "a table was created while the exclusive lease was held";
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(got.load()) << "exclusive granted while writers hold the lease";
+  shared1->reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(got.load());
+  shared2->reset();
+  for (int i = 0; i < 200 && !got; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(got.load());
+  ASSERT_TRUE(catalog_->CreateNamespace({"ns"}, {}));
+  ASSERT_TRUE(Create(TableIdentifier{{"ns"}, "t"}));  // waits for the exclusive holder, then works
+  EXPECT_TRUE(*catalog_->TableExists(TableIdentifier{{"ns"}, "t"}));
+  orphans.join();
+}
+
+TEST(SqliteCatalogLeaseTest, InMemoryCatalogHasNoLease) {
+  SqliteCatalogOptions o;
+  o.path = ":memory:";
+  o.name = "c";
+  o.warehouse = "memory://wh";
+  auto c = SqliteCatalog::Make(o, io::NewMemoryFileIO());
+  ASSERT_TRUE(c) << c.error().ToString();
+  auto lease = (*c)->AcquireWriteLease(true);
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(*lease, nullptr);
 }
 
 TEST(SqliteCatalogLayoutTest, WorksOnAV0FileAndIgnoresViews) {

@@ -428,6 +428,7 @@ Status Pipeline::OnRelation(const RelationMsg& msg) {
   auto renames = pending_renames_.find(msg.relation_id);
   bool renamed = renames != pending_renames_.end() && !renames->second.empty();
   if (SameColumns(it->second->source(), next) && !renamed) return Ok();
+  FRZ_RETURN_IF_ERROR(HoldLease());
   FRZ_RETURN_IF_ERROR(it->second->UpdateSource(next, renamed ? renames->second : std::vector<std::pair<std::string, std::string>>{}));
   if (renamed) pending_renames_.erase(renames);
   return Ok();
@@ -522,6 +523,7 @@ Status Pipeline::OnStreamCommit(const StreamCommitMsg& msg) {
       if (msg.commit_lsn < t->resume_lsn()) {
         FRZ_RETURN_IF_ERROR(t->AbortStream(msg.xid, msg.xid));  // already committed before a restart
       } else {
+        FRZ_RETURN_IF_ERROR(HoldLease());
         FRZ_RETURN_IF_ERROR(t->CommitStream(msg.xid, msg.commit_lsn, PgTimeToUnixUs(msg.commit_time), it->second.aborted));
       }
     }
@@ -564,6 +566,12 @@ Status Pipeline::MaybeFlush(bool force) {
 // A flush writes and commits on its own thread (and DuckDB connection) while this thread
 // keeps receiving: the batch's staged rows are taken out of the tables first. Until it
 // finishes, this thread leaves the tables' commit state alone (see WaitForFlush callers).
+Status Pipeline::HoldLease() {
+  if (pending_lease_) return Ok();
+  FRZ_ASSIGN_OR_RETURN(pending_lease_, ctx_.catalog->AcquireWriteLease(false));
+  return Ok();
+}
+
 Status Pipeline::StartFlush() {
   auto job = std::make_unique<FlushJob>();
   job->lsn = batch_end_;
@@ -580,6 +588,7 @@ Status Pipeline::StartFlush() {
   }
   batch_txns_ = 0;
   batch_first_ms_ = 0;
+  job->lease = std::move(pending_lease_);
   FlushJob* j = job.get();
   job->thread = std::thread([this, j] { RunFlush(*j); });
   flush_ = std::move(job);
@@ -647,6 +656,7 @@ void Pipeline::ResetUncommitted() {
   batch_end_ = 0;
   for (auto& [oid, t] : tables_) t->DiscardPending();
   tables_.clear();  // reopened from the catalog: staged rows and spills are dropped
+  pending_lease_.reset();
 }
 
 std::string Pipeline::MetricsText() const {

@@ -114,7 +114,12 @@ class Pipeline {
     Status result;
     int64_t committed = 0;
     std::map<std::string, int64_t> rows;
+    // The lease held since this thread wrote files the batch commits (released with the job).
+    std::unique_ptr<catalog::WriteLease> lease;
   };
+  // Takes the catalog's write lease (once) before this thread writes files that a later
+  // flush commits: a schema change's rewrite, a streamed transaction's rows.
+  Status HoldLease();
   Status MaybeFlush(bool force);
   Status StartFlush();
   void RunFlush(FlushJob& job);
@@ -133,6 +138,7 @@ class Pipeline {
   std::unique_ptr<engine::Connection> con_;
   std::unique_ptr<engine::Connection> flush_con_;  // the flush thread's
   std::unique_ptr<FlushJob> flush_;                // the flush in flight, if any
+  std::unique_ptr<catalog::WriteLease> pending_lease_;  // see HoldLease
   bool status_due_ = false;                        // confirmed moved: tell the server
   std::map<uint32_t, std::unique_ptr<RawTable>> tables_;  // by source relation OID
   std::map<uint32_t, PgType> types_;
