@@ -62,6 +62,22 @@ Result<std::vector<catalog::TableIdentifier>> ExpandTables(Warehouse& w, const s
   return out;
 }
 
+// The tables a node reads: views and ephemerals are not tables, so whoever reads one reads
+// its inputs.
+void TablesRead(const std::map<std::string, transform::Node>& nodes, const std::string& key,
+                std::set<catalog::TableIdentifier>& out) {
+  for (const auto& d : nodes.at(key).depends_on) {
+    const auto& dn = nodes.at(d);
+    bool folded = dn.kind == transform::NodeKind::kModel &&
+                  (dn.config.materialized == "view" || dn.config.materialized == "ephemeral");
+    if (folded) {
+      TablesRead(nodes, d, out);
+    } else {
+      out.insert(dn.table);
+    }
+  }
+}
+
 std::string Param(const Job& job, const std::string& key, const std::string& fallback = "") {
   auto it = job.params.find(key);
   return it == job.params.end() ? fallback : it->second;
@@ -145,21 +161,6 @@ Result<orchestrator::AssetGraph> BuildAssetGraph(Warehouse& w, const ModelProjec
   }
   if (project && project->compiler) {
     const auto& nodes = project->compiler->nodes();
-    // Views and ephemerals are not tables: whoever reads them reads their inputs.
-    std::function<void(const std::string&, std::set<std::string>&)> inputs = [&](const std::string& key,
-                                                                                 std::set<std::string>& out) {
-      const auto& n = nodes.at(key);
-      for (const auto& d : n.depends_on) {
-        const auto& dn = nodes.at(d);
-        bool folded = dn.kind == transform::NodeKind::kModel &&
-                      (dn.config.materialized == "view" || dn.config.materialized == "ephemeral");
-        if (folded) {
-          inputs(d, out);
-        } else {
-          out.insert(dn.table.ToString());
-        }
-      }
-    };
     for (const auto& key : project->compiler->order()) {
       const auto& n = nodes.at(key);
       if (n.kind != transform::NodeKind::kModel) continue;
@@ -169,8 +170,10 @@ Result<orchestrator::AssetGraph> BuildAssetGraph(Warehouse& w, const ModelProjec
       a.kind = AssetKind::kModel;
       a.group = n.model ? std::filesystem::path(n.model->path).parent_path().string() : "";
       a.description = n.name;
+      std::set<catalog::TableIdentifier> read;
+      TablesRead(nodes, key, read);
       std::set<std::string> deps;
-      inputs(key, deps);
+      for (const auto& t : read) deps.insert(t.ToString());
       a.deps.assign(deps.begin(), deps.end());
       a.policy.debounce_ms = cfg.debounce_ms;
       a.policy.max_delay_ms = cfg.max_delay_ms;
@@ -271,25 +274,11 @@ Status WarehouseExecutor::Materialize(const Job& job, RunContext& ctx) {
   std::set<std::string> view_keys;
   {
     const auto& nodes = compiler.nodes();
-    // The tables a node reads, through views and ephemerals.
-    std::function<void(const std::string&, std::set<catalog::TableIdentifier>&)> inputs =
-        [&](const std::string& key, std::set<catalog::TableIdentifier>& out) {
-          for (const auto& d : nodes.at(key).depends_on) {
-            const auto& dn = nodes.at(d);
-            bool folded = dn.kind == transform::NodeKind::kModel &&
-                          (dn.config.materialized == "view" || dn.config.materialized == "ephemeral");
-            if (folded) {
-              inputs(d, out);
-            } else {
-              out.insert(dn.table);
-            }
-          }
-        };
     for (const auto& key : compiler.order()) {
       const auto& n = nodes.at(key);
       if (n.kind != transform::NodeKind::kModel || n.config.materialized != "view") continue;
       std::set<catalog::TableIdentifier> in;
-      inputs(key, in);
+      TablesRead(nodes, key, in);
       bool reads_selected = false, ready = true;
       for (const auto& t : in) {
         bool selected = selected_tables.count(t.ToString()) > 0;
