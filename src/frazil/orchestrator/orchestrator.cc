@@ -457,8 +457,17 @@ Result<bool> Orchestrator::RunNow(int64_t run_id) {
   } else {
     return MakeError(ErrorKind::kInvalidArgument, "unknown job '" + r.job + "'");
   }
-  FRZ_ASSIGN_OR_RETURN(bool claimed, store_.Claim(r.id, options_.owner, now));
-  if (!claimed) return false;
+  FRZ_ASSIGN_OR_RETURN(bool claimed, store_.Claim(r.id, options_.owner, now, now - options_.heartbeat_timeout_ms));
+  if (!claimed) {
+    // Still queued: an overlapping run started in another process between the wait above and
+    // the claim. Wait for it again.
+    FRZ_ASSIGN_OR_RETURN(auto again, store_.Get(run_id));
+    if (again.status == RunStatus::kQueued && !again.cancel_requested) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      return RunNow(run_id);
+    }
+    return false;
+  }
   job.assets = r.assets;
   for (const auto& [k, v] : r.params) job.params[k] = v;
   auto active = std::make_shared<Active>();
@@ -731,7 +740,7 @@ Status Orchestrator::Dispatch(int64_t now) {
       // The start is now, not the tick's start: reading the versions took a while, and a run
       // that finished meanwhile must not look as if it overlapped this one.
       const int64_t started = std::max(now, clock_.NowMillis());
-      FRZ_ASSIGN_OR_RETURN(bool claimed, store_.Claim(r.id, options_.owner, started));
+      FRZ_ASSIGN_OR_RETURN(bool claimed, store_.Claim(r.id, options_.owner, started, started - options_.heartbeat_timeout_ms));
       if (!claimed) continue;  // another process took it
       job.assets = r.assets;
       for (const auto& [k, v] : r.params) job.params[k] = v;

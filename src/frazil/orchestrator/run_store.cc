@@ -202,15 +202,22 @@ Result<std::vector<RunRecord>> SqliteRunStore::Active() {
   return Select("status IN ('queued', 'running') ORDER BY id", {}, 0);
 }
 
-Result<bool> SqliteRunStore::Claim(int64_t id, const std::string& owner, int64_t now_ms) {
+Result<bool> SqliteRunStore::Claim(int64_t id, const std::string& owner, int64_t now_ms, int64_t live_since_ms) {
   std::lock_guard lock(mu_);
+  // One UPDATE: the overlap check and the claim happen under SQLite's write lock together.
   FRZ_ASSIGN_OR_RETURN(auto st, db_.Prepare("UPDATE frazil_runs SET status = 'running', owner = ?2, started_ms = ?3,"
                                             " heartbeat_ms = ?3 WHERE id = ?1 AND status = 'queued'"
-                                            " AND cancel_requested = 0",
+                                            " AND cancel_requested = 0 AND NOT EXISTS ("
+                                            "  SELECT 1 FROM frazil_runs o WHERE o.status = 'running' AND o.id <> ?1"
+                                            "   AND o.heartbeat_ms >= ?4 AND (json_array_length(o.assets) = 0"
+                                            "   OR json_array_length((SELECT assets FROM frazil_runs WHERE id = ?1)) = 0"
+                                            "   OR EXISTS (SELECT 1 FROM json_each(o.assets) a WHERE a.value IN"
+                                            "    (SELECT value FROM json_each((SELECT assets FROM frazil_runs WHERE id = ?1))))))",
                                             "start a run"));
   FRZ_RETURN_IF_ERROR(st.Bind(1, id));
   FRZ_RETURN_IF_ERROR(st.Bind(2, owner));
   FRZ_RETURN_IF_ERROR(st.Bind(3, now_ms));
+  FRZ_RETURN_IF_ERROR(st.Bind(4, live_since_ms));
   FRZ_RETURN_IF_ERROR(st.Run());
   return db_.Changes() == 1;
 }

@@ -77,10 +77,12 @@ class RunStore {
   virtual Result<std::vector<RunRecord>> List(const RunFilter& filter) = 0;
   // Queued and running runs, oldest first.
   virtual Result<std::vector<RunRecord>> Active() = 0;
-  // Atomically moves a queued run to running for `owner` (so two processes sharing the
-  // store never both run it). Returns false when the run was no longer queued or has a
-  // cancel request (so a cancel that raced with the claim wins).
-  virtual Result<bool> Claim(int64_t id, const std::string& owner, int64_t now_ms) = 0;
+  // Atomically moves a queued run to running for `owner`: only if it is still queued, has
+  // no cancel request, and no other running run (heartbeat at or after
+  // `live_since_ms`) shares an asset with it (a run without assets shares all). So two
+  // processes sharing the store never both run it, nor two runs writing one table.
+  // Returns false when it could not be claimed.
+  virtual Result<bool> Claim(int64_t id, const std::string& owner, int64_t now_ms, int64_t live_since_ms = 0) = 0;
   // Marks the run for cancellation (a queued run is cancelled by the orchestrator's next
   // tick, a running one as soon as it checks). Errors: NotFound; InvalidArgument when the
   // run has already finished.
@@ -107,7 +109,7 @@ class SqliteRunStore final : public RunStore {
   Result<RunRecord> Get(int64_t id) override;
   Result<std::vector<RunRecord>> List(const RunFilter& filter) override;
   Result<std::vector<RunRecord>> Active() override;
-  Result<bool> Claim(int64_t id, const std::string& owner, int64_t now_ms) override;
+  Result<bool> Claim(int64_t id, const std::string& owner, int64_t now_ms, int64_t live_since_ms = 0) override;
   Status RequestCancel(int64_t id) override;
   Status AppendLog(int64_t run_id, int64_t ts_ms, LogLevel level, const std::string& message) override;
   Result<std::vector<RunLogLine>> Logs(int64_t run_id, int64_t after_seq, int limit) override;

@@ -252,7 +252,7 @@ TEST(RunStoreTest, ClaimRacesFromThreadsHaveOneWinner) {
   auto a = MustOpen(path);
   auto b = MustOpen(path);
   std::vector<int64_t> ids;
-  for (int i = 0; i < 20; ++i) ids.push_back(*a->Create(NewRun("materialize", {"m.a"})));
+  for (int i = 0; i < 20; ++i) ids.push_back(*a->Create(NewRun("materialize", {"m.a" + std::to_string(i)})));
   std::atomic<int> wins_a{0}, wins_b{0};
   auto claimer = [&](SqliteRunStore& s, std::atomic<int>& wins, const char* owner) {
     for (auto id : ids) {
@@ -266,6 +266,26 @@ TEST(RunStoreTest, ClaimRacesFromThreadsHaveOneWinner) {
   ta.join();
   tb.join();
   EXPECT_EQ(wins_a + wins_b, 20);
+}
+
+// Found by test_orchestrator (a sensor run and a job of another process on one table): the
+// overlap check and the claim are one statement.
+TEST(RunStoreTest, ClaimRefusesARunSharingAnAssetWithARunningOne) {
+  TempDir dir;
+  const std::string path = SqliteRunStore::PathIn(dir.path());
+  auto a = MustOpen(path);
+  auto b = MustOpen(path);
+  auto first = *a->Create(NewRun("materialize", {"m.a", "m.b"}));
+  auto overlapping = *b->Create(NewRun("compact", {"m.b"}));
+  auto other = *b->Create(NewRun("compact", {"m.c"}));
+  auto everything = *b->Create(NewRun("cleanup", {}));
+  ASSERT_TRUE(*a->Claim(first, "1@h", 100));
+  EXPECT_FALSE(*b->Claim(overlapping, "2@h", 100));
+  EXPECT_FALSE(*b->Claim(everything, "2@h", 100));  // no assets: shares all
+  EXPECT_TRUE(*b->Claim(other, "2@h", 100));
+  // A running run whose heartbeat is older than live_since no longer blocks (its process died).
+  EXPECT_TRUE(*b->Claim(overlapping, "2@h", 200, /*live_since_ms=*/150));
+  EXPECT_EQ(b->Get(overlapping)->status, RunStatus::kRunning);
 }
 
 TEST(RunStoreTest, ClaimRefusesARunWithACancelRequest) {
