@@ -8,31 +8,9 @@ namespace frazil::app {
 namespace {
 
 using orchestrator::Orchestrator;
-using orchestrator::RunRecord;
 using server::HttpRequest;
 using server::HttpResponse;
 
-nlohmann::json RunJson(const RunRecord& r) {
-  return {{"id", r.id},
-          {"job", r.job},
-          {"trigger", r.trigger},
-          {"status", std::string(orchestrator::RunStatusName(r.status))},
-          {"assets", r.assets},
-          {"params", r.params},
-          {"attempt", r.attempt},
-          {"max_attempts", r.max_attempts},
-          {"retry_of", r.retry_of ? nlohmann::json(*r.retry_of) : nlohmann::json()},
-          {"created_ms", r.created_ms},
-          {"not_before_ms", r.not_before_ms},
-          {"started_ms", r.started_ms},
-          {"finished_ms", r.finished_ms},
-          {"timeout_ms", r.timeout_ms},
-          {"error", r.error},
-          {"cancel_requested", r.cancel_requested},
-          {"owner", r.owner},
-          {"succeeded", r.succeeded},
-          {"failed", r.failed}};
-}
 
 Result<int64_t> IntParam(std::string_view text, std::string_view what) {
   int64_t v = 0;
@@ -118,7 +96,7 @@ Status AddOrchestratorRoutes(server::Router& router, Orchestrator& o) {
     }
     FRZ_ASSIGN_OR_RETURN(auto runs, o.store().List(f));
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& r : runs) out.push_back(RunJson(r));
+    for (const auto& r : runs) out.push_back(orchestrator::RunRecordJson(r));
     nlohmann::json body = {{"runs", out}};
     if (static_cast<int>(runs.size()) == f.limit && !runs.empty()) body["next_before"] = runs.back().id;
     return HttpResponse::Json(200, body);
@@ -126,7 +104,7 @@ Status AddOrchestratorRoutes(server::Router& router, Orchestrator& o) {
   FRZ_RETURN_IF_ERROR(router.Get("/api/runs/{id}", [&o](const HttpRequest& req) -> Result<HttpResponse> {
     FRZ_ASSIGN_OR_RETURN(int64_t id, IntParam(req.PathParam("id"), "run id"));
     FRZ_ASSIGN_OR_RETURN(auto r, o.store().Get(id));
-    return HttpResponse::Json(200, RunJson(r));
+    return HttpResponse::Json(200, orchestrator::RunRecordJson(r));
   }));
   FRZ_RETURN_IF_ERROR(router.Get("/api/runs/{id}/logs", [&o](const HttpRequest& req) -> Result<HttpResponse> {
     FRZ_ASSIGN_OR_RETURN(int64_t id, IntParam(req.PathParam("id"), "run id"));

@@ -64,28 +64,10 @@ Result<std::unique_ptr<app::Orchestration>> ForCli(app::Warehouse& w) {
   return app::MakeOrchestration(w, w.clock(), o);
 }
 
-nlohmann::json RunJson(const RunRecord& r) {
-  return {{"id", r.id},
-          {"job", r.job},
-          {"trigger", r.trigger},
-          {"status", std::string(orchestrator::RunStatusName(r.status))},
-          {"assets", r.assets},
-          {"params", r.params},
-          {"attempt", r.attempt},
-          {"max_attempts", r.max_attempts},
-          {"retry_of", r.retry_of ? nlohmann::json(*r.retry_of) : nlohmann::json()},
-          {"created_ms", r.created_ms},
-          {"started_ms", r.started_ms},
-          {"finished_ms", r.finished_ms},
-          {"error", r.error},
-          {"owner", r.owner},
-          {"succeeded", r.succeeded},
-          {"failed", r.failed}};
-}
 
 int PrintRun(const RunRecord& r, const std::string& format) {
   if (format == "json") {
-    std::cout << RunJson(r).dump(2) << "\n";
+    std::cout << orchestrator::RunRecordJson(r).dump(2) << "\n";
     return 0;
   }
   std::cout << "run " << r.id << ": " << orchestrator::RunStatusName(r.status) << "\n"
@@ -203,7 +185,7 @@ void AddOrchestratorCommands(CLI::App& app, const WarehouseRunner& with_warehous
       if (!list) return Fail(list.error());
       if (a.format == "json") {
         nlohmann::json out = nlohmann::json::array();
-        for (const auto& r : *list) out.push_back(RunJson(r));
+        for (const auto& r : *list) out.push_back(orchestrator::RunRecordJson(r));
         std::cout << out.dump(2) << "\n";
         return 0;
       }

@@ -175,6 +175,37 @@ bool Orchestrator::IsMaterialize(const std::string& job) const {
   return j && j->task == kMaterializeJob;
 }
 
+std::optional<Job> Orchestrator::JobOf(const RunRecord& r) const {
+  Job job;
+  if (r.job == kMaterializeJob) {
+    job.name = kMaterializeJob;
+    job.task = kMaterializeJob;
+  } else if (const Job* j = FindJob(r.job)) {
+    job = *j;
+  } else {
+    return std::nullopt;
+  }
+  job.assets = r.assets;
+  for (const auto& [k, v] : r.params) job.params[k] = v;
+  return job;
+}
+
+std::shared_ptr<Orchestrator::Active> Orchestrator::AddActive(const RunRecord& r, Job job, int64_t started) {
+  auto active = std::make_shared<Active>();
+  active->run = r;
+  active->run.status = RunStatus::kRunning;
+  active->run.owner = options_.owner;
+  active->run.started_ms = started;
+  active->run.heartbeat_ms = started;
+  active->job = std::move(job);
+  active->start_versions = versions_;
+  for (const auto& a : r.assets) {
+    if (graph_.Find(a) && graph_.Find(a)->kind == AssetKind::kModel) consumed_[a].last_start_ms = started;
+  }
+  active_[r.id] = active;
+  return active;
+}
+
 Status Orchestrator::LoadAssetState(const std::string& key) {
   auto& c = consumed_[key];
   if (c.loaded) return Ok();
@@ -448,15 +479,8 @@ Result<bool> Orchestrator::RunNow(int64_t run_id) {
     std::lock_guard lock(mu_);
     versions_ = std::move(*v);
   }
-  Job job;
-  if (r.job == kMaterializeJob) {
-    job.name = kMaterializeJob;
-    job.task = kMaterializeJob;
-  } else if (const Job* j = FindJob(r.job)) {
-    job = *j;
-  } else {
-    return MakeError(ErrorKind::kInvalidArgument, "unknown job '" + r.job + "'");
-  }
+  std::optional<Job> job = JobOf(r);
+  if (!job) return MakeError(ErrorKind::kInvalidArgument, "unknown job '" + r.job + "'");
   FRZ_ASSIGN_OR_RETURN(bool claimed, store_.Claim(r.id, options_.owner, now, now - options_.heartbeat_timeout_ms));
   if (!claimed) {
     // Still queued: an overlapping run started in another process between the wait above and
@@ -468,22 +492,10 @@ Result<bool> Orchestrator::RunNow(int64_t run_id) {
     }
     return false;
   }
-  job.assets = r.assets;
-  for (const auto& [k, v] : r.params) job.params[k] = v;
-  auto active = std::make_shared<Active>();
-  active->run = r;
-  active->run.status = RunStatus::kRunning;
-  active->run.owner = options_.owner;
-  active->run.started_ms = now;
-  active->run.heartbeat_ms = now;
-  active->job = std::move(job);
+  std::shared_ptr<Active> active;
   {
     std::lock_guard lock(mu_);
-    active->start_versions = versions_;
-    for (const auto& a : r.assets) {
-      if (graph_.Find(a) && graph_.Find(a)->kind == AssetKind::kModel) consumed_[a].last_start_ms = now;
-    }
-    active_[r.id] = active;
+    active = AddActive(r, std::move(*job), now);
   }
   // No Tick() runs in this process: keep the run's heartbeat fresh (or `frazil run` takes it
   // for a dead process's run and retries it beside this one), and apply cancel requests
@@ -724,13 +736,8 @@ Status Orchestrator::Dispatch(int64_t now) {
         }
       }
       if (overlap) continue;
-      Job job;
-      if (r.job == kMaterializeJob) {
-        job.name = kMaterializeJob;
-        job.task = kMaterializeJob;
-      } else if (const Job* j = FindJob(r.job)) {
-        job = *j;
-      } else {
+      std::optional<Job> job = JobOf(r);
+      if (!job) {
         r.status = RunStatus::kFailed;
         r.finished_ms = now;
         r.error = "unknown job '" + r.job + "' (no longer configured)";
@@ -742,20 +749,7 @@ Status Orchestrator::Dispatch(int64_t now) {
       const int64_t started = std::max(now, clock_.NowMillis());
       FRZ_ASSIGN_OR_RETURN(bool claimed, store_.Claim(r.id, options_.owner, started, started - options_.heartbeat_timeout_ms));
       if (!claimed) continue;  // another process took it
-      job.assets = r.assets;
-      for (const auto& [k, v] : r.params) job.params[k] = v;
-      active = std::make_shared<Active>();
-      active->run = r;
-      active->run.status = RunStatus::kRunning;
-      active->run.owner = options_.owner;
-      active->run.started_ms = started;
-      active->run.heartbeat_ms = started;
-      active->job = std::move(job);
-      active->start_versions = versions_;
-      for (const auto& a : r.assets) {
-        if (graph_.Find(a) && graph_.Find(a)->kind == AssetKind::kModel) consumed_[a].last_start_ms = started;
-      }
-      active_[r.id] = active;
+      active = AddActive(r, std::move(*job), started);
     }
     if (options_.inline_execution) {
       RunThread(active);

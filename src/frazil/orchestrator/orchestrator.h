@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -186,6 +187,10 @@ class Orchestrator {
   Orchestrator(AssetGraph graph, std::vector<Job> jobs, std::vector<Schedule> schedules, RunStore& store,
                Executor& executor, AssetObserver& observer, const Clock& clock, OrchestratorOptions options);
   const Job* FindJob(const std::string& name) const;
+  // The job a run executes (its assets and params filled in); nullopt for an unknown job.
+  std::optional<Job> JobOf(const RunRecord& r) const;
+  // Registers a claimed run as active here (mu_ held) and returns it.
+  std::shared_ptr<Active> AddActive(const RunRecord& r, Job job, int64_t started);
   // Whether runs of `job` materialize models (kMaterializeJob or a job with that task).
   bool IsMaterialize(const std::string& job) const;
   Status ApplyCancelsAndTimeouts(int64_t now);

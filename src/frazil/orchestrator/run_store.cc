@@ -53,6 +53,28 @@ Result<RunStatus> ParseRunStatus(std::string_view name) {
                        "' (queued, running, succeeded, failed, canceled, timed_out, interrupted)");
 }
 
+nlohmann::json RunRecordJson(const RunRecord& r) {
+  return {{"id", r.id},
+          {"job", r.job},
+          {"trigger", r.trigger},
+          {"status", std::string(orchestrator::RunStatusName(r.status))},
+          {"assets", r.assets},
+          {"params", r.params},
+          {"attempt", r.attempt},
+          {"max_attempts", r.max_attempts},
+          {"retry_of", r.retry_of ? nlohmann::json(*r.retry_of) : nlohmann::json()},
+          {"created_ms", r.created_ms},
+          {"not_before_ms", r.not_before_ms},
+          {"started_ms", r.started_ms},
+          {"finished_ms", r.finished_ms},
+          {"timeout_ms", r.timeout_ms},
+          {"error", r.error},
+          {"cancel_requested", r.cancel_requested},
+          {"owner", r.owner},
+          {"succeeded", r.succeeded},
+          {"failed", r.failed}};
+}
+
 std::string SqliteRunStore::PathIn(const std::string& warehouse_dir) {
   return (std::filesystem::path(warehouse_dir) / ".frazil" / "runs.db").string();
 }

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "frazil/base/log.h"
 #include "frazil/base/result.h"
 #include "frazil/catalog/sqlite.h"
@@ -48,6 +50,9 @@ struct RunRecord {
   std::vector<std::string> succeeded;     // assets that completed in this run
   std::vector<std::string> failed;        // assets that failed in this run
 };
+
+// A run as JSON (the shape of `frazil runs show --format json` and GET /api/runs/{id}).
+nlohmann::json RunRecordJson(const RunRecord& run);
 
 struct RunLogLine {
   int64_t seq = 0;
