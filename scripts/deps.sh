@@ -51,7 +51,7 @@ if [[ ! -f $DEPS/duckdb/stamp-$DUCKDB_VERSION ]]; then
 fi
 
 # --- Python peers (.venv) ---------------------------------------------------------------
-PY_REQS="pytest==8.4.2 pytest-timeout==2.4.0 pyiceberg[sql-sqlite,pyarrow]==$PYICEBERG_VERSION pyarrow==$PYARROW_VERSION duckdb==$DUCKDB_VERSION duckdb-extension-iceberg==$DUCKDB_VERSION duckdb-extension-httpfs==$DUCKDB_VERSION pyspark==$PYSPARK_VERSION pyyaml==6.0.2 pytz==2025.2 duckdb-extension-avro==$DUCKDB_VERSION"
+PY_REQS="pytest==8.4.2 pytest-timeout==2.4.0 pyiceberg[sql-sqlite,pyarrow]==$PYICEBERG_VERSION pyarrow==$PYARROW_VERSION duckdb==$DUCKDB_VERSION duckdb-extension-iceberg==$DUCKDB_VERSION duckdb-extension-httpfs==$DUCKDB_VERSION pyspark==$PYSPARK_VERSION pyyaml==6.0.2 pytz==2025.2 duckdb-extension-avro==$DUCKDB_VERSION schemathesis==4.32.5 psycopg2-binary==2.9.13"
 stamp=$(echo "$PY_REQS" | md5sum | cut -c1-12)
 if [[ ! -f $ROOT/.venv/stamp-$stamp ]]; then
   log "python venv"

@@ -16,6 +16,8 @@ std::string_view ErrorKindName(ErrorKind kind) {
     case ErrorKind::kUnsupported: return "Unsupported";
     case ErrorKind::kIOError: return "IOError";
     case ErrorKind::kInternal: return "Internal";
+    case ErrorKind::kNotAuthorized: return "NotAuthorized";
+    case ErrorKind::kForbidden: return "Forbidden";
   }
   return "Unknown";
 }

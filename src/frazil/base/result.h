@@ -23,6 +23,8 @@ enum class ErrorKind {
   kUnsupported,        // a valid input frazil does not support (yet)
   kIOError,            // file system / network failure
   kInternal,           // a bug: an invariant frazil itself broke
+  kNotAuthorized,      // 401 NotAuthorizedException: missing or invalid credentials
+  kForbidden,          // 403 ForbiddenException: the credentials do not allow this
 };
 
 std::string_view ErrorKindName(ErrorKind kind);

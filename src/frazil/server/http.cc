@@ -254,6 +254,10 @@ std::pair<int, std::string_view> HttpStatusFor(ErrorKind kind) {
       return {406, "UnsupportedOperationException"};
     case ErrorKind::kCommitStateUnknown:
       return {500, "CommitStateUnknownException"};
+    case ErrorKind::kNotAuthorized:
+      return {401, "NotAuthorizedException"};
+    case ErrorKind::kForbidden:
+      return {403, "ForbiddenException"};
     case ErrorKind::kCorrupt:
     case ErrorKind::kIOError:
     case ErrorKind::kInternal:

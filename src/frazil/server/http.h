@@ -109,7 +109,8 @@ struct HttpResponse {
 // NoSuch{Namespace,Table}Exception; AlreadyExists / NamespaceNotEmpty / CommitFailed 409
 // {AlreadyExists,NamespaceNotEmpty,CommitFailed}Exception; Unsupported 406
 // UnsupportedOperationException; CommitStateUnknown 500 CommitStateUnknownException;
-// Corrupt / IOError / Internal 500 ServiceFailureException.
+// NotAuthorized 401 NotAuthorizedException; Forbidden 403 ForbiddenException; Corrupt /
+// IOError / Internal 500 ServiceFailureException.
 std::pair<int, std::string_view> HttpStatusFor(ErrorKind kind);
 
 // "OK", "Not Found", ...; "Unknown" for a code it does not know.
