@@ -217,3 +217,178 @@ def test_frazil_writes_pyiceberg_reads(server):
     stale.append(S.rows_to_arrow(S.make_rows(schema, 4, seed=9, id_start=400), schema))
     got = server.sql("SELECT id FROM fz.t").column(0).to_pylist()
     assert len(got) == 77 and {300, 301, 302, 400, 403} <= set(got), sorted(got)[-10:]
+
+
+# ---------------------------------------------------------------------------------------
+# Spark (Iceberg's RESTCatalog through Spark SQL)
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spark_rest(spark, tmp_path_factory):
+    """One server for the module's Spark tests and a Spark catalog `rest<port>` on it (Spark
+    caches a catalog by name for the session, so every server gets a name of its own)."""
+    srv = _server(tmp_path_factory.mktemp("spark_rest")).start()
+    name = f"rest{srv.url.rsplit(':', 1)[1]}"
+    c = f"spark.sql.catalog.{name}"
+    spark.conf.set(c, "org.apache.iceberg.spark.SparkCatalog")
+    spark.conf.set(f"{c}.type", "rest")
+    spark.conf.set(f"{c}.uri", srv.url)
+    spark.conf.set(f"{c}.cache-enabled", "false")  # frazil commits behind Spark's back
+    try:
+        yield srv, name
+        srv.assert_alive("after the Spark tests")
+    finally:
+        rc = srv.stop()
+    if not USE_JAVA:
+        assert rc == 0, f"frazil serve exited {rc} on SIGTERM:\n{srv.logs()}"
+
+
+def _spark_view(spark, data: pa.Table, schema: dict, path: Path, view: str) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(S.spark_rows(data, schema), path)
+    spark.read.parquet(str(path)).createOrReplaceTempView(view)
+
+
+def test_spark_sql_scenario(spark, spark_rest, tmp_path):
+    """Spark SQL through the server: CREATE NAMESPACE / TABLE (partitioned, merge-on-read),
+    INSERT, MERGE INTO, DELETE, ALTER TABLE, CTAS (staged create + assert-create commit),
+    DROP TABLE; frazil sql reads exactly what Spark reads."""
+    from conftest import spark_collect
+
+    srv, c = spark_rest
+    schema = S.all_types_schema(with_time=False)
+    sschema = S.spark_schema(schema)
+    cols = S.select_list(sschema)
+    data = S.make_table(schema, 60, seed=71)
+    upd = S.make_table(schema, 40, seed=72, id_start=40)
+    _spark_view(spark, data, schema, tmp_path / "a.parquet", "rest_src_a")
+    _spark_view(spark, upd, schema, tmp_path / "b.parquet", "rest_src_b")
+    t = f"{c}.sp.t"
+    spark.sql(f"CREATE NAMESPACE {c}.sp")
+    spark.sql(
+        f"CREATE TABLE {t} ({S.spark_ddl(schema)}) USING iceberg PARTITIONED BY (bucket(4, id), c_bool) "
+        "TBLPROPERTIES ('format-version'='2', 'write.delete.mode'='merge-on-read', "
+        "'write.update.mode'='merge-on-read', 'write.merge.mode'='merge-on-read')"
+    )
+    spark.sql(f"INSERT INTO {t} SELECT {cols} FROM rest_src_a")
+    spark.sql(
+        f"MERGE INTO {t} t USING (SELECT {cols} FROM rest_src_b) s ON t.id = s.id "
+        "WHEN MATCHED AND s.id % 2 = 0 THEN DELETE "
+        "WHEN MATCHED THEN UPDATE SET t.c_string = s.c_string, t.c_long = s.c_long "
+        "WHEN NOT MATCHED THEN INSERT *"
+    )
+    spark.sql(f"DELETE FROM {t} WHERE id % 5 = 0")
+    src_b = {r["id"]: r for r in S.spark_rows(upd, schema).to_pylist()}
+    expected = []
+    for r in S.spark_rows(data, schema).to_pylist():
+        s = src_b.get(r["id"])
+        if s is not None:
+            if s["id"] % 2 == 0:
+                continue
+            r = dict(r, c_string=s["c_string"], c_long=s["c_long"])
+        expected.append(r)
+    expected += [r for i, r in src_b.items() if i >= 60]
+    expected = [r for r in expected if r["id"] % 5 != 0]
+    S.assert_same_rows(spark_collect(spark, f"SELECT * FROM {t}"), expected, sschema, "Spark own read after MERGE/DELETE")
+    S.assert_same_rows(srv.sql("SELECT * FROM sp.t"), expected, sschema, "frazil sql after Spark MERGE/DELETE")
+    contents = spark_collect(spark, f"SELECT content FROM {t}.delete_files").column(0).to_pylist()
+    assert contents and set(contents) == {1}, f"Spark wrote no position delete files: {contents}"
+
+    spark.sql(f"ALTER TABLE {t} ADD COLUMN note string")
+    spark.sql(f"ALTER TABLE {t} RENAME COLUMN c_double TO c_dbl")
+    spark.sql(f"ALTER TABLE {t} SET TBLPROPERTIES ('frazil.by'='spark')")
+    target = spark.table(t)
+    new_row = {"id": 5001, "c_dbl": 1.5, "note": "after alter"}
+    spark.createDataFrame([tuple(new_row.get(f.name) for f in target.schema.fields)], schema=target.schema).writeTo(t).append()
+    final = {"type": "struct", "schema-id": 0, "fields": [dict(f, name="c_dbl") if f["name"] == "c_double" else dict(f) for f in sschema["fields"]]}
+    final["fields"].append({"id": 9999, "name": "note", "required": False, "type": "string"})
+    expected = [dict({("c_dbl" if k == "c_double" else k): v for k, v in r.items()}, note=None) for r in expected]
+    expected.append({f["name"]: None for f in final["fields"]} | new_row)
+    S.assert_same_rows(spark_collect(spark, f"SELECT * FROM {t}"), expected, final, "Spark own read after ALTER")
+    S.assert_same_rows(srv.sql("SELECT * FROM sp.t"), expected, final, "frazil sql after Spark ALTER")
+    props = spark_collect(spark, f"SHOW TBLPROPERTIES {t}").to_pylist()
+    assert {"key": "frazil.by", "value": "spark"} in props, props
+
+    # CTAS: staged create, then one commit with assert-create.
+    spark.sql(f"CREATE TABLE {c}.sp.ctas USING iceberg AS SELECT id, c_string, c_long FROM {t} WHERE id < 30")
+    cschema = {"type": "struct", "schema-id": 0, "fields": [S.field_by_name(final, n) for n in ("id", "c_string", "c_long")]}
+    cexp = [{k: r[k] for k in ("id", "c_string", "c_long")} for r in expected if r["id"] < 30]
+    S.assert_same_rows(srv.sql("SELECT * FROM sp.ctas"), cexp, cschema, "frazil sql on Spark's CTAS table")
+    S.assert_same_rows(spark_collect(spark, f"SELECT * FROM {c}.sp.ctas"), cexp, cschema, "Spark own read of its CTAS table")
+    assert len(spark_collect(spark, f"SELECT * FROM {c}.sp.ctas.snapshots")) == 1
+
+    spark.sql(f"DROP TABLE {c}.sp.ctas")
+    tables = spark_collect(spark, f"SHOW TABLES IN {c}.sp").column("tableName").to_pylist()
+    assert sorted(tables) == ["t"], tables
+    res = srv.cli("sql", "SELECT count(*) FROM sp.ctas", check=False)
+    assert res.returncode != 0, "frazil still reads a table Spark dropped"
+
+
+def test_spark_reads_frazil_tables(spark, spark_rest):
+    """frazil loads a table; Spark lists and reads it through the server, INSERTs into it;
+    frazil reads Spark's rows."""
+    from conftest import spark_collect
+
+    srv, c = spark_rest
+    schema = S.simple_schema()
+    rows = S.make_rows(schema, 30, seed=21)
+    srv.cli("namespace", "create", "sfz")
+    srv.load("sfz.t", S.rows_to_arrow(rows, schema))
+    assert "t" in spark_collect(spark, f"SHOW TABLES IN {c}.sfz").column("tableName").to_pylist()
+    S.assert_same_rows(spark_collect(spark, f"SELECT * FROM {c}.sfz.t"), rows, schema, "Spark reads frazil's table")
+    spark.sql(f"INSERT INTO {c}.sfz.t VALUES (1001, 'spark', 12.5, DATE '2026-01-02', TIMESTAMP '2026-01-02 03:04:05.678901')")
+    S.assert_same_rows(spark_collect(spark, f"SELECT * FROM {c}.sfz.t"), srv.sql("SELECT * FROM sfz.t"), schema, "frazil vs Spark after Spark's INSERT")
+    got = srv.sql("SELECT id, name, CAST(amount AS VARCHAR) AS a, day FROM sfz.t WHERE id = 1001").to_pylist()
+    assert got == [{"id": 1001, "name": "spark", "a": "12.500000", "day": S.dt.date(2026, 1, 2)}], got
+
+
+# ---------------------------------------------------------------------------------------
+# DuckDB (iceberg extension, ATTACH ... TYPE iceberg, ENDPOINT)
+# ---------------------------------------------------------------------------------------
+
+
+def _duck_attach(con, srv, alias: str, secret: str | None = None) -> None:
+    auth = f"SECRET {secret}" if secret else "AUTHORIZATION_TYPE 'none'"
+    con.execute(f"ATTACH 'frazil' AS {alias} (TYPE iceberg, ENDPOINT '{srv.url}', {auth})")
+
+
+def _duck_scenario(con, srv, alias: str, ns: str) -> None:
+    schema = S.simple_schema()
+    con.execute(f"CREATE SCHEMA {alias}.{ns}")
+    con.execute(f"CREATE TABLE {alias}.{ns}.t (id BIGINT, name VARCHAR, amount DECIMAL(18,6), day DATE, ts TIMESTAMPTZ)")
+    rows = S.make_rows(schema, 25, seed=31)
+    con.register("duck_src", S.rows_to_arrow(rows, schema))
+    con.execute(f"INSERT INTO {alias}.{ns}.t SELECT id, name, amount, day, ts FROM duck_src")
+    con.execute(f"INSERT INTO {alias}.{ns}.t VALUES (500, 'duck', 1.25, DATE '2000-02-29', TIMESTAMPTZ '1969-12-31 23:59:59.999999+00')")
+    con.unregister("duck_src")
+    extra = {"id": 500, "name": "duck", "amount": S.decimal.Decimal("1.25"), "day": S.dt.date(2000, 2, 29),
+             "ts": S.dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=S.dt.timezone.utc)}
+    expected = rows + [extra]
+    fields = [f["name"] for f in schema["fields"]]
+    dschema = {"type": "struct", "schema-id": 0, "fields": [dict(f, required=False) for f in schema["fields"]]}
+    S.assert_same_rows(con.execute(f"SELECT * FROM {alias}.{ns}.t").to_arrow_table(), expected, dschema, "DuckDB own read")
+    S.assert_same_rows(srv.sql(f"SELECT {', '.join(fields)} FROM {ns}.t"), expected, dschema, "frazil sql on DuckDB's table")
+
+    # DuckDB reads a table frazil wrote, appends to it; frazil reads DuckDB's row.
+    frows = S.make_rows(schema, 12, seed=32, id_start=1000)
+    srv.load(f"{ns}.fz", S.rows_to_arrow(frows, schema))
+    con.execute(f"DETACH {alias}")  # DuckDB caches the catalog's table list per attach
+    _duck_attach(con, srv, alias, getattr(srv, "_duck_secret", None))
+    S.assert_same_rows(con.execute(f"SELECT * FROM {alias}.{ns}.fz").to_arrow_table(), frows, schema, "DuckDB reads frazil's table")
+    con.execute(f"INSERT INTO {alias}.{ns}.fz VALUES (2000, 'from duckdb', -3.5, DATE '1582-10-10', TIMESTAMPTZ '2026-01-01 00:00:00+00')")
+    more = {"id": 2000, "name": "from duckdb", "amount": S.decimal.Decimal("-3.5"), "day": S.dt.date(1582, 10, 10),
+            "ts": S.dt.datetime(2026, 1, 1, tzinfo=S.dt.timezone.utc)}
+    S.assert_same_rows(srv.sql(f"SELECT * FROM {ns}.fz"), frows + [more], schema, "frazil sql after DuckDB's INSERT")
+    snaps = srv.snapshots(f"{ns}.fz")
+    assert len(snaps) == 2, snaps
+
+
+def test_duckdb_scenario(server, tmp_path):
+    con = RS.duckdb_connect(tmp_path)
+    try:
+        _duck_attach(con, server, "ice")
+        _duck_scenario(con, server, "ice", "dk")
+    finally:
+        con.close()
