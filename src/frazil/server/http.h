@@ -63,6 +63,7 @@ struct HttpRequest {
   std::string body;            // de-chunked
   std::string remote_address;  // "127.0.0.1:53412" or "[::1]:53412"; set by the server
   bool loopback = false;       // the peer is 127.0.0.0/8 or ::1; set by the server
+  bool tls = false;            // the request came over TLS; set by the server
   // The `{name}` segments of the matched route, decoded; set by the Router.
   std::vector<std::pair<std::string, std::string>> path_params;
 

@@ -19,6 +19,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -42,6 +43,8 @@ constexpr size_t kReadChunk = size_t{64} << 10;
 // Bytes read from one connection per wake-up, so one fast sender cannot starve the rest.
 constexpr size_t kMaxReadPerWake = size_t{1} << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// Every TLS connection starts with a handshake record (content type 22).
+constexpr unsigned char kTlsHandshakeRecord = 0x16;
 
 struct ListenAddress {
   sockaddr_storage addr{};
@@ -207,6 +210,7 @@ std::string Serialize(HttpResponse resp, bool head_request, int version_minor, b
 
 struct Connection {
   enum class State {
+    kHandshake,  // TLS only: the handshake is in progress (it has the read timeout)
     kReading,    // waiting for (the rest of) a request
     kHandling,   // a worker runs the handler; the socket is not polled
     kWriting,    // the response is being sent
@@ -217,6 +221,16 @@ struct Connection {
 
   uint64_t id = 0;
   int fd = -1;
+  // TLS: every byte goes through the session. It is reset when a plain-HTTP request arrives
+  // instead of a ClientHello: the 400 that answers it is sent in the clear.
+  std::optional<TlsSession> tls;
+  bool tls_sniffed = false;  // the first byte was looked at (handshake record or not)
+  // The poll event each blocked TLS operation waits for: OpenSSL may need to write while
+  // reading and read while writing.
+  short tls_handshake_wait = POLLIN;
+  short tls_read_wait = POLLIN;
+  short tls_write_wait = POLLOUT;
+  bool close_notify_pending = false;  // lingering: close_notify not yet on the socket
   std::string remote;
   bool loopback = false;
   State state = State::kReading;
@@ -262,6 +276,7 @@ struct HttpServer::Impl {
   HttpServerOptions options;
   HttpParseLimits limits;
   std::function<HttpResponse(HttpRequest&)> dispatch;
+  std::optional<TlsContext> tls_ctx;  // set: every connection speaks TLS
   int listen_fd = -1;
   int wake_read = -1;
   int wake_write = -1;
@@ -294,6 +309,7 @@ struct HttpServer::Impl {
   bool stop_seen = false;
   TimePoint accept_paused_until{};
   std::vector<char> read_buf = std::vector<char>(kReadChunk);
+  std::vector<uint64_t> tls_pending;  // Loop's scratch
 
   ~Impl() {
     Shutdown();
@@ -379,12 +395,23 @@ struct HttpServer::Impl {
       size_t first_conn = fds.size();
       TimePoint next = TimePoint::max();
       if (room && !accepting) next = accept_paused_until;
+      tls_pending.clear();
       for (auto& [id, c] : conns) {
         short events = 0;
-        if (c->state == Connection::State::kReading || c->state == Connection::State::kLingering) {
-          events |= POLLIN;
+        if (c->tls) {
+          events = TlsPollEvents(*c);
+          // Decrypted bytes already in OpenSSL's buffer: the socket will not announce them.
+          if (c->state == Connection::State::kReading && c->tls->Pending() > 0) {
+            tls_pending.push_back(id);
+            next = now;
+          }
+        } else {
+          if (c->state == Connection::State::kReading ||
+              c->state == Connection::State::kLingering) {
+            events |= POLLIN;
+          }
+          if (c->out_off < c->out.size()) events |= POLLOUT;
         }
-        if (c->out_off < c->out.size()) events |= POLLOUT;
         if (c->state != Connection::State::kHandling) next = std::min(next, c->deadline);
         if (events == 0) continue;
         fds.push_back({c->fd, events, 0});
@@ -410,6 +437,10 @@ struct HttpServer::Impl {
         auto it = conns.find(ids[i - first_conn]);
         if (it == conns.end() || it->second->dead) continue;
         Connection& c = *it->second;
+        if (c.tls) {
+          OnTlsEvent(c, now);
+          continue;
+        }
         if (re & (POLLOUT | POLLERR | POLLHUP)) {
           if (c.out_off < c.out.size()) Flush(c, now);
         }
@@ -417,6 +448,11 @@ struct HttpServer::Impl {
             (c.state == Connection::State::kReading || c.state == Connection::State::kLingering)) {
           OnReadable(c, now);
         }
+      }
+      for (uint64_t id : tls_pending) {
+        auto it = conns.find(id);
+        if (it == conns.end() || it->second->dead || !it->second->tls) continue;
+        if (it->second->state == Connection::State::kReading) OnReadable(*it->second, now);
       }
       TakeCompletions(now);
       if (accepting && (fds[1].revents & POLLIN)) AcceptAll(now);
@@ -438,7 +474,7 @@ struct HttpServer::Impl {
     // Idle connections and requests still arriving are dropped; requests in the handlers
     // and responses being written finish (FinishResponse closes them afterwards).
     for (auto& [id, c] : conns) {
-      if (c->state == Connection::State::kReading ||
+      if (c->state == Connection::State::kReading || c->state == Connection::State::kHandshake ||
           (c->state == Connection::State::kLingering && !InputPending(*c))) {
         Close(*c);
       }
@@ -453,6 +489,13 @@ struct HttpServer::Impl {
 
   void Close(Connection& c) {
     if (c.dead) return;
+    if (c.tls) {
+      // Best effort, never waited for: a graceful end (idle, stopping, the peer's own
+      // close_notify) tells the client its stream is complete. Not in the middle of a write:
+      // OpenSSL cannot interleave the alert with a half-sent record.
+      if (c.out_off >= c.out.size()) (void)c.tls->SendCloseNotify();
+      c.tls.reset();
+    }
     ::close(c.fd);
     c.dead = true;
   }
@@ -481,6 +524,19 @@ struct HttpServer::Impl {
       c->remote = FormatAddress(sa);
       c->loopback = IsLoopback(sa);
       c->deadline = now + options.idle_timeout;
+      if (tls_ctx) {
+        Result<TlsSession> session = TlsSession::Accept(*tls_ctx, fd);
+        if (!session) {
+          Log(LogLevel::kWarn, "HTTP server cannot start TLS",
+              {{"remote", c->remote}, {"error", session.error().message}});
+          ::close(fd);
+          continue;
+        }
+        c->tls.emplace(std::move(*session));
+        c->state = Connection::State::kHandshake;
+        c->request_start = now;
+        c->deadline = now + options.read_timeout;  // the handshake has the read timeout
+      }
       conns.emplace(c->id, std::move(c));
     }
   }
@@ -504,7 +560,7 @@ struct HttpServer::Impl {
     }
     size_t total = 0;
     while (total < kMaxReadPerWake) {
-      ssize_t n = ::recv(c.fd, read_buf.data(), read_buf.size(), 0);
+      ssize_t n = c.tls ? TlsRead(c) : ::recv(c.fd, read_buf.data(), read_buf.size(), 0);
       if (n > 0) {
         if (c.Buffered() == 0) {
           c.request_start = now;
@@ -573,6 +629,7 @@ struct HttpServer::Impl {
     HttpRequest req = std::move(r.request);
     req.remote_address = c.remote;
     req.loopback = c.loopback;
+    req.tls = c.tls.has_value();
     c.method = req.method;
     c.path = req.path;
     c.head_request = req.method == "HEAD";
@@ -618,7 +675,9 @@ struct HttpServer::Impl {
 
   void Flush(Connection& c, TimePoint now) {
     while (c.out_off < c.out.size()) {
-      ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+      ssize_t n = c.tls ? TlsWrite(c)
+                        : ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off,
+                                 MSG_NOSIGNAL);
       if (n > 0) {
         c.out_off += static_cast<size_t>(n);
         if (c.state == Connection::State::kWriting) c.deadline = now + options.write_timeout;
@@ -637,20 +696,12 @@ struct HttpServer::Impl {
   void FinishResponse(Connection& c, TimePoint now) {
     LogAccess(c);
     if (c.close_after || stop_seen) {
-      if (c.peer_eof) {
-        Close(c);
-        return;
-      }
-      ::shutdown(c.fd, SHUT_WR);
-      // Stopping: nothing unread means nothing to reset the response; do not hold Stop().
-      if (stop_seen && !InputPending(c)) {
-        Close(c);
-        return;
-      }
       c.state = Connection::State::kLingering;
       c.deadline = now + kLinger;
       c.in.clear();
       c.in_off = 0;
+      c.close_notify_pending = c.tls.has_value();
+      ContinueClosing(c);
       return;
     }
     c.state = Connection::State::kReading;
@@ -663,6 +714,159 @@ struct HttpServer::Impl {
     }
     TryParse(c, now);
     if (!c.dead && c.state == Connection::State::kReading && c.peer_eof) Close(c);
+  }
+
+  // Lingering: close_notify first (TLS), then the write side is shut and input drained.
+  void ContinueClosing(Connection& c) {
+    if (c.close_notify_pending) {
+      if (c.tls->SendCloseNotify() == TlsIo::kWantWrite) return;  // the socket is full
+      c.close_notify_pending = false;
+    }
+    if (c.peer_eof) {
+      Close(c);
+      return;
+    }
+    ::shutdown(c.fd, SHUT_WR);
+    // Stopping: nothing unread means nothing to reset the response; do not hold Stop().
+    if (stop_seen && !InputPending(c)) Close(c);
+  }
+
+  // ----- TLS ---------------------------------------------------------------------------
+  // OpenSSL reads and writes the socket itself. Each blocked operation records the poll
+  // event it waits for; any event on the socket retries whatever is in progress, as a
+  // spurious retry only blocks again.
+
+  static short TlsPollEvents(const Connection& c) {
+    short events = 0;
+    switch (c.state) {
+      case Connection::State::kHandshake:
+        return c.tls_handshake_wait;
+      case Connection::State::kReading:
+        events |= c.tls_read_wait;
+        break;
+      case Connection::State::kLingering:
+        events |= POLLIN;  // drained below OpenSSL: the session is over
+        if (c.close_notify_pending) events |= POLLOUT;
+        break;
+      case Connection::State::kHandling:
+      case Connection::State::kWriting:
+        break;
+    }
+    if (c.out_off < c.out.size()) events |= c.tls_write_wait;
+    return events;
+  }
+
+  void OnTlsEvent(Connection& c, TimePoint now) {
+    switch (c.state) {
+      case Connection::State::kHandshake:
+        ContinueHandshake(c, now);
+        return;
+      case Connection::State::kLingering:
+        if (c.close_notify_pending) ContinueClosing(c);
+        if (!c.dead && c.state == Connection::State::kLingering) OnReadable(c, now);
+        return;
+      default:
+        break;
+    }
+    if (c.out_off < c.out.size()) Flush(c, now);
+    if (!c.dead && c.state == Connection::State::kReading) OnReadable(c, now);
+  }
+
+  void ContinueHandshake(Connection& c, TimePoint now) {
+    if (!c.tls_sniffed) {
+      unsigned char first = 0;
+      ssize_t n = ::recv(c.fd, &first, 1, MSG_PEEK);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+      if (n <= 0) {
+        Close(c);
+        return;
+      }
+      c.tls_sniffed = true;
+      // An HTTP method where a ClientHello should be: someone used http:// for an https://
+      // port. Answer in the clear so they can read why, then close.
+      if (first != kTlsHandshakeRecord && first >= 'A' && first <= 'Z') {
+        c.tls.reset();
+        c.state = Connection::State::kReading;
+        c.keep_alive = false;
+        c.version_minor = 1;
+        c.request_body = 0;
+        Respond(c,
+                HttpResponse::ErrorJson(400, "this port speaks HTTPS: plain HTTP sent to a TLS port"),
+                now);
+        return;
+      }
+    }
+    switch (c.tls->Handshake()) {
+      case TlsIo::kOk:
+        c.state = Connection::State::kReading;
+        c.deadline = now + options.idle_timeout;
+        // The client's first request often arrives with its last handshake message, and is
+        // then already read from the socket into OpenSSL.
+        OnReadable(c, now);
+        return;
+      case TlsIo::kWantRead:
+        c.tls_handshake_wait = POLLIN;
+        return;
+      case TlsIo::kWantWrite:
+        c.tls_handshake_wait = POLLOUT;
+        return;
+      case TlsIo::kClosed:
+      case TlsIo::kError:
+        // Scanners and misconfigured clients are routine on a public port: debug, not warn.
+        Log(LogLevel::kDebug, "TLS handshake failed",
+            {{"remote", c.remote}, {"error", c.tls->error()}});
+        Close(c);
+        return;
+    }
+  }
+
+  // recv(2)'s contract over TLS: > 0 bytes into read_buf, 0 at the end of the stream, -1
+  // with errno EAGAIN (blocked) or ECONNRESET (the session failed).
+  ssize_t TlsRead(Connection& c) {
+    size_t n = 0;
+    switch (c.tls->Read(read_buf.data(), read_buf.size(), &n)) {
+      case TlsIo::kOk:
+        c.tls_read_wait = POLLIN;
+        return static_cast<ssize_t>(n);
+      case TlsIo::kWantRead:
+        c.tls_read_wait = POLLIN;
+        errno = EAGAIN;
+        return -1;
+      case TlsIo::kWantWrite:
+        c.tls_read_wait = POLLOUT;
+        errno = EAGAIN;
+        return -1;
+      case TlsIo::kClosed:
+        return 0;
+      case TlsIo::kError:
+        break;
+    }
+    Log(LogLevel::kDebug, "TLS read failed", {{"remote", c.remote}, {"error", c.tls->error()}});
+    errno = ECONNRESET;
+    return -1;
+  }
+
+  // send(2)'s contract over TLS, for the unsent part of c.out.
+  ssize_t TlsWrite(Connection& c) {
+    size_t n = 0;
+    switch (c.tls->Write(c.out.data() + c.out_off, c.out.size() - c.out_off, &n)) {
+      case TlsIo::kOk:
+        c.tls_write_wait = POLLOUT;
+        return static_cast<ssize_t>(n);
+      case TlsIo::kWantRead:
+        c.tls_write_wait = POLLIN;
+        errno = EAGAIN;
+        return -1;
+      case TlsIo::kWantWrite:
+        c.tls_write_wait = POLLOUT;
+        errno = EAGAIN;
+        return -1;
+      case TlsIo::kClosed:
+      case TlsIo::kError:
+        break;
+    }
+    errno = EPIPE;
+    return -1;
   }
 
   void Expire(TimePoint now) {
@@ -726,6 +930,20 @@ Result<std::unique_ptr<HttpServer::Impl>> HttpServer::Bind(std::string_view list
   }
   FRZ_ASSIGN_OR_RETURN(ListenAddress addr, ParseListen(listen));
   auto impl = std::make_unique<Impl>();
+  bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty() ||
+             !options.tls_client_ca_file.empty();
+  if (tls) {
+    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "HTTP server TLS needs both tls_cert_file and tls_key_file");
+    }
+    // Before binding: a server with an unusable certificate never listens.
+    FRZ_ASSIGN_OR_RETURN(TlsContext ctx,
+                         TlsContext::MakeServer({options.tls_cert_file, options.tls_key_file,
+                                                 options.tls_min_version,
+                                                 options.tls_client_ca_file}));
+    impl->tls_ctx.emplace(std::move(ctx));
+  }
   impl->options = options;
   impl->limits = HttpParseLimits{options.max_header_bytes, options.max_body_bytes};
   std::string where = "cannot listen for HTTP on " + std::string(listen) + ": ";

@@ -15,6 +15,7 @@
 #include "frazil/base/log.h"
 #include "frazil/base/result.h"
 #include "frazil/server/http.h"
+#include "frazil/server/tls.h"
 
 namespace frazil::server {
 
@@ -52,8 +53,18 @@ struct HttpServerOptions {
   std::function<void(const HttpAccessLogEntry&)> access_log = [](const HttpAccessLogEntry& e) {
     LogHttpAccess(e);
   };
+
+  // TLS (docs/http.md): set both files to serve HTTPS only on this port; both empty: plain
+  // HTTP. The files are read once, by Start.
+  std::string tls_cert_file;  // PEM: the certificate, then any intermediates
+  std::string tls_key_file;   // PEM: its private key, unencrypted
+  TlsVersion tls_min_version = TlsVersion::kTls12;
+  // PEM CA bundle. Non-empty: mutual TLS, a client must present a certificate it signs.
+  std::string tls_client_ca_file;
 };
 
+// Over TLS everything works as over plain HTTP; the handshake runs in the event loop too.
+//
 // Thread-safety: Start() returns a running server. The handler (or the Router's handlers)
 // runs on the worker threads, up to `worker_threads` at a time, so it must be thread-safe;
 // the Router is immutable once passed in. port(), address() and Stop() may be called from
@@ -66,7 +77,9 @@ class HttpServer {
   // `router` (or to `handler`, which answers everything; an Error it returns becomes
   // HttpResponse::FromError, an exception a 500).
   // Errors: InvalidArgument for a malformed address or options; IOError naming the address
-  // when it cannot bind or listen.
+  // when it cannot bind or listen. With TLS: IOError naming the file when a certificate, key
+  // or CA file cannot be read; InvalidArgument naming it when it holds no usable PEM
+  // certificate or (unencrypted) key, or when the key does not match the certificate.
   static Result<std::unique_ptr<HttpServer>> Start(std::string_view listen, Router router,
                                                    HttpServerOptions options = {});
   static Result<std::unique_ptr<HttpServer>> Start(std::string_view listen, HttpHandler handler,
