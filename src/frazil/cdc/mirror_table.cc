@@ -7,7 +7,6 @@
 #include "frazil/base/clock.h"
 #include "frazil/base/log.h"
 #include "frazil/base/strings.h"
-#include "frazil/cdc/pg.h"
 #include "frazil/cdc/pg_types.h"
 #include "frazil/engine/row_buffer.h"
 #include "frazil/engine/table_scan.h"

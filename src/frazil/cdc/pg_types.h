@@ -16,8 +16,19 @@
 
 #include "frazil/base/result.h"
 #include "frazil/iceberg/type.h"
+#include "frazil/pg/pg.h"
 
 namespace frazil::cdc {
+
+// The libpq wrappers live in the pg module (the catalog uses them too); cdc code names them
+// unqualified.
+using pg::PgConnection;
+using pg::PgErrorInfo;
+using pg::PgQualifiedName;
+using pg::PgQuoteIdentifier;
+using pg::PgQuoteLiteral;
+using pg::PgResult;
+using pg::RedactConninfo;
 
 // What frazil knows about a column's type: the OID and typmod from the Relation message,
 // plus, for types that are not built in (OID >= 16384) or that need resolving (domains,

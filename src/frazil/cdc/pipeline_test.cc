@@ -9,13 +9,15 @@
 #include <filesystem>
 #include <thread>
 
-#include "frazil/cdc/test_pg_cluster.h"
+#include "frazil/pg/test_pg_cluster.h"
 #include "frazil/cdc/test_warehouse.h"
 #include "frazil/engine/table_scan.h"
 #include "frazil/iceberg/scan.h"
 
 namespace frazil::cdc {
 namespace {
+
+using pg::TestPgCluster;
 
 class PipelineTest : public ::testing::Test {
  protected:

@@ -10,7 +10,7 @@
 
 #include "frazil/base/result.h"
 #include "frazil/cdc/lsn.h"
-#include "frazil/cdc/pg.h"
+#include "frazil/cdc/pg_types.h"
 
 namespace frazil::cdc {
 

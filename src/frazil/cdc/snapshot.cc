@@ -8,7 +8,6 @@
 
 #include "frazil/base/kill_point.h"
 #include "frazil/base/log.h"
-#include "frazil/cdc/pg.h"
 #include "frazil/cdc/pg_types.h"
 
 namespace frazil::cdc {

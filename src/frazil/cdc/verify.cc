@@ -9,7 +9,6 @@
 #include "frazil/base/log.h"
 #include "frazil/base/random.h"
 #include "frazil/cdc/changelog.h"
-#include "frazil/cdc/pg.h"
 #include "frazil/cdc/pg_types.h"
 #include "frazil/cdc/pgoutput.h"
 #include "frazil/cdc/pipeline.h"

@@ -8,12 +8,14 @@
 
 #include <filesystem>
 
-#include "frazil/cdc/test_pg_cluster.h"
+#include "frazil/pg/test_pg_cluster.h"
 #include "frazil/cdc/test_warehouse.h"
 #include "frazil/iceberg/snapshot_producer.h"
 
 namespace frazil::cdc {
 namespace {
+
+using pg::TestPgCluster;
 
 constexpr Lsn kFar = Lsn{0xFF} << 32;  // FF/0: past every source snapshot of these tests
 

@@ -1,13 +1,14 @@
-#include "frazil/cdc/pg.h"
+#include "frazil/pg/pg.h"
 
 #include <libpq-fe.h>
 #include <sys/select.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <regex>
 
-namespace frazil::cdc {
+namespace frazil::pg {
 namespace {
 
 // Server errors carry a SQLSTATE; its class decides whether retrying can help.
@@ -50,6 +51,10 @@ std::optional<std::string> PgResult::GetOptional(int row, int column) const {
   return std::string(Get(row, column));
 }
 int PgResult::Column(std::string_view name) const { return PQfnumber(res_, std::string(name).c_str()); }
+int64_t PgResult::affected_rows() const {
+  const char* n = res_ ? PQcmdTuples(res_) : nullptr;
+  return (n == nullptr || *n == '\0') ? 0 : std::strtoll(n, nullptr, 10);
+}
 
 Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& conninfo, bool replication,
                                                            const std::string& options,
@@ -89,6 +94,7 @@ std::string PgConnection::Describe() const {
 }
 int PgConnection::server_version() const { return PQserverVersion(conn_); }
 bool PgConnection::ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+bool PgConnection::in_transaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
 
 Status PgConnection::ErrorFromConn(std::string_view what) const {
   ErrorKind kind = PQstatus(conn_) == CONNECTION_OK ? ErrorKind::kInvalidArgument : ErrorKind::kIOError;
@@ -262,4 +268,4 @@ std::string RedactConninfo(const std::string& conninfo) {
   return std::regex_replace(out, url_param, "$1***");
 }
 
-}  // namespace frazil::cdc
+}  // namespace frazil::pg

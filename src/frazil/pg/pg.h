@@ -2,6 +2,7 @@
 // Results here and nowhere else; messages never contain the password of a conninfo.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,7 +15,7 @@
 struct pg_conn;
 struct pg_result;
 
-namespace frazil::cdc {
+namespace frazil::pg {
 
 class PgResult {
  public:
@@ -34,6 +35,8 @@ class PgResult {
   std::optional<std::string> GetOptional(int row, int column) const;
   // Column index by name, -1 if absent.
   int Column(std::string_view name) const;
+  // Rows an INSERT/UPDATE/DELETE changed (PQcmdTuples); 0 for other commands.
+  int64_t affected_rows() const;
 
  private:
   pg_result* res_ = nullptr;
@@ -84,6 +87,9 @@ class PgConnection {
   std::string Describe() const;
   int server_version() const;
   bool ok() const;
+  // Whether the session is inside a transaction block (or its state is unknown), i.e. not
+  // idle and reusable as is.
+  bool in_transaction() const;
 
  private:
   explicit PgConnection(pg_conn* conn) : conn_(conn) {}
@@ -102,4 +108,4 @@ std::string PgQualifiedName(std::string_view schema, std::string_view table);
 // The conninfo with any password removed, for logs and messages.
 std::string RedactConninfo(const std::string& conninfo);
 
-}  // namespace frazil::cdc
+}  // namespace frazil::pg

@@ -1,4 +1,4 @@
-// A throwaway PostgreSQL 15 cluster for the cdc and app tests, run by
+// A throwaway PostgreSQL 15 cluster for the cdc, catalog and app tests, run by
 // scripts/pg_cluster.sh (the script every consumer shares; see its header for the settings:
 // wal_level=logical, trust auth, superuser `postgres`, fsync on).
 //
@@ -34,7 +34,7 @@
 
 extern char** environ;
 
-namespace frazil::cdc {
+namespace frazil::pg {
 
 class TestPgCluster {
  public:
@@ -217,4 +217,4 @@ class TestPgCluster {
   mutable std::atomic<uint64_t> counter_{0};
 };
 
-}  // namespace frazil::cdc
+}  // namespace frazil::pg

@@ -1,11 +1,11 @@
 // The test helper itself: a real PostgreSQL 15 cluster through scripts/pg_cluster.sh.
-#include "frazil/cdc/test_pg_cluster.h"
+#include "frazil/pg/test_pg_cluster.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-namespace frazil::cdc {
+namespace frazil::pg {
 namespace {
 
 TEST(TestPgClusterTest, StartExecCrashRestartStop) {
@@ -74,4 +74,4 @@ TEST(TestPgClusterTest, TwoClustersRunSideBySide) {
 }
 
 }  // namespace
-}  // namespace frazil::cdc
+}  // namespace frazil::pg
