@@ -113,6 +113,7 @@ std::optional<std::string> Statement::Text(int column) const {
 }
 
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+int Statement::columns() const { return sqlite3_column_count(stmt_); }
 
 void Statement::Reset() {
   sqlite3_reset(stmt_);

@@ -47,6 +47,8 @@ class Statement {
   // Column values of the current row (0-based); nullopt for SQL NULL.
   std::optional<std::string> Text(int column) const;
   int64_t Int(int column) const;
+  // Number of result columns of the statement.
+  int columns() const;
   // Rewinds for another execution, keeping the bindings.
   void Reset();
 
