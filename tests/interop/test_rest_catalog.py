@@ -535,3 +535,378 @@ def test_concurrent_writers(server, tmp_path):
         n409 = sum(float(v) for v in __import__("re").findall(r'frazil_rest_requests_total\{[^}]*status="409"[^}]*\}\s+([0-9.e+]+)', m))
         assert n409 >= py_retries, f"/metrics counts {n409} answers 409, PyIceberg retried {py_retries} times"
     print(f"\n{total} commits by {writers} writers in {elapsed:.1f}s; PyIceberg retried {py_retries} 409s; frazil load client retries {sum(conflicts)}")
+
+
+# ---------------------------------------------------------------------------------------
+# Bad input: a 4xx with the spec's error shape, never a 5xx, never a crash
+# ---------------------------------------------------------------------------------------
+
+ID_SCHEMA = {"type": "struct", "schema-id": 0, "fields": [{"id": 1, "name": "id", "required": True, "type": "long"},
+                                                           {"id": 2, "name": "s", "required": False, "type": "string"}]}
+
+
+@pytest.fixture
+def bad_server(tmp_path):
+    """A server with namespace `b` and an empty table `b.t` (a fresh one per test: a case that
+    wrongly succeeds must not break the next test)."""
+    if USE_JAVA:
+        pytest.skip("bad input is frazil's contract: the Java test fixture answers malformed requests with HTML 500s")
+    srv = _server(tmp_path / "bad").start()
+    r = srv.http("POST", "/v1/namespaces", json_body={"namespace": ["b"], "properties": {}})
+    assert r.status_code == 200, r.text
+    r = srv.http("POST", "/v1/namespaces/b/tables", json_body={"name": "t", "schema": ID_SCHEMA})
+    assert r.status_code == 200, r.text
+    try:
+        yield srv
+    finally:
+        rc = srv.stop()
+    if not USE_JAVA:
+        assert rc == 0, f"frazil serve exited {rc} on SIGTERM after the bad input:\n{srv.logs()}"
+
+
+def _pointer(srv) -> str:
+    r = srv.http("GET", "/v1/namespaces/b/tables/t")
+    assert r.status_code == 200, r.text
+    return r.json()["metadata-location"]
+
+
+def _send(srv, method: str, path: str, body) -> requests.Response:
+    if isinstance(body, (bytes, str)):
+        return srv.http(method, path, data=body, headers={"Content-Type": "application/json"})
+    if body is _NO_BODY:
+        return srv.http(method, path)
+    return srv.http(method, path, data=json.dumps(body), headers={"Content-Type": "application/json"})
+
+
+_NO_BODY = object()
+COMMIT = "/v1/namespaces/b/tables/t"
+
+MALFORMED_JSON = [
+    ("POST", "/v1/namespaces", b'{"namespace": ["x"'),
+    ("POST", "/v1/namespaces", b"not json"),
+    ("POST", "/v1/namespaces", b""),
+    ("POST", "/v1/namespaces", b'{"namespace": ["x"]} trailing'),
+    ("POST", "/v1/namespaces", b'{"namespace": ["\xff\xfe"]}'),  # invalid UTF-8
+    ("POST", "/v1/namespaces", b"[" * 100_000 + b"]" * 100_000),  # deep nesting
+    ("POST", "/v1/namespaces", b'{"namespace": ["x"], "properties": {"a": "1", "a": "2"}, ' + b'"x": ' * 1 + b"}"),
+    ("POST", "/v1/namespaces/b/tables", b'{"name": "x", "schema": '),
+    ("POST", COMMIT, b'{"updates": [}'),
+    ("POST", "/v1/tables/rename", b"{"),
+    ("POST", "/v1/namespaces/b/properties", b"nul"),
+    ("POST", "/v1/transactions/commit", b'{"table-changes": [nope]}'),
+    ("POST", "/v1/namespaces/b/register", b'{"name": '),
+]
+
+WRONG_TYPES = [
+    ("POST", "/v1/namespaces", {"namespace": "x"}),
+    ("POST", "/v1/namespaces", {"namespace": [1, 2]}),
+    ("POST", "/v1/namespaces", {"namespace": ["x"], "properties": {"k": 1}}),
+    ("POST", "/v1/namespaces", {"namespace": ["x"], "properties": ["k"]}),
+    ("POST", "/v1/namespaces", []),
+    ("POST", "/v1/namespaces", None),
+    ("POST", "/v1/namespaces", {}),
+    ("POST", "/v1/namespaces/b/tables", {"name": 5, "schema": ID_SCHEMA}),
+    ("POST", "/v1/namespaces/b/tables", {"name": "x"}),
+    ("POST", "/v1/namespaces/b/tables", {"name": "x", "schema": {"type": "struct", "fields": "no"}}),
+    ("POST", "/v1/namespaces/b/tables", {"name": "x", "schema": {"type": "struct", "fields": [{"id": 1, "name": "a", "required": True, "type": "nosuchtype"}]}}),
+    ("POST", "/v1/namespaces/b/tables", {"name": "x", "schema": ID_SCHEMA, "properties": {"a": 1}}),
+    ("POST", "/v1/namespaces/b/tables", {"name": "x", "schema": ID_SCHEMA,
+                                         "partition-spec": {"spec-id": 0, "fields": [{"source-id": 99, "field-id": 1000, "name": "p", "transform": "identity"}]}}),
+    ("POST", "/v1/namespaces/b/tables", {"name": "x", "schema": ID_SCHEMA, "partition-spec": {"spec-id": 0, "fields": [{"source-id": 1, "field-id": 1000, "name": "p", "transform": "frobnicate[3]"}]}}),
+    ("POST", COMMIT, {"updates": "x", "requirements": []}),
+    ("POST", COMMIT, {"updates": [{"action": "set-properties", "updates": {"a": 1}}], "requirements": []}),
+    ("POST", COMMIT, {"updates": [{"action": "set-current-schema"}], "requirements": []}),
+    ("POST", COMMIT, {"updates": [{"action": "add-snapshot", "snapshot": {"snapshot-id": "x"}}], "requirements": []}),
+    ("POST", COMMIT, {"updates": [{"action": "upgrade-format-version", "format-version": 99}], "requirements": []}),
+    ("POST", COMMIT, {"updates": [{"action": "set-current-schema", "schema-id": 42}], "requirements": []}),
+    ("POST", COMMIT, {"updates": [{"action": "set-snapshot-ref", "ref-name": "main", "type": "branch", "snapshot-id": 123456789}], "requirements": []}),
+    ("POST", COMMIT, {"updates": [], "requirements": [{"type": "assert-ref-snapshot-id", "ref": 5, "snapshot-id": None}]}),
+    ("POST", COMMIT, {"updates": [], "requirements": [{"type": "assert-current-schema-id", "current-schema-id": "zero"}]}),
+    ("POST", COMMIT, {"requirements": [], "updates": [{"action": "remove-properties", "removals": "a"}]}),
+    ("POST", "/v1/tables/rename", {"source": "b.t", "destination": {"namespace": ["b"], "name": "u"}}),
+    ("POST", "/v1/tables/rename", {"source": {"namespace": "b", "name": "t"}, "destination": {"namespace": ["b"], "name": "u"}}),
+    ("POST", "/v1/namespaces/b/properties", {"removals": "a", "updates": {}}),
+    ("POST", "/v1/namespaces/b/properties", {"removals": [], "updates": {"a": 1}}),
+    ("POST", "/v1/transactions/commit", {"table-changes": [{"updates": [], "requirements": []}]}),
+    ("POST", "/v1/transactions/commit", {"table-changes": "x"}),
+    ("POST", "/v1/namespaces/b/register", {"name": "r"}),
+    ("GET", "/v1/namespaces?pageSize=abc", _NO_BODY),
+    ("GET", "/v1/namespaces?pageSize=-1", _NO_BODY),
+    ("GET", "/v1/namespaces/b/tables?pageToken=%00garbage%FF", _NO_BODY),
+    ("GET", "/v1/namespaces/b/tables/t?snapshots=bogus", _NO_BODY),
+    ("DELETE", "/v1/namespaces/b/tables/t?purgeRequested=maybe", _NO_BODY),
+]
+
+UNKNOWN_KINDS = [
+    ("POST", COMMIT, {"updates": [{"action": "frobnicate"}], "requirements": []}),
+    ("POST", COMMIT, {"updates": [{"action": "frobnicate", "x": 1}, {"action": "set-properties", "updates": {"ok": "no"}}], "requirements": []}),
+    ("POST", COMMIT, {"updates": [{"no-action": 1}], "requirements": []}),
+    ("POST", COMMIT, {"updates": [], "requirements": [{"type": "assert-frobnicated"}]}),
+    ("POST", COMMIT, {"updates": [{"action": "set-properties", "updates": {"ok": "no"}}], "requirements": [{"no-type": 1}]}),
+    ("POST", "/v1/transactions/commit", {"table-changes": [{"identifier": {"namespace": ["b"], "name": "t"},
+                                                              "updates": [{"action": "frobnicate"}], "requirements": []}]}),
+    ("POST", "/v1/transactions/commit", {"table-changes": [{"identifier": {"namespace": ["b"], "name": "t"},
+                                                              "updates": [], "requirements": [{"type": "assert-frobnicated"}]}]}),
+]
+
+
+@pytest.mark.parametrize("cases", [MALFORMED_JSON, WRONG_TYPES, UNKNOWN_KINDS], ids=["malformed_json", "wrong_types", "unknown_kinds"])
+def test_bad_requests(bad_server, cases):
+    """Each is 400 BadRequestException (the spec's answer to a malformed request), the table is
+    untouched, the server lives on."""
+    before = _pointer(bad_server)
+    problems = []
+    for method, path, body in cases:
+        r = _send(bad_server, method, path, body)
+        shown = body if not isinstance(body, bytes) else body[:80]
+        try:
+            RS.assert_error_shape(r, 400, "BadRequestException")
+        except AssertionError as e:
+            problems.append(f"{method} {path} body={shown!r}: {e}")
+        bad_server.assert_alive(f"after {method} {path} body={shown!r}")
+    assert _pointer(bad_server) == before, "a refused request changed the table"
+    assert not problems, f"{len(problems)} of {len(cases)} bad requests not answered 400 BadRequestException:\n" + "\n".join(problems)
+
+
+def test_property_in_removals_and_updates_is_422(bad_server):
+    r = bad_server.http("POST", "/v1/namespaces/b/properties", json_body={"removals": ["a"], "updates": {"a": "1"}})
+    RS.assert_error_shape(r, 422, "UnprocessableEntityException")
+
+
+def test_commit_conflicts_are_409(bad_server):
+    """Failed requirements: 409 CommitFailedException, nothing written. Missing table: 404."""
+    load = bad_server.http("GET", "/v1/namespaces/b/tables/t").json()
+    uuid = load["metadata"]["table-uuid"]
+    before = load["metadata-location"]
+    for req in ([{"type": "assert-table-uuid", "uuid": "00000000-0000-0000-0000-000000000000"}],
+                [{"type": "assert-ref-snapshot-id", "ref": "main", "snapshot-id": 12345}],
+                [{"type": "assert-current-schema-id", "current-schema-id": 7}],
+                [{"type": "assert-last-assigned-field-id", "last-assigned-field-id": 1}],
+                [{"type": "assert-default-spec-id", "default-spec-id": 3}],
+                [{"type": "assert-create"}]):
+        r = bad_server.http("POST", COMMIT, json_body={"requirements": [{"type": "assert-table-uuid", "uuid": uuid}] + req,
+                                                        "updates": [{"action": "set-properties", "updates": {"should": "not"}}]})
+        RS.assert_error_shape(r, 409, "CommitFailedException")
+    assert _pointer(bad_server) == before
+    r = bad_server.http("POST", "/v1/namespaces/b/tables/missing", json_body={"requirements": [], "updates": [{"action": "set-properties", "updates": {"a": "b"}}]})
+    RS.assert_error_shape(r, 404, "NoSuchTableException")
+    r = bad_server.http("GET", "/v1/namespaces/nope/tables/t")
+    RS.assert_error_shape(r, 404)
+    assert r.json()["error"]["type"] in ("NoSuchNamespaceException", "NoSuchTableException"), r.text
+    r = bad_server.http("DELETE", "/v1/namespaces/b")
+    RS.assert_error_shape(r, 409, "NamespaceNotEmptyException")
+    r = bad_server.http("POST", "/v1/namespaces", json_body={"namespace": ["b"]})
+    RS.assert_error_shape(r, 409, "AlreadyExistsException")
+
+
+BAD_NAMES = ["..", ".", "a/b", "../../etc", "a\\b", "x\x00y", "x\ny", "x\x1fy", "x\x7fy", "", " ", "\x1b[31mred"]
+
+
+def test_invalid_names(bad_server, tmp_path):
+    """Namespace and table names that would escape or confuse the warehouse layout: 400, and
+    nothing created; names in the path: 400 or 404, never a 5xx."""
+    wh_before = sorted(p.name for p in bad_server.warehouse.iterdir())
+    problems = []
+
+    def expect(r, statuses, what):
+        try:
+            RS.assert_error_shape(r, statuses)
+        except AssertionError as e:
+            problems.append(f"{what}: {e}")
+
+    for name in BAD_NAMES:
+        expect(bad_server.http("POST", "/v1/namespaces", json_body={"namespace": [name]}), 400, f"create namespace [{name!r}]")
+        expect(bad_server.http("POST", "/v1/namespaces", json_body={"namespace": ["ok", name]}), 400, f"create namespace ['ok', {name!r}]")
+        expect(bad_server.http("POST", "/v1/namespaces/b/tables", json_body={"name": name, "schema": ID_SCHEMA}), 400, f"create table b.{name!r}")
+        expect(bad_server.http("POST", "/v1/namespaces/b/tables", json_body={"name": name, "schema": ID_SCHEMA, "stage-create": True}), 400,
+               f"stage-create table b.{name!r}")
+        expect(bad_server.http("POST", "/v1/tables/rename", json_body={"source": {"namespace": ["b"], "name": "t"},
+                                                                       "destination": {"namespace": ["b"], "name": name}}), 400, f"rename b.t to {name!r}")
+        expect(bad_server.http("POST", "/v1/namespaces/b/register", json_body={"name": name, "metadata-location": _pointer(bad_server)}), 400,
+               f"register b.{name!r}")
+        q = requests.utils.quote(name, safe="")
+        if q:
+            expect(bad_server.http("GET", f"/v1/namespaces/{q}"), (400, 404), f"GET namespace {q}")
+            expect(bad_server.http("GET", f"/v1/namespaces/b/tables/{q}"), (400, 404), f"GET table b/{q}")
+            expect(bad_server.http("DELETE", f"/v1/namespaces/b/tables/{q}?purgeRequested=true"), (400, 404), f"DELETE table b/{q}")
+            expect(bad_server.http("POST", f"/v1/namespaces/{q}/tables", json_body={"name": "t", "schema": ID_SCHEMA}), (400, 404),
+                   f"create table in namespace {q}")
+    expect(bad_server.http("POST", "/v1/namespaces", json_body={"namespace": []}), 400, "create the empty namespace")
+    for raw in ("/v1/namespaces/..%2F..%2Fetc", "/v1/namespaces/%2E%2E/tables/t", "/v1/namespaces/b%1F..%1F../tables/t"):
+        expect(bad_server.http("GET", raw), (400, 404), f"GET {raw}")
+    bad_server.assert_alive("after the invalid names")
+    assert sorted(p.name for p in bad_server.warehouse.iterdir()) == wh_before, "a refused name created something in the warehouse"
+    ns = bad_server.http("GET", "/v1/namespaces").json()["namespaces"]
+    assert ns == [["b"]], f"namespaces after the refused names: {ns}"
+    tables = bad_server.http("GET", "/v1/namespaces/b/tables").json()["identifiers"]
+    assert tables == [{"namespace": ["b"], "name": "t"}], f"tables after the refused names: {tables}"
+    assert not problems, f"{len(problems)} invalid names not refused properly:\n" + "\n".join(problems)
+
+
+def test_locations_outside_the_warehouse(bad_server, tmp_path):
+    """A client may not place tables, metadata or namespaces outside the warehouse: create,
+    stage-create, register, set-location and a namespace `location` property are refused
+    (400 or 403) and nothing appears outside."""
+    outside = tmp_path / "outside"
+    wh = bad_server.warehouse
+    locations = [f"file://{outside}/t", str(outside / "t"), f"file://{wh}/../outside/t", f"file://{wh}/b/../../outside/t",
+                 f"file://{wh}/b/%2e%2e/%2e%2e/outside/t", "s3://bucket/t", "file:///etc/frazil-test", f"file://{wh}x/t", "http://127.0.0.1:1/t"]
+    problems = []
+
+    def expect(r, what):
+        try:
+            RS.assert_error_shape(r, (400, 403))
+        except AssertionError as e:
+            problems.append(f"{what}: {e}")
+
+    before = _pointer(bad_server)
+    for i, loc in enumerate(locations):
+        expect(bad_server.http("POST", "/v1/namespaces/b/tables", json_body={"name": f"out{i}", "schema": ID_SCHEMA, "location": loc}), f"create at {loc}")
+        expect(bad_server.http("POST", "/v1/namespaces/b/tables", json_body={"name": f"outs{i}", "schema": ID_SCHEMA, "location": loc, "stage-create": True}),
+               f"stage-create at {loc}")
+        expect(bad_server.http("POST", COMMIT, json_body={"requirements": [], "updates": [{"action": "set-location", "location": loc}]}), f"set-location {loc}")
+        expect(bad_server.http("POST", "/v1/namespaces/b/register", json_body={"name": f"reg{i}", "metadata-location": loc + "/metadata/00000-x.metadata.json"}),
+               f"register {loc}")
+        expect(bad_server.http("POST", "/v1/namespaces/b/tables",
+                               json_body={"name": f"outp{i}", "schema": ID_SCHEMA, "properties": {"write.data.path": loc, "write.metadata.path": loc}}),
+               f"create with write.data.path / write.metadata.path {loc}")
+    # A namespace location outside: refused, or at least never used for a table.
+    r = bad_server.http("POST", "/v1/namespaces", json_body={"namespace": ["locns"], "properties": {"location": f"file://{outside}/ns"}})
+    if r.status_code == 200:
+        r = bad_server.http("POST", "/v1/namespaces/locns/tables", json_body={"name": "t", "schema": ID_SCHEMA})
+        if r.status_code == 200:
+            loc = r.json()["metadata"]["location"]
+            if not loc.startswith(f"file://{wh}/"):
+                problems.append(f"a table in a namespace with location {outside}/ns was placed at {loc}")
+        else:
+            expect(r, "create table in a namespace whose location is outside")
+    else:
+        expect(r, "create namespace with location outside")
+    assert not outside.exists(), f"files were written outside the warehouse: {list(outside.rglob('*'))[:10]}"
+    assert not Path("/etc/frazil-test").exists()
+    assert _pointer(bad_server) == before
+    bad_server.assert_alive("after the outside locations")
+    assert not problems, f"{len(problems)} locations outside the warehouse not refused:\n" + "\n".join(problems)
+
+
+def test_huge_bodies_and_headers(bad_server):
+    """Beyond the documented limits (16 MiB body, 64 KiB head): 413 / 431 with the error shape
+    (docs/http.md), never a crash."""
+    big = json.dumps({"namespace": ["big"], "properties": {"k": "x" * (17 << 20)}})
+    r = bad_server.http("POST", "/v1/namespaces", data=big, headers={"Content-Type": "application/json"}, timeout=60)
+    RS.assert_error_shape(r, 413)
+    # Declared 1 GiB, barely sent: refused on the head.
+    import socket
+
+    port = int(bad_server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"POST /v1/namespaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n{\"namespace\":")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 413"), f"declared 1 GiB body: {data[:300]!r}"
+    r = bad_server.http("GET", "/v1/namespaces", headers={"X-Big": "y" * (100 << 10)})
+    RS.assert_error_shape(r, 431)
+    bad_server.assert_alive("after the huge requests")
+    assert bad_server.http("GET", "/v1/namespaces/big").status_code == 404
+
+
+# ---------------------------------------------------------------------------------------
+# Authentication (rest.auth oauth2)
+# ---------------------------------------------------------------------------------------
+
+CLIENTS = [{"id": "writer", "secret": "w-secret-123", "access": "read-write"},
+           {"id": "reader", "secret": "r-secret-456", "access": "read-only"}]
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    if USE_JAVA:
+        pytest.skip("the Java fixture has no authentication")
+    srv = RS.FrazilServer(tmp_path_factory.mktemp("auth"), auth="oauth2", clients=CLIENTS).start()
+    try:
+        yield srv
+        srv.assert_alive("after the auth tests")
+    finally:
+        rc = srv.stop()
+    assert rc == 0
+
+
+def test_oauth2_tokens_and_access(auth_server):
+    srv = auth_server
+    # No token, garbage tokens, tampered tokens, other schemes: 401 with the error shape.
+    rw = srv.token("writer", "w-secret-123")
+    ro = srv.token("reader", "r-secret-456")
+    tampered = rw[:-2] + ("AA" if not rw.endswith("AA") else "BB")
+    for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Bearer "}, {"Authorization": "Bearer garbage"},
+                    {"Authorization": f"Bearer {tampered}"}, {"Authorization": f"Bearer {rw}x"}, {"Authorization": f"Basic {rw}"},
+                    {"Authorization": "Bearer " + "A" * 5000}, {"Authorization": f"bearer  {rw[:10]}"}):
+        for method, path in (("GET", "/v1/namespaces"), ("POST", "/v1/namespaces"), ("GET", "/v1/config")):
+            r = srv.http(method, path, headers=headers, auth=False, json_body={"namespace": ["nope"]} if method == "POST" else None)
+            RS.assert_error_shape(r, 401, "NotAuthorizedException")
+    # Token endpoint errors use the OAuth2 shape.
+    for form, status, err in (({"grant_type": "client_credentials", "client_id": "writer", "client_secret": "wrong"}, 401, "invalid_client"),
+                              ({"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"}, 401, "invalid_client"),
+                              ({"grant_type": "password", "client_id": "writer", "client_secret": "w-secret-123"}, 400, "unsupported_grant_type"),
+                              ({"client_id": "writer", "client_secret": "w-secret-123"}, 400, "invalid_request")):
+        r = srv.session.post(srv.url + "/v1/oauth/tokens", data=form, timeout=10)
+        assert r.status_code == status, f"POST /v1/oauth/tokens {form}: {r.status_code} {r.text}"
+        assert r.json().get("error") == err and "access_token" not in r.json(), r.text
+    r = srv.session.post(srv.url + "/v1/oauth/tokens", data=b"\xff\x00garbage", timeout=10)
+    assert r.status_code in (400, 401) and "error" in r.json(), r.text
+    # Read-only: reads pass, every write is 403 ForbiddenException.
+    h_rw = {"Authorization": f"Bearer {rw}"}
+    h_ro = {"Authorization": f"Bearer {ro}"}
+    assert srv.http("POST", "/v1/namespaces", json_body={"namespace": ["a"]}, headers=h_rw, auth=False).status_code == 200
+    assert srv.http("POST", "/v1/namespaces/a/tables", json_body={"name": "t", "schema": ID_SCHEMA}, headers=h_rw, auth=False).status_code == 200
+    assert srv.http("GET", "/v1/namespaces", headers=h_ro, auth=False).json()["namespaces"] == [["a"]]
+    assert srv.http("GET", "/v1/namespaces/a/tables/t", headers=h_ro, auth=False).status_code == 200
+    writes = [("POST", "/v1/namespaces", {"namespace": ["ro"]}),
+              ("DELETE", "/v1/namespaces/a", None),
+              ("POST", "/v1/namespaces/a/properties", {"removals": [], "updates": {"x": "y"}}),
+              ("POST", "/v1/namespaces/a/tables", {"name": "u", "schema": ID_SCHEMA}),
+              ("POST", "/v1/namespaces/a/tables/t", {"requirements": [], "updates": [{"action": "set-properties", "updates": {"x": "y"}}]}),
+              ("DELETE", "/v1/namespaces/a/tables/t", None),
+              ("POST", "/v1/tables/rename", {"source": {"namespace": ["a"], "name": "t"}, "destination": {"namespace": ["a"], "name": "u"}}),
+              ("POST", "/v1/namespaces/a/register", {"name": "r", "metadata-location": "file:///x"}),
+              ("POST", "/v1/transactions/commit", {"table-changes": [{"identifier": {"namespace": ["a"], "name": "t"}, "requirements": [],
+                                                                       "updates": [{"action": "set-properties", "updates": {"x": "y"}}]}]})]
+    for method, path, body in writes:
+        RS.assert_error_shape(srv.http(method, path, json_body=body, headers=h_ro, auth=False), 403, "ForbiddenException")
+    t = srv.http("GET", "/v1/namespaces/a/tables/t", headers=h_rw, auth=False).json()
+    assert "x" not in t["metadata"].get("properties", {}), "a read-only client changed a table"
+
+    # PyIceberg with client credentials.
+    cat = srv.pyiceberg(credential="writer:w-secret-123")
+    cat.create_namespace("pyauth")
+    tbl = cat.create_table("pyauth.t", schema=Schema.model_validate(ID_SCHEMA))
+    tbl.append(pa.table({"id": pa.array([1, 2], pa.int64()), "s": ["a", "b"]}))
+    ro_cat = srv.pyiceberg(credential="reader:r-secret-456")
+    assert ro_cat.load_table("pyauth.t").scan().to_arrow().num_rows == 2
+    with pytest.raises(ForbiddenError):
+        ro_cat.create_namespace("nope")
+    with pytest.raises(ForbiddenError):
+        ro_cat.load_table("pyauth.t").append(pa.table({"id": pa.array([3], pa.int64()), "s": ["c"]}))
+    with pytest.raises((OAuthError, UnauthorizedError)):
+        srv.pyiceberg(credential="writer:wrong").list_namespaces()
+    assert sorted(srv.sql("SELECT id FROM pyauth.t").column(0).to_pylist()) == [1, 2]
+
+
+def test_expired_token_and_auto_mode(tmp_path):
+    if USE_JAVA:
+        pytest.skip("the Java fixture has no authentication")
+    with RS.FrazilServer(tmp_path / "ttl", auth="oauth2", clients=CLIENTS[:1], token_ttl="2s") as srv:
+        tok = srv.token("writer", "w-secret-123")
+        h = {"Authorization": f"Bearer {tok}"}
+        assert srv.http("GET", "/v1/namespaces", headers=h, auth=False).status_code == 200
+        time.sleep(3.2)
+        RS.assert_error_shape(srv.http("GET", "/v1/namespaces", headers=h, auth=False), 401, "NotAuthorizedException")
+        srv.assert_alive()
+    # auto on loopback: no authentication needed.
+    with RS.FrazilServer(tmp_path / "auto", auth="auto") as srv:
+        r = srv.http("POST", "/v1/namespaces", json_body={"namespace": ["open"]})
+        assert r.status_code == 200, r.text
+        assert srv.http("GET", "/v1/namespaces").json()["namespaces"] == [["open"]]
