@@ -348,3 +348,31 @@ def duckdb_connect(home: Path):
         con.execute(f"LOAD '{path}'")
     con.execute("SET TimeZone='UTC'")
     return con
+
+
+# ---------------------------------------------------------------------------------------
+# schemathesis: a check loaded with SCHEMATHESIS_HOOKS=rest_support (FRAZIL_REST_FUZZ=1)
+# ---------------------------------------------------------------------------------------
+
+if os.environ.get("FRAZIL_REST_FUZZ") == "1":
+    import schemathesis
+
+    @schemathesis.check
+    def iceberg_error_shape(ctx, response, case):
+        """Every 4xx/5xx answer (but HEAD's) carries the spec's error body: the OAuth2 shape
+        {"error": "<code>", ...} from the token endpoint, {"error": {message, type, code}}
+        everywhere else, with code equal to the HTTP status."""
+        if response.status_code < 400 or case.method.upper() == "HEAD":
+            return
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise AssertionError(f"{response.status_code} answer is not JSON: {response.content[:200]!r}")
+        if case.path.endswith("/oauth/tokens"):
+            if not (isinstance(body, dict) and isinstance(body.get("error"), str)):
+                raise AssertionError(f"OAuth2 error without the RFC 6749 shape: {body!r}")
+            return
+        err = body.get("error") if isinstance(body, dict) else None
+        if not (isinstance(err, dict) and isinstance(err.get("message"), str) and isinstance(err.get("type"), str)
+                and err.get("code") == response.status_code):
+            raise AssertionError(f"{response.status_code} without the Iceberg error shape: {body!r}")
