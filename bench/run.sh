@@ -12,6 +12,8 @@
 #   8. compaction (bench/compaction.py): 10,000 small files, `frazil maintain compact` vs DuckDB COPY of the same
 #      files; queries (frazil sql, DuckDB iceberg_scan) before/after; rewrite-manifests and planning
 #   9. orchestrator overhead (bench/orchestrator.py): idle CPU with/without it, per-run cost, sensor latency
+#  10. REST catalog (bench/rest_catalog.py): frazil serve vs the Java reference fixture, load-table and commit
+#      req/s and p50/p99 with 32 clients, CPU per 1000 requests, the SQLite store round trip as the floor
 # Wall time, CPU-seconds (user+sys) and peak RSS from GNU time. BENCH_ROWS overrides 10 M.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -98,5 +100,7 @@ echo
 FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/compaction.py"
 echo
 FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/orchestrator.py"
+echo
+FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/rest_catalog.py"
 } 2>&1 | tee "$OUT"
 echo "results saved to $OUT"
