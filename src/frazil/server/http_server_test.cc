@@ -3,6 +3,11 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,22 +42,169 @@ struct ClientResponse {
   }
 };
 
+// Test certificates, made once per test binary with the OpenSSL API: a self-signed server
+// certificate for "localhost" / 127.0.0.1, a key that does not belong to it, a client CA and
+// a client certificate it signs, and a file that is not PEM.
+struct TestPki {
+  std::string dir;
+  std::string cert, key, other_key, client_ca, client_cert, client_key, not_pem;
+};
+
+using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+
+PkeyPtr NewKey() { return PkeyPtr(EVP_EC_gen("P-256"), EVP_PKEY_free); }
+
+X509Ptr NewCert(EVP_PKEY* key, const char* cn, bool ca, X509* issuer, EVP_PKEY* issuer_key) {
+  static long serial = 1;
+  X509Ptr x(X509_new(), X509_free);
+  X509_set_version(x.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x.get()), serial++);
+  X509_gmtime_adj(X509_getm_notBefore(x.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x.get()), 86400);
+  X509_set_pubkey(x.get(), key);
+  X509_NAME* name = X509_get_subject_name(x.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn),
+                             -1, -1, 0);
+  X509_set_issuer_name(x.get(), issuer != nullptr ? X509_get_subject_name(issuer) : name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer != nullptr ? issuer : x.get(), x.get(), nullptr, nullptr, 0);
+  std::vector<std::pair<int, const char*>> exts = {
+      {NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE"}};
+  if (!ca) exts.push_back({NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"});
+  for (auto [nid, value] : exts) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    X509_add_ext(x.get(), ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(x.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256());
+  return x;
+}
+
+void WritePem(const std::string& path, EVP_PKEY* key, X509* cert) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr) << path;
+  if (key != nullptr) PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  if (cert != nullptr) PEM_write_X509(f, cert);
+  std::fclose(f);
+}
+
+const TestPki& Pki() {
+  static const TestPki pki = [] {
+    TestPki p;
+    char tmpl[] = "/tmp/frazil_tls_test_XXXXXX";
+    p.dir = ::mkdtemp(tmpl);
+    p.cert = p.dir + "/cert.pem";
+    p.key = p.dir + "/key.pem";
+    p.other_key = p.dir + "/other_key.pem";
+    p.client_ca = p.dir + "/client_ca.pem";
+    p.client_cert = p.dir + "/client_cert.pem";
+    p.client_key = p.dir + "/client_key.pem";
+    p.not_pem = p.dir + "/not_pem.pem";
+    PkeyPtr key = NewKey(), other = NewKey(), ca_key = NewKey(), client_key = NewKey();
+    X509Ptr cert = NewCert(key.get(), "localhost", false, nullptr, nullptr);
+    X509Ptr ca = NewCert(ca_key.get(), "frazil test client CA", true, nullptr, nullptr);
+    X509Ptr client = NewCert(client_key.get(), "client", false, ca.get(), ca_key.get());
+    WritePem(p.cert, nullptr, cert.get());
+    WritePem(p.key, key.get(), nullptr);
+    WritePem(p.other_key, other.get(), nullptr);
+    WritePem(p.client_ca, nullptr, ca.get());
+    WritePem(p.client_cert, nullptr, client.get());
+    WritePem(p.client_key, client_key.get(), nullptr);
+    std::FILE* f = std::fopen(p.not_pem.c_str(), "w");
+    std::fputs("this is not a certificate\n", f);
+    std::fclose(f);
+    return p;
+  }();
+  return pki;
+}
+
+struct SslCtxFree {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
+
+// A client context that trusts only the test certificate and checks the name "localhost".
+SslCtxPtr MakeClientCtx(int max_version = 0, bool client_cert = false) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX_load_verify_locations(ctx.get(), Pki().cert.c_str(), nullptr);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  if (max_version != 0) SSL_CTX_set_max_proto_version(ctx.get(), max_version);
+  if (client_cert) {
+    EXPECT_EQ(SSL_CTX_use_certificate_chain_file(ctx.get(), Pki().client_cert.c_str()), 1);
+    EXPECT_EQ(SSL_CTX_use_PrivateKey_file(ctx.get(), Pki().client_key.c_str(), SSL_FILETYPE_PEM),
+              1);
+  }
+  return ctx;
+}
+
+SSL_CTX* ClientTls() {
+  static SslCtxPtr ctx = MakeClientCtx();
+  return ctx.get();
+}
+
+// A small client over a real loopback socket, plain or TLS. TLS runs over memory BIOs that
+// this class pumps: its reads honour timeouts and its writes raise no SIGPIPE. The
+// handshake starts with the first Send (or Handshake / Queue).
 class Client {
  public:
-  explicit Client(int port) {
+  explicit Client(int port, SSL_CTX* tls = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    if (tls != nullptr) {
+      ssl_ = SSL_new(tls);
+      rbio_ = BIO_new(BIO_s_mem());
+      wbio_ = BIO_new(BIO_s_mem());
+      SSL_set_bio(ssl_, rbio_, wbio_);
+      SSL_set_connect_state(ssl_);
+      SSL_set_tlsext_host_name(ssl_, "localhost");
+      SSL_set1_host(ssl_, "localhost");
+    }
   }
   ~Client() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
     if (fd_ >= 0) ::close(fd_);
   }
-  bool connected() const { return connected_; }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
 
+  bool connected() const { return connected_; }
+  // TLS: the server sent close_notify before closing.
+  bool close_notify() const { return close_notify_; }
+  // TLS: the negotiated protocol ("TLSv1.3"), after the handshake.
+  std::string protocol() const { return hs_done_ ? SSL_get_version(ssl_) : ""; }
+
+  // Completes the TLS handshake; false if it fails or takes longer than `timeout`.
+  bool Handshake(std::chrono::milliseconds timeout = 5s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      if (!Advance()) return false;
+      if (hs_done_) return true;
+      if (ReceiveRaw(deadline) != Got::kData) return false;
+    }
+  }
+
+  // Sends `data` (over TLS after completing the handshake).
   bool Send(std::string_view data) {
+    if (ssl_ == nullptr) return SendRaw(data);
+    if (!Handshake()) return false;
+    pending_.append(data);
+    return Advance();
+  }
+  // TLS: sends `data` once the handshake completes, driven by later reads; does not wait
+  // for the server (which may not have accepted the connection yet).
+  bool Queue(std::string_view data) {
+    if (ssl_ == nullptr) return SendRaw(data);
+    pending_.append(data);
+    return Advance();
+  }
+  // Bytes on the socket as they are, bypassing TLS.
+  bool SendRaw(std::string_view data) {
     while (!data.empty()) {
       ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
       if (n <= 0) return false;
@@ -97,40 +249,121 @@ class Client {
     return r;
   }
 
-  // True if the server closes the connection (EOF or reset) within `timeout`.
+  // True if the server closes the connection (EOF, reset, TLS failure) within `timeout`.
   bool WaitClosed(std::chrono::milliseconds timeout = 5s) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      char c[4096];
-      ssize_t n = ::recv(fd_, c, sizeof c, 0);
-      if (n <= 0) return true;
-      buf_.append(c, static_cast<size_t>(n));
+    while (true) {
+      Got got = FillUntil(deadline);
+      if (got == Got::kClosed) return true;
+      if (got == Got::kTimeout) return false;
     }
-    return false;
   }
 
   // True if nothing arrives within `timeout` and the connection stays open.
   bool Silent(std::chrono::milliseconds timeout) {
-    pollfd p{fd_, POLLIN, 0};
-    return ::poll(&p, 1, static_cast<int>(timeout.count())) == 0 && buf_.empty();
+    return FillUntil(std::chrono::steady_clock::now() + timeout) == Got::kTimeout && buf_.empty();
   }
 
  private:
+  enum class Got { kData, kTimeout, kClosed };
+
   bool Fill(std::chrono::milliseconds timeout) {
+    return FillUntil(std::chrono::steady_clock::now() + timeout) == Got::kData;
+  }
+
+  // Appends received (decrypted) bytes to buf_.
+  Got FillUntil(std::chrono::steady_clock::time_point deadline) {
+    if (ssl_ == nullptr) return ReceiveRaw(deadline);
+    while (true) {
+      if (!Advance()) return Got::kClosed;
+      if (hs_done_) {
+        char c[65536];
+        int n = SSL_read(ssl_, c, sizeof c);
+        if (n > 0) {
+          buf_.append(c, static_cast<size_t>(n));
+          return Got::kData;
+        }
+        int err = SSL_get_error(ssl_, n);
+        if (err == SSL_ERROR_ZERO_RETURN) close_notify_ = true;
+        if (err != SSL_ERROR_WANT_READ) return Got::kClosed;
+        if (!FlushOut()) return Got::kClosed;
+      }
+      Got got = ReceiveRaw(deadline);
+      if (got == Got::kTimeout) return got;
+      // kClosed: the memory BIO now reports EOF; OpenSSL still hands out what it holds.
+    }
+  }
+
+  // Plain: appends to buf_. TLS: feeds OpenSSL.
+  Got ReceiveRaw(std::chrono::steady_clock::time_point deadline) {
+    if (raw_eof_) return Got::kClosed;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline -
+                                                             std::chrono::steady_clock::now());
     pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0))) <= 0) {
+      return Got::kTimeout;
+    }
     char c[65536];
     ssize_t n = ::recv(fd_, c, sizeof c, 0);
-    if (n <= 0) return false;
-    buf_.append(c, static_cast<size_t>(n));
+    if (n <= 0) {
+      raw_eof_ = true;
+      if (rbio_ != nullptr) BIO_set_mem_eof_return(rbio_, 0);
+      return Got::kClosed;
+    }
+    if (ssl_ == nullptr) {
+      buf_.append(c, static_cast<size_t>(n));
+    } else {
+      BIO_write(rbio_, c, static_cast<int>(n));
+    }
+    return Got::kData;
+  }
+
+  // Moves the handshake along and, once it is done, encrypts and sends pending_.
+  bool Advance() {
+    if (failed_) return false;
+    if (!hs_done_) {
+      int r = SSL_do_handshake(ssl_);
+      if (!FlushOut()) return false;
+      if (r == 1) {
+        hs_done_ = true;
+      } else {
+        if (SSL_get_error(ssl_, r) != SSL_ERROR_WANT_READ) failed_ = true;
+        ERR_clear_error();
+        return !failed_;
+      }
+    }
+    if (!pending_.empty()) {
+      bool ok = SSL_write(ssl_, pending_.data(), static_cast<int>(pending_.size())) > 0;
+      pending_.clear();
+      if (!ok) {
+        ERR_clear_error();
+        failed_ = true;
+        return false;
+      }
+    }
+    return FlushOut();
+  }
+
+  bool FlushOut() {
+    char c[65536];
+    int n;
+    while ((n = BIO_read(wbio_, c, sizeof c)) > 0) {
+      if (!SendRaw(std::string_view(c, static_cast<size_t>(n)))) return false;
+    }
     return true;
   }
 
   int fd_ = -1;
   bool connected_ = false;
   std::string buf_;
+  SSL* ssl_ = nullptr;
+  BIO* rbio_ = nullptr;  // owned by ssl_
+  BIO* wbio_ = nullptr;  // owned by ssl_
+  bool hs_done_ = false;
+  bool failed_ = false;
+  bool raw_eof_ = false;
+  bool close_notify_ = false;
+  std::string pending_;  // plaintext waiting for the handshake
 };
 
 std::string Get(const std::string& path, const std::string& extra = "") {
@@ -150,6 +383,7 @@ Router TestRouter() {
     nlohmann::json out = {{"id", req.PathParam("id")},
                           {"tail", req.QueryParam("tail").value_or("")},
                           {"loopback", req.loopback},
+                          {"tls", req.tls},
                           {"remote", req.remote_address}};
     return HttpResponse::Json(200, out);
   }));
@@ -174,6 +408,26 @@ std::unique_ptr<HttpServer> StartTestServer(HttpServerOptions options = {}) {
   EXPECT_TRUE(s) << s.error().message;
   return s ? std::move(*s) : nullptr;
 }
+
+// The server tests run twice: over plain HTTP and over TLS, where everything must behave the
+// same.
+class HttpServerTest : public testing::TestWithParam<bool> {
+ protected:
+  bool tls() const { return GetParam(); }
+  SSL_CTX* client_tls() const { return tls() ? ClientTls() : nullptr; }
+  HttpServerOptions Opts(HttpServerOptions options = {}) const {
+    if (tls()) {
+      options.tls_cert_file = Pki().cert;
+      options.tls_key_file = Pki().key;
+    }
+    return options;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(PlainAndTls, HttpServerTest, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Tls" : "Plain";
+                         });
 
 // ----- Parser ----------------------------------------------------------------------------
 
@@ -534,10 +788,10 @@ TEST(HttpResponseTest, JsonHelpers) {
 
 // ----- Server over sockets ---------------------------------------------------------------
 
-TEST(HttpServerTest, RoutesOverLoopback) {
-  auto server = StartTestServer();
+TEST_P(HttpServerTest, RoutesOverLoopback) {
+  auto server = StartTestServer(Opts());
   ASSERT_TRUE(server);
-  Client c(server->port());
+  Client c(server->port(), client_tls());
   ASSERT_TRUE(c.connected());
   ASSERT_TRUE(c.Send(Get("/api/runs/r%2042/logs?tail=10")));
   auto r = c.Read();
@@ -549,6 +803,7 @@ TEST(HttpServerTest, RoutesOverLoopback) {
   EXPECT_EQ(body["id"], "r 42");
   EXPECT_EQ(body["tail"], "10");
   EXPECT_EQ(body["loopback"], true);
+  EXPECT_EQ(body["tls"], tls());
   EXPECT_TRUE(body["remote"].get<std::string>().starts_with("127.0.0.1:"));
 
   ASSERT_TRUE(c.Send(Get("/unknown")));
@@ -582,7 +837,7 @@ TEST(HttpServerTest, RoutesOverLoopback) {
   EXPECT_EQ(r->body.size(), size_t{8} << 20);
 }
 
-TEST(HttpServerTest, PlainHandlerAndErrors) {
+TEST_P(HttpServerTest, PlainHandlerAndErrors) {
   HttpServerOptions options;
   options.access_log = nullptr;
   auto s = HttpServer::Start(
@@ -591,9 +846,9 @@ TEST(HttpServerTest, PlainHandlerAndErrors) {
         if (req.path == "/fail") return MakeError(ErrorKind::kInvalidArgument, "bad input");
         return HttpResponse::Text(200, req.method + " " + req.target);
       },
-      options);
+      Opts(options));
   ASSERT_TRUE(s) << s.error().message;
-  Client c((*s)->port());
+  Client c((*s)->port(), client_tls());
   ASSERT_TRUE(c.Send(Get("/any?x")));
   auto r = c.Read();
   ASSERT_TRUE(r);
@@ -605,10 +860,10 @@ TEST(HttpServerTest, PlainHandlerAndErrors) {
   EXPECT_EQ(nlohmann::json::parse(r->body)["error"]["message"], "bad input");
 }
 
-TEST(HttpServerTest, KeepAliveAndConnectionClose) {
-  auto server = StartTestServer();
+TEST_P(HttpServerTest, KeepAliveAndConnectionClose) {
+  auto server = StartTestServer(Opts());
   ASSERT_TRUE(server);
-  Client c(server->port());
+  Client c(server->port(), client_tls());
   for (int i = 0; i < 20; ++i) {
     std::string body = "request " + std::to_string(i);
     ASSERT_TRUE(c.Send(Post("/echo", body)));
@@ -622,9 +877,10 @@ TEST(HttpServerTest, KeepAliveAndConnectionClose) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->Header("connection"), "close");
   EXPECT_TRUE(c.WaitClosed());
+  EXPECT_EQ(c.close_notify(), tls());
 
   // HTTP/1.0: closes unless asked to keep alive.
-  Client old(server->port());
+  Client old(server->port(), client_tls());
   ASSERT_TRUE(old.Send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
   r = old.Read();
   ASSERT_TRUE(r);
@@ -636,10 +892,10 @@ TEST(HttpServerTest, KeepAliveAndConnectionClose) {
   EXPECT_TRUE(old.WaitClosed());
 }
 
-TEST(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
-  auto server = StartTestServer();
+TEST_P(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  auto server = StartTestServer(Opts());
   ASSERT_TRUE(server);
-  Client c(server->port());
+  Client c(server->port(), client_tls());
   std::string batch =
       Post("/echo", "one") + Get("/hello") + Post("/echo", "three") +
       "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nfour\r\n0\r\n\r\n";
@@ -651,10 +907,10 @@ TEST(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   }
 }
 
-TEST(HttpServerTest, ChunkedBodyArrivingInPieces) {
-  auto server = StartTestServer();
+TEST_P(HttpServerTest, ChunkedBodyArrivingInPieces) {
+  auto server = StartTestServer(Opts());
   ASSERT_TRUE(server);
-  Client c(server->port());
+  Client c(server->port(), client_tls());
   std::string raw = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
   std::string expected;
   for (int i = 0; i < 50; ++i) {
@@ -675,12 +931,12 @@ TEST(HttpServerTest, ChunkedBodyArrivingInPieces) {
   EXPECT_EQ(r->body, expected);
 }
 
-TEST(HttpServerTest, ExpectContinue) {
+TEST_P(HttpServerTest, ExpectContinue) {
   HttpServerOptions options;
   options.max_body_bytes = 1000;
-  auto server = StartTestServer(options);
+  auto server = StartTestServer(Opts(options));
   ASSERT_TRUE(server);
-  Client c(server->port());
+  Client c(server->port(), client_tls());
   ASSERT_TRUE(c.Send(
       "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
   auto interim = c.Read();
@@ -702,13 +958,13 @@ TEST(HttpServerTest, ExpectContinue) {
   EXPECT_TRUE(c.WaitClosed());
 }
 
-TEST(HttpServerTest, BodyTooLarge) {
+TEST_P(HttpServerTest, BodyTooLarge) {
   HttpServerOptions options;
   options.max_body_bytes = 1024;
-  auto server = StartTestServer(options);
+  auto server = StartTestServer(Opts(options));
   ASSERT_TRUE(server);
   {
-    Client c(server->port());
+    Client c(server->port(), client_tls());
     ASSERT_TRUE(c.Send(Post("/echo", std::string(1024, 'a'))));
     auto r = c.Read();
     ASSERT_TRUE(r);
@@ -721,7 +977,7 @@ TEST(HttpServerTest, BodyTooLarge) {
     EXPECT_EQ(nlohmann::json::parse(r->body)["error"]["code"], 413);
     EXPECT_TRUE(c.WaitClosed());
   }
-  Client chunked(server->port());
+  Client chunked(server->port(), client_tls());
   std::string raw = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 20; ++i) raw += "64\r\n" + std::string(100, 'b') + "\r\n";
   chunked.Send(raw);
@@ -730,25 +986,161 @@ TEST(HttpServerTest, BodyTooLarge) {
   EXPECT_EQ(r->status, 413);
 }
 
-TEST(HttpServerTest, HeadersTooLarge) {
+TEST_P(HttpServerTest, HeadersTooLarge) {
   HttpServerOptions options;
   options.max_header_bytes = 2048;
-  auto server = StartTestServer(options);
+  auto server = StartTestServer(Opts(options));
   ASSERT_TRUE(server);
-  Client c(server->port());
+  Client c(server->port(), client_tls());
   c.Send(Get("/hello", "X-Big: " + std::string(4096, 'h') + "\r\n"));
   auto r = c.Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 431);
   EXPECT_TRUE(c.WaitClosed());
-  Client line(server->port());
+  Client line(server->port(), client_tls());
   line.Send("GET /" + std::string(4096, 'p'));  // never finished: answered at the limit
   r = line.Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 414);
 }
 
-TEST(HttpServerTest, GarbageGets400AndTheServerCarriesOn) {
+TEST_P(HttpServerTest, SlowAndIdleClientsTimeOut) {
+  HttpServerOptions options;
+  options.read_timeout = 200ms;
+  options.idle_timeout = 300ms;
+  auto server = StartTestServer(Opts(options));
+  ASSERT_TRUE(server);
+  Client slow(server->port(), client_tls());
+  auto start = std::chrono::steady_clock::now();
+  slow.Send("GET /hello HTTP/1.1\r\nHo");
+  std::this_thread::sleep_for(100ms);
+  slow.Send("st: t\r\n");  // progress on the head does not extend its deadline
+  auto r = slow.Read(false, 3s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 408);
+  EXPECT_TRUE(slow.WaitClosed());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+
+  Client idle(server->port(), client_tls());
+  idle.Send(Get("/hello"));
+  ASSERT_TRUE(idle.Read());
+  EXPECT_TRUE(idle.WaitClosed(3s));  // closed silently after idle_timeout
+
+  Client stalled_body(server->port(), client_tls());
+  stalled_body.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
+  r = stalled_body.Read(false, 3s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 408);
+}
+
+TEST_P(HttpServerTest, ManyConcurrentConnections) {
+  std::atomic<int> handled{0};
+  Router router;
+  ASSERT_TRUE(router.Post("/add/{n}", [&](const HttpRequest& req) {
+    handled.fetch_add(1);
+    return HttpResponse::Json(200, {{"n", req.PathParam("n")}, {"len", req.body.size()}});
+  }));
+  HttpServerOptions options;
+  options.access_log = nullptr;
+  auto server = HttpServer::Start("127.0.0.1:0", std::move(router), Opts(options));
+  ASSERT_TRUE(server) << server.error().message;
+  int port = (*server)->port();
+  constexpr int kThreads = 64;
+  constexpr int kRequests = 50;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto client = std::make_unique<Client>(port, client_tls());
+      for (int i = 0; i < kRequests; ++i) {
+        // some fresh connections too
+        if (i % 10 == 9) client = std::make_unique<Client>(port, client_tls());
+        std::string n = std::to_string(t) + "-" + std::to_string(i);
+        std::string body(static_cast<size_t>(i * 37), 'z');
+        if (!client->Send(Post("/add/" + n, body))) return;
+        auto r = client->Read(false, 10s);
+        if (!r || r->status != 200) return;
+        auto j = nlohmann::json::parse(r->body);
+        if (j["n"] == n && j["len"] == body.size()) ok.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), kThreads * kRequests);
+  EXPECT_EQ(handled.load(), kThreads * kRequests);
+}
+
+TEST_P(HttpServerTest, MaxConnectionsQueuesTheRest) {
+  HttpServerOptions options;
+  options.max_connections = 1;
+  auto server = StartTestServer(Opts(options));
+  ASSERT_TRUE(server);
+  auto first = std::make_unique<Client>(server->port(), client_tls());
+  first->Send(Get("/hello"));
+  ASSERT_TRUE(first->Read());
+  Client second(server->port(), client_tls());  // connects (backlog) but is not served yet
+  second.Queue(Get("/hello"));
+  EXPECT_TRUE(second.Silent(300ms));
+  first.reset();
+  auto r = second.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_P(HttpServerTest, StopFinishesRequestsInFlight) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int entered = 0;
+  bool release = false;
+  Router router;
+  ASSERT_TRUE(router.Get("/slow", [&](const HttpRequest&) {
+    std::unique_lock<std::mutex> lock(mu);
+    ++entered;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return HttpResponse::Text(200, "finished");
+  }));
+  HttpServerOptions options;
+  options.access_log = nullptr;
+  auto server = HttpServer::Start("127.0.0.1:0", std::move(router), Opts(options));
+  ASSERT_TRUE(server);
+  int port = (*server)->port();
+  Client a(port, client_tls()), b(port, client_tls()), idle(port, client_tls());
+  a.Send(Get("/slow"));
+  b.Send(Get("/slow"));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return entered == 2; }));
+  }
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    (*server)->Stop();
+    stopped = true;
+  });
+  EXPECT_TRUE(idle.WaitClosed(3s));  // idle connections go at once
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(stopped.load());  // waits for the handlers
+  Client late(port, client_tls());
+  EXPECT_FALSE(late.connected() && late.Send(Get("/slow")) && late.Read(false, 500ms));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (Client* c : {&a, &b}) {
+    auto r = c->Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "finished");
+    EXPECT_EQ(r->Header("connection"), "close");
+    EXPECT_TRUE(c->WaitClosed());
+  }
+  stopper.join();
+  EXPECT_TRUE(stopped.load());
+  (*server)->Stop();  // idempotent
+}
+
+TEST(HttpServerPlainTest, GarbageGets400AndTheServerCarriesOn) {
   auto server = StartTestServer();
   ASSERT_TRUE(server);
   std::mt19937 rng(3);
@@ -778,142 +1170,7 @@ TEST(HttpServerTest, GarbageGets400AndTheServerCarriesOn) {
   EXPECT_EQ(r->status, 200);
 }
 
-TEST(HttpServerTest, SlowAndIdleClientsTimeOut) {
-  HttpServerOptions options;
-  options.read_timeout = 200ms;
-  options.idle_timeout = 300ms;
-  auto server = StartTestServer(options);
-  ASSERT_TRUE(server);
-  Client slow(server->port());
-  auto start = std::chrono::steady_clock::now();
-  slow.Send("GET /hello HTTP/1.1\r\nHo");
-  std::this_thread::sleep_for(100ms);
-  slow.Send("st: t\r\n");  // progress on the head does not extend its deadline
-  auto r = slow.Read(false, 3s);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 408);
-  EXPECT_TRUE(slow.WaitClosed());
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
-
-  Client idle(server->port());
-  idle.Send(Get("/hello"));
-  ASSERT_TRUE(idle.Read());
-  EXPECT_TRUE(idle.WaitClosed(3s));  // closed silently after idle_timeout
-
-  Client stalled_body(server->port());
-  stalled_body.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
-  r = stalled_body.Read(false, 3s);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 408);
-}
-
-TEST(HttpServerTest, ManyConcurrentConnections) {
-  std::atomic<int> handled{0};
-  Router router;
-  ASSERT_TRUE(router.Post("/add/{n}", [&](const HttpRequest& req) {
-    handled.fetch_add(1);
-    return HttpResponse::Json(200, {{"n", req.PathParam("n")}, {"len", req.body.size()}});
-  }));
-  HttpServerOptions options;
-  options.access_log = nullptr;
-  auto server = HttpServer::Start("127.0.0.1:0", std::move(router), options);
-  ASSERT_TRUE(server) << server.error().message;
-  int port = (*server)->port();
-  constexpr int kThreads = 64;
-  constexpr int kRequests = 50;
-  std::atomic<int> ok{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      auto client = std::make_unique<Client>(port);
-      for (int i = 0; i < kRequests; ++i) {
-        if (i % 10 == 9) client = std::make_unique<Client>(port);  // some fresh connections too
-        std::string n = std::to_string(t) + "-" + std::to_string(i);
-        std::string body(static_cast<size_t>(i * 37), 'z');
-        if (!client->Send(Post("/add/" + n, body))) return;
-        auto r = client->Read(false, 10s);
-        if (!r || r->status != 200) return;
-        auto j = nlohmann::json::parse(r->body);
-        if (j["n"] == n && j["len"] == body.size()) ok.fetch_add(1);
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(ok.load(), kThreads * kRequests);
-  EXPECT_EQ(handled.load(), kThreads * kRequests);
-}
-
-TEST(HttpServerTest, MaxConnectionsQueuesTheRest) {
-  HttpServerOptions options;
-  options.max_connections = 1;
-  auto server = StartTestServer(options);
-  ASSERT_TRUE(server);
-  auto first = std::make_unique<Client>(server->port());
-  first->Send(Get("/hello"));
-  ASSERT_TRUE(first->Read());
-  Client second(server->port());  // connects (backlog) but is not served yet
-  second.Send(Get("/hello"));
-  EXPECT_TRUE(second.Silent(300ms));
-  first.reset();
-  auto r = second.Read();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-}
-
-TEST(HttpServerTest, StopFinishesRequestsInFlight) {
-  std::mutex mu;
-  std::condition_variable cv;
-  int entered = 0;
-  bool release = false;
-  Router router;
-  ASSERT_TRUE(router.Get("/slow", [&](const HttpRequest&) {
-    std::unique_lock<std::mutex> lock(mu);
-    ++entered;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
-    return HttpResponse::Text(200, "finished");
-  }));
-  HttpServerOptions options;
-  options.access_log = nullptr;
-  auto server = HttpServer::Start("127.0.0.1:0", std::move(router), options);
-  ASSERT_TRUE(server);
-  int port = (*server)->port();
-  Client a(port), b(port), idle(port);
-  a.Send(Get("/slow"));
-  b.Send(Get("/slow"));
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return entered == 2; }));
-  }
-  std::atomic<bool> stopped{false};
-  std::thread stopper([&] {
-    (*server)->Stop();
-    stopped = true;
-  });
-  EXPECT_TRUE(idle.WaitClosed(3s));  // idle connections go at once
-  std::this_thread::sleep_for(100ms);
-  EXPECT_FALSE(stopped.load());  // waits for the handlers
-  Client late(port);
-  EXPECT_FALSE(late.connected() && late.Send(Get("/slow")) && late.Read(false, 500ms));
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
-  for (Client* c : {&a, &b}) {
-    auto r = c->Read();
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 200);
-    EXPECT_EQ(r->body, "finished");
-    EXPECT_EQ(r->Header("connection"), "close");
-    EXPECT_TRUE(c->WaitClosed());
-  }
-  stopper.join();
-  EXPECT_TRUE(stopped.load());
-  (*server)->Stop();  // idempotent
-}
-
-TEST(HttpServerTest, AccessLogHookSeesNoQueryOrSecrets) {
+TEST(HttpServerPlainTest, AccessLogHookSeesNoQueryOrSecrets) {
   std::mutex mu;
   std::vector<std::string> lines;
   HttpServerOptions options;
@@ -938,7 +1195,7 @@ TEST(HttpServerTest, AccessLogHookSeesNoQueryOrSecrets) {
   EXPECT_TRUE(lines[1].starts_with("- - 400")) << lines[1];
 }
 
-TEST(HttpServerTest, AddressErrors) {
+TEST(HttpServerPlainTest, AddressErrors) {
   auto handler = [](const HttpRequest&) { return HttpResponse::Text(200, ""); };
   auto bad = HttpServer::Start("nohost", handler);
   ASSERT_FALSE(bad);
@@ -957,6 +1214,233 @@ TEST(HttpServerTest, AddressErrors) {
   if (v6) {  // hosts without IPv6 skip this
     EXPECT_TRUE((*v6)->address().starts_with("[::1]:"));
   }
+}
+
+// ----- TLS only ---------------------------------------------------------------------------
+
+std::unique_ptr<HttpServer> StartTlsServer(HttpServerOptions options = {}) {
+  options.tls_cert_file = Pki().cert;
+  options.tls_key_file = Pki().key;
+  return StartTestServer(std::move(options));
+}
+
+TEST(HttpsTest, ServesRequestsAndSaysWhichProtocol) {
+  auto server = StartTlsServer();
+  ASSERT_TRUE(server);
+  Client c(server->port(), ClientTls());
+  ASSERT_TRUE(c.Handshake());
+  EXPECT_EQ(c.protocol(), "TLSv1.3");
+  ASSERT_TRUE(c.Send(Get("/api/runs/7/logs")));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(nlohmann::json::parse(r->body)["tls"], true);
+  // TLS 1.2 clients too (the default floor).
+  SslCtxPtr tls12 = MakeClientCtx(TLS1_2_VERSION);
+  Client old(server->port(), tls12.get());
+  ASSERT_TRUE(old.Handshake());
+  EXPECT_EQ(old.protocol(), "TLSv1.2");
+  ASSERT_TRUE(old.Send(Post("/echo", "over 1.2")));
+  r = old.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "over 1.2");
+}
+
+TEST(HttpsTest, MinimumVersionTls13RefusesTls12) {
+  HttpServerOptions options;
+  options.tls_min_version = TlsVersion::kTls13;
+  auto server = StartTlsServer(options);
+  ASSERT_TRUE(server);
+  SslCtxPtr tls12 = MakeClientCtx(TLS1_2_VERSION);
+  Client old(server->port(), tls12.get());
+  EXPECT_FALSE(old.Handshake());
+  Client c(server->port(), ClientTls());
+  ASSERT_TRUE(c.Send(Get("/hello")));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "hello");
+}
+
+TEST(HttpsTest, LargeChunkedBodyAndLargeResponse) {
+  auto server = StartTlsServer();
+  ASSERT_TRUE(server);
+  Client c(server->port(), ClientTls());
+  std::string raw = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string expected;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 64; ++i) {  // 4 MiB in 64 KiB chunks
+    std::string piece(size_t{64} << 10, static_cast<char>('a' + rng() % 26));
+    expected += piece;
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", piece.size());
+    raw += std::string(size) + "\r\n" + piece + "\r\n";
+  }
+  raw += "0\r\n\r\n";
+  ASSERT_TRUE(c.Send(raw));
+  auto r = c.Read(false, 10s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.size(), expected.size());
+  EXPECT_TRUE(r->body == expected);
+  // The connection is still good after 8 MiB out (many partial TLS writes).
+  ASSERT_TRUE(c.Send(Get("/big") + Get("/hello")));
+  r = c.Read(false, 10s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body.size(), size_t{8} << 20);
+  r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "hello");
+}
+
+TEST(HttpsTest, StalledHandshakeIsClosedAfterTheReadTimeout) {
+  HttpServerOptions options;
+  options.read_timeout = 300ms;
+  options.idle_timeout = 10s;
+  auto server = StartTlsServer(options);
+  ASSERT_TRUE(server);
+  auto start = std::chrono::steady_clock::now();
+  Client silent(server->port());  // TCP only, never a ClientHello
+  Client partial(server->port());
+  ASSERT_TRUE(partial.SendRaw(std::string("\x16\x03\x01\x02\x00\x01\x00", 7)));  // a truncated hello
+  Client done(server->port(), ClientTls());  // completes the handshake, then idles
+  ASSERT_TRUE(done.Handshake());
+  EXPECT_TRUE(silent.WaitClosed(3s));
+  EXPECT_TRUE(partial.WaitClosed(3s));
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(elapsed, 250ms);
+  EXPECT_LT(elapsed, 2s);
+  // After the handshake the idle timeout applies, not the read timeout.
+  EXPECT_TRUE(done.Silent(300ms));
+  ASSERT_TRUE(done.Send(Get("/hello")));
+  auto r = done.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST(HttpsTest, GarbageInsteadOfAClientHelloIsClosedAtOnce) {
+  HttpServerOptions options;
+  options.read_timeout = 10s;  // closing must not wait for it
+  auto server = StartTlsServer(options);
+  ASSERT_TRUE(server);
+  std::mt19937 rng(5);
+  for (int i = 0; i < 20; ++i) {
+    Client c(server->port());
+    std::string junk;
+    for (int j = 0; j < 300; ++j) junk.push_back(static_cast<char>(rng() % 256));
+    // Half look like a handshake record (type 22, version 3.1) with a garbage body.
+    junk[0] = i % 2 == 0 ? '\x16' : '\x01';
+    if (i % 2 == 0) junk.replace(1, 4, std::string("\x03\x01\x01\x00", 4));
+    c.SendRaw(junk);
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.WaitClosed(2s)) << i;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  }
+  Client good(server->port(), ClientTls());
+  ASSERT_TRUE(good.Send(Get("/hello")));
+  auto r = good.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST(HttpsTest, PlainHttpToTheTlsPortGets400InTheClear) {
+  std::mutex mu;
+  std::vector<int> statuses;
+  HttpServerOptions options;
+  options.tls_cert_file = Pki().cert;
+  options.tls_key_file = Pki().key;
+  options.access_log = [&](const HttpAccessLogEntry& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    statuses.push_back(e.status);
+  };
+  auto server = HttpServer::Start("127.0.0.1:0", TestRouter(), options);
+  ASSERT_TRUE(server);
+  Client c((*server)->port());
+  ASSERT_TRUE(c.Send(Post("/echo", "not encrypted")));
+  auto r = c.Read(false, 2s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->Header("connection"), "close");
+  EXPECT_NE(r->body.find("HTTPS"), std::string::npos) << r->body;
+  EXPECT_TRUE(c.WaitClosed());
+  Client good((*server)->port(), ClientTls());
+  ASSERT_TRUE(good.Send(Get("/hello")));
+  ASSERT_TRUE(good.Read());
+  (*server)->Stop();
+  EXPECT_EQ(statuses, (std::vector<int>{400, 200}));
+}
+
+TEST(HttpsTest, MutualTlsNeedsAClientCertificate) {
+  HttpServerOptions options;
+  options.tls_client_ca_file = Pki().client_ca;
+  auto server = StartTlsServer(options);
+  ASSERT_TRUE(server);
+  // TLS 1.3 finishes the client's side of the handshake before the server checks: the
+  // refusal arrives as an alert in place of the response.
+  Client anonymous(server->port(), ClientTls());
+  anonymous.Send(Get("/hello"));
+  EXPECT_FALSE(anonymous.Read(false, 2s));
+  SslCtxPtr with_cert = MakeClientCtx(0, /*client_cert=*/true);
+  Client c(server->port(), with_cert.get());
+  ASSERT_TRUE(c.Send(Get("/hello")));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST(HttpsTest, StartRejectsUnusableCertificatesAndKeys) {
+  auto handler = [](const HttpRequest&) { return HttpResponse::Text(200, ""); };
+  auto start = [&](std::string cert, std::string key, std::string ca = "") {
+    HttpServerOptions options;
+    options.tls_cert_file = std::move(cert);
+    options.tls_key_file = std::move(key);
+    options.tls_client_ca_file = std::move(ca);
+    return HttpServer::Start("127.0.0.1:0", handler, options);
+  };
+  const TestPki& p = Pki();
+  std::string missing = p.dir + "/missing.pem";
+  struct Case {
+    std::string cert, key, ca;
+    ErrorKind kind;
+    std::vector<std::string> named;  // in the message
+  };
+  std::vector<Case> cases = {
+      {missing, p.key, "", ErrorKind::kIOError, {missing}},
+      {p.cert, missing, "", ErrorKind::kIOError, {missing}},
+      {p.cert, p.key, missing, ErrorKind::kIOError, {missing}},
+      {p.not_pem, p.key, "", ErrorKind::kInvalidArgument, {p.not_pem}},
+      {p.cert, p.not_pem, "", ErrorKind::kInvalidArgument, {p.not_pem}},
+      {p.cert, p.cert, "", ErrorKind::kInvalidArgument, {p.cert}},  // a certificate as key
+      {p.cert, p.other_key, "", ErrorKind::kInvalidArgument, {p.other_key, p.cert}},
+      {p.cert, p.key, p.not_pem, ErrorKind::kInvalidArgument, {p.not_pem}},
+      {p.cert, "", "", ErrorKind::kInvalidArgument, {"tls_key_file"}},
+      {"", p.key, "", ErrorKind::kInvalidArgument, {"tls_cert_file"}},
+  };
+  for (const Case& c : cases) {
+    auto s = start(c.cert, c.key, c.ca);
+    ASSERT_FALSE(s) << c.cert << " " << c.key;
+    EXPECT_EQ(s.error().kind, c.kind) << s.error().message;
+    for (const std::string& name : c.named) {
+      EXPECT_NE(s.error().message.find(name), std::string::npos) << s.error().message;
+    }
+    EXPECT_EQ(s.error().message.find("PRIVATE KEY"), std::string::npos) << s.error().message;
+  }
+  EXPECT_TRUE(start(p.cert, p.key));
+}
+
+TEST(HttpsTest, CurlInterop) {
+  if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/curl";
+  auto server = StartTlsServer();
+  ASSERT_TRUE(server);
+  std::string url = "https://localhost:" + std::to_string(server->port());
+  std::string cacert = " --cacert " + Pki().cert;
+  std::string cmd = "/usr/bin/curl -sS --max-time 5" + cacert + " -d posted " + url + "/echo" +
+                    " --next" + cacert + " " + url + "/hello 2>&1";
+  std::FILE* pipe = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+  EXPECT_EQ(::pclose(pipe), 0) << out;
+  EXPECT_EQ(out, "postedhello");  // two requests on one kept-alive connection
 }
 
 }  // namespace

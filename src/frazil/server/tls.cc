@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
@@ -125,12 +126,21 @@ Result<TlsContext> TlsContext::MakeServer(const TlsServerConfig& config) {
                      "TLS certificate file '" + config.cert_file +
                          "' holds no usable PEM certificate: " + TakeOpenSslError());
   }
-  if (SSL_CTX_use_PrivateKey_file(raw, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+  // Read apart from installing it: OpenSSL's "key values mismatch" would otherwise look like
+  // an unreadable key.
+  EVP_PKEY* key = nullptr;
+  if (BIO* bio = BIO_new_file(config.key_file.c_str(), "r"); bio != nullptr) {
+    key = PEM_read_bio_PrivateKey(bio, nullptr, NoPassphrase, nullptr);
+    BIO_free(bio);
+  }
+  if (key == nullptr) {
     return MakeError(ErrorKind::kInvalidArgument,
                      "TLS key file '" + config.key_file +
                          "' holds no usable unencrypted PEM private key: " + TakeOpenSslError());
   }
-  if (SSL_CTX_check_private_key(raw) != 1) {
+  int used = SSL_CTX_use_PrivateKey(raw, key);  // takes its own reference
+  EVP_PKEY_free(key);
+  if (used != 1 || SSL_CTX_check_private_key(raw) != 1) {
     ERR_clear_error();
     return MakeError(ErrorKind::kInvalidArgument, "TLS key file '" + config.key_file +
                                                       "' does not match the certificate in '" +
