@@ -1,15 +1,21 @@
-// Helpers shared by the catalog tests: a temporary warehouse, a one-column schema and a
-// commit that appends an (empty) snapshot on top of a given base.
+// Helpers shared by the catalog tests: a temporary warehouse, a one-column schema, a
+// commit that appends an (empty) snapshot on top of a given base, and the stores the
+// contract tests run against (SQLite file, PostgreSQL server).
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "frazil/base/random.h"
+#include "frazil/catalog/pg_catalog.h"
 #include "frazil/catalog/sqlite_catalog.h"
 #include "frazil/io/file_io.h"
+#include "frazil/pg/test_pg_cluster.h"
 
 namespace frazil::catalog::testing {
 
@@ -45,6 +51,49 @@ inline SqliteCatalogOptions TestOptions(const TempDir& dir, std::string name = "
   options.path = dir.path() + "/catalog.db";
   options.warehouse = "file://" + dir.path() + "/warehouse";
   return options;
+}
+
+enum class Store { kSqlite, kPostgres };
+
+inline std::string StoreName(const ::testing::TestParamInfo<Store>& info) {
+  return info.param == Store::kSqlite ? "Sqlite" : "Postgres";
+}
+
+// The PostgreSQL server every test of the binary shares, started on first use and stopped
+// at exit. Tests isolate themselves by catalog name (PgTestOptions).
+inline pg::TestPgCluster& SharedPg() {
+  static std::unique_ptr<pg::TestPgCluster> cluster = [] {
+    auto started = pg::TestPgCluster::Start();
+    if (!started) {
+      std::fprintf(stderr, "cannot start PostgreSQL: %s\n", started.error().ToString().c_str());
+      std::abort();
+    }
+    return std::move(*started);
+  }();
+  return *cluster;
+}
+
+// The same catalog name and warehouse as TestOptions, on the shared server: the catalog
+// name carries the test's folder, so tests never see each other's rows.
+inline PostgresCatalogOptions PgTestOptions(const TempDir& dir, std::string name = "frazil") {
+  PostgresCatalogOptions options;
+  options.conninfo = SharedPg().conninfo();
+  options.name = name + "@" + dir.path();
+  options.warehouse = "file://" + dir.path() + "/warehouse";
+  return options;
+}
+
+// A catalog of `store` over `dir` (SQLite: <dir>/catalog.db; PostgreSQL: the shared server).
+// Two calls with the same arguments open two instances of the same catalog.
+inline Result<std::unique_ptr<JdbcCatalog>> MakeTestCatalog(Store store, const TempDir& dir,
+                                                            std::shared_ptr<io::FileIO> file_io,
+                                                            std::string name = "frazil") {
+  if (store == Store::kSqlite) {
+    FRZ_ASSIGN_OR_RETURN(auto catalog, SqliteCatalog::Make(TestOptions(dir, std::move(name)), std::move(file_io)));
+    return std::unique_ptr<JdbcCatalog>(std::move(catalog));
+  }
+  FRZ_ASSIGN_OR_RETURN(auto catalog, PostgresCatalog::Make(PgTestOptions(dir, std::move(name)), std::move(file_io)));
+  return std::unique_ptr<JdbcCatalog>(std::move(catalog));
 }
 
 // Files directly in `<table location>/metadata` whose name ends with ".metadata.json".

@@ -15,10 +15,10 @@ using testing::AppendUpdates;
 using testing::MainIs;
 using testing::MetadataFiles;
 using testing::TempDir;
-using testing::TestOptions;
 using testing::TestSchema;
 
-class CommitTest : public ::testing::Test {
+// Every store of the JDBC layout passes the same commit tests.
+class CommitTest : public ::testing::TestWithParam<testing::Store> {
  protected:
   void SetUp() override {
     file_io_ = io::NewLocalFileIO();
@@ -26,10 +26,10 @@ class CommitTest : public ::testing::Test {
     ASSERT_TRUE(catalog_->CreateNamespace({"db"}, {}));
   }
 
-  std::shared_ptr<SqliteCatalog> Open() {
-    auto catalog = SqliteCatalog::Make(TestOptions(dir_), file_io_);
+  std::shared_ptr<JdbcCatalog> Open() {
+    auto catalog = testing::MakeTestCatalog(GetParam(), dir_, file_io_);
     EXPECT_TRUE(catalog) << catalog.error().ToString();
-    return std::shared_ptr<SqliteCatalog>(std::move(*catalog));
+    return std::shared_ptr<JdbcCatalog>(std::move(*catalog));
   }
 
   LoadedTable Create(const Properties& props = {}) {
@@ -40,11 +40,11 @@ class CommitTest : public ::testing::Test {
 
   TempDir dir_;
   std::shared_ptr<io::FileIO> file_io_;
-  std::shared_ptr<SqliteCatalog> catalog_;
+  std::shared_ptr<JdbcCatalog> catalog_;
   TableIdentifier id_{{"db"}, "t"};
 };
 
-TEST_F(CommitTest, CommitWritesNextVersionAndSwapsPointer) {
+TEST_P(CommitTest, CommitWritesNextVersionAndSwapsPointer) {
   LoadedTable base = Create();
   int64_t snapshot_id = 0;
   auto committed = catalog_->CommitTable(id_, MainIs(base.metadata), AppendUpdates(base.metadata, &snapshot_id));
@@ -66,7 +66,7 @@ TEST_F(CommitTest, CommitWritesNextVersionAndSwapsPointer) {
   EXPECT_EQ(MetadataFiles(base.metadata).size(), 2u);
 }
 
-TEST_F(CommitTest, FailedRequirementLeavesTableUnchanged) {
+TEST_P(CommitTest, FailedRequirementLeavesTableUnchanged) {
   LoadedTable base = Create();
   ASSERT_TRUE(catalog_->CommitTable(id_, MainIs(base.metadata), AppendUpdates(base.metadata)));
   auto current = catalog_->LoadTable(id_);
@@ -81,7 +81,7 @@ TEST_F(CommitTest, FailedRequirementLeavesTableUnchanged) {
   EXPECT_EQ(MetadataFiles(base.metadata).size(), 2u);
 }
 
-TEST_F(CommitTest, LostRaceRechecksRequirementsAndDeletesItsFile) {
+TEST_P(CommitTest, LostRaceRechecksRequirementsAndDeletesItsFile) {
   LoadedTable base = Create();
   auto rival = Open();
   std::string rival_location;
@@ -102,7 +102,7 @@ TEST_F(CommitTest, LostRaceRechecksRequirementsAndDeletesItsFile) {
   EXPECT_EQ(MetadataFiles(base.metadata).size(), 2u);
 }
 
-TEST_F(CommitTest, LostRaceWithoutConflictIsRetried) {
+TEST_P(CommitTest, LostRaceWithoutConflictIsRetried) {
   LoadedTable base = Create();
   auto rival = Open();
   bool rival_done = false;
@@ -123,7 +123,7 @@ TEST_F(CommitTest, LostRaceWithoutConflictIsRetried) {
   EXPECT_EQ(MetadataFiles(base.metadata).size(), 3u);
 }
 
-TEST_F(CommitTest, ConcurrentWritersLoseNoCommit) {
+TEST_P(CommitTest, ConcurrentWritersLoseNoCommit) {
   LoadedTable base = Create();
   constexpr int kPerThread = 50;
   std::atomic<int> conflicts{0};
@@ -163,7 +163,7 @@ TEST_F(CommitTest, ConcurrentWritersLoseNoCommit) {
   std::printf("conflicts retried: %d\n", conflicts.load());
 }
 
-TEST_F(CommitTest, MetadataLogGrowsAndIsCapped) {
+TEST_P(CommitTest, MetadataLogGrowsAndIsCapped) {
   LoadedTable table = Create({{std::string(kPreviousVersionsMaxProperty), "3"}});
   std::vector<std::string> locations{table.metadata_location};
   for (int i = 1; i <= 5; ++i) {
@@ -179,7 +179,7 @@ TEST_F(CommitTest, MetadataLogGrowsAndIsCapped) {
   EXPECT_TRUE(table.metadata_location.starts_with(table.metadata.location + "/metadata/00005-"));
 }
 
-TEST_F(CommitTest, MissingTableAndAssertCreate) {
+TEST_P(CommitTest, MissingTableAndAssertCreate) {
   auto missing = catalog_->CommitTable(id_, {}, {iceberg::upd::SetProperties{{{"a", "b"}}}});
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().kind, ErrorKind::kNoSuchTable);
@@ -212,7 +212,7 @@ TEST_F(CommitTest, MissingTableAndAssertCreate) {
             ErrorKind::kNoSuchNamespace);
 }
 
-TEST_F(CommitTest, TransactionIsAllOrNothing) {
+TEST_P(CommitTest, TransactionIsAllOrNothing) {
   LoadedTable a = Create();
   TableIdentifier id_b{{"db"}, "b"};
   auto b = catalog_->CreateTable(id_b, TestSchema(), {}, {}, std::nullopt, {});
@@ -239,7 +239,7 @@ TEST_F(CommitTest, TransactionIsAllOrNothing) {
             ErrorKind::kInvalidArgument);
 }
 
-TEST_F(CommitTest, HookFailureBeforeSwapIsDefinite) {
+TEST_P(CommitTest, HookFailureBeforeSwapIsDefinite) {
   LoadedTable base = Create();
   catalog_->SetCommitHook([](CommitPoint point) -> Status {
     if (point == CommitPoint::kBeforeSwap) return MakeError(ErrorKind::kIOError, "crash before swap");
@@ -252,7 +252,7 @@ TEST_F(CommitTest, HookFailureBeforeSwapIsDefinite) {
   EXPECT_EQ(MetadataFiles(base.metadata).size(), 1u);
 }
 
-TEST_F(CommitTest, UnknownStateAfterSwapDeletesNothing) {
+TEST_P(CommitTest, UnknownStateAfterSwapDeletesNothing) {
   LoadedTable base = Create();
   catalog_->SetCommitHook([](CommitPoint point) -> Status {
     if (point == CommitPoint::kAfterSwap) return MakeError(ErrorKind::kIOError, "reply lost");
@@ -268,7 +268,7 @@ TEST_F(CommitTest, UnknownStateAfterSwapDeletesNothing) {
   EXPECT_EQ(MetadataFiles(base.metadata).size(), 2u);
 }
 
-TEST_F(CommitTest, FaultInjectingCatalog) {
+TEST_P(CommitTest, FaultInjectingCatalog) {
   LoadedTable base = Create();
   FaultInjectingCatalog faulty(catalog_);
   faulty.FailNthCommit(2, CommitFault::kFailBeforeSwap);
@@ -289,6 +289,10 @@ TEST_F(CommitTest, FaultInjectingCatalog) {
   auto current = faulty.LoadTable(id_);
   EXPECT_TRUE(faulty.CommitTable(id_, MainIs(current->metadata), AppendUpdates(current->metadata)));
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, CommitTest,
+                         ::testing::Values(testing::Store::kSqlite, testing::Store::kPostgres),
+                         testing::StoreName);
 
 }  // namespace
 }  // namespace frazil::catalog

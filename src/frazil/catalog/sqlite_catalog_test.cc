@@ -19,11 +19,12 @@ using testing::TempDir;
 using testing::TestOptions;
 using testing::TestSchema;
 
-class SqliteCatalogTest : public ::testing::Test {
+// The contract tests of the JDBC layout run against every store (SQLite, PostgreSQL).
+class JdbcCatalogTest : public ::testing::TestWithParam<testing::Store> {
  protected:
   void SetUp() override {
     file_io_ = io::NewLocalFileIO();
-    auto catalog = SqliteCatalog::Make(TestOptions(dir_), file_io_);
+    auto catalog = testing::MakeTestCatalog(GetParam(), dir_, file_io_);
     ASSERT_TRUE(catalog) << catalog.error().ToString();
     catalog_ = std::move(*catalog);
   }
@@ -35,11 +36,12 @@ class SqliteCatalogTest : public ::testing::Test {
 
   TempDir dir_;
   std::shared_ptr<io::FileIO> file_io_;
-  std::unique_ptr<SqliteCatalog> catalog_;
+  std::unique_ptr<JdbcCatalog> catalog_;
 };
 
-TEST_F(SqliteCatalogTest, NewFileHasTheV1Layout) {
+TEST_P(JdbcCatalogTest, NewFileHasTheV1Layout) {
   EXPECT_TRUE(catalog_->has_type_column());
+  if (GetParam() != testing::Store::kSqlite) GTEST_SKIP() << "pg_catalog_test checks the PostgreSQL DDL";
   auto db = sqlite::Database::Open(dir_.path() + "/catalog.db", 1000);
   ASSERT_TRUE(db);
   for (const char* column : {"catalog_name", "table_namespace", "table_name", "metadata_location",
@@ -51,7 +53,7 @@ TEST_F(SqliteCatalogTest, NewFileHasTheV1Layout) {
   }
 }
 
-TEST_F(SqliteCatalogTest, Namespaces) {
+TEST_P(JdbcCatalogTest, Namespaces) {
   ASSERT_TRUE(catalog_->CreateNamespace({"Sales"}, {{"owner", "ann"}}));
   ASSERT_TRUE(catalog_->CreateNamespace({"sales", "raw"}, {}));
   ASSERT_TRUE(catalog_->CreateNamespace({"hr"}, {}));
@@ -91,7 +93,7 @@ TEST_F(SqliteCatalogTest, Namespaces) {
   EXPECT_EQ(catalog_->DropNamespace({"sales"}).error().kind, ErrorKind::kNoSuchNamespace);
 }
 
-TEST_F(SqliteCatalogTest, CreateLoadListDrop) {
+TEST_P(JdbcCatalogTest, CreateLoadListDrop) {
   TableIdentifier id{{"db"}, "t"};
   EXPECT_EQ(Create(id).error().kind, ErrorKind::kNoSuchNamespace);
   ASSERT_TRUE(catalog_->CreateNamespace({"db"}, {}));
@@ -123,7 +125,7 @@ TEST_F(SqliteCatalogTest, CreateLoadListDrop) {
   EXPECT_TRUE(*file_io_->Exists(created->metadata_location));  // no purge: files stay
 }
 
-TEST_F(SqliteCatalogTest, ExplicitLocationAndNamespaceLocation) {
+TEST_P(JdbcCatalogTest, ExplicitLocationAndNamespaceLocation) {
   ASSERT_TRUE(catalog_->CreateNamespace({"db"}, {{"location", "file://" + dir_.path() + "/nsloc/"}}));
   auto a = Create(TableIdentifier{{"db"}, "a"});
   ASSERT_TRUE(a);
@@ -134,7 +136,7 @@ TEST_F(SqliteCatalogTest, ExplicitLocationAndNamespaceLocation) {
   EXPECT_EQ(b->metadata.location, "file://" + dir_.path() + "/explicit");
 }
 
-TEST_F(SqliteCatalogTest, RenameAndRegister) {
+TEST_P(JdbcCatalogTest, RenameAndRegister) {
   ASSERT_TRUE(catalog_->CreateNamespace({"a"}, {}));
   ASSERT_TRUE(catalog_->CreateNamespace({"b"}, {}));
   TableIdentifier from{{"a"}, "t"}, to{{"b"}, "u"};
@@ -165,7 +167,7 @@ TEST_F(SqliteCatalogTest, RenameAndRegister) {
             ErrorKind::kNoSuchNamespace);
 }
 
-TEST_F(SqliteCatalogTest, PurgeDeletesTableFiles) {
+TEST_P(JdbcCatalogTest, PurgeDeletesTableFiles) {
   ASSERT_TRUE(catalog_->CreateNamespace({"db"}, {}));
   TableIdentifier id{{"db"}, "t"};
   auto created = Create(id);
@@ -185,7 +187,7 @@ TEST_F(SqliteCatalogTest, PurgeDeletesTableFiles) {
   EXPECT_FALSE(*catalog_->TableExists(id));
 }
 
-TEST_F(SqliteCatalogTest, CorruptMetadataFileIsReportedByName) {
+TEST_P(JdbcCatalogTest, CorruptMetadataFileIsReportedByName) {
   ASSERT_TRUE(catalog_->CreateNamespace({"db"}, {}));
   TableIdentifier id{{"db"}, "t"};
   auto created = Create(id);
@@ -202,16 +204,16 @@ TEST_F(SqliteCatalogTest, CorruptMetadataFileIsReportedByName) {
   EXPECT_EQ(commit.error().kind, ErrorKind::kCorrupt);
 }
 
-TEST_F(SqliteCatalogTest, SecondCatalogNameIsIsolated) {
+TEST_P(JdbcCatalogTest, SecondCatalogNameIsIsolated) {
   ASSERT_TRUE(catalog_->CreateNamespace({"db"}, {}));
   ASSERT_TRUE(Create(TableIdentifier{{"db"}, "t"}));
-  auto other = SqliteCatalog::Make(TestOptions(dir_, "other"), file_io_);
+  auto other = testing::MakeTestCatalog(GetParam(), dir_, file_io_, "other");
   ASSERT_TRUE(other);
   EXPECT_TRUE((*other)->ListNamespaces({})->empty());
   EXPECT_FALSE(*(*other)->TableExists(TableIdentifier{{"db"}, "t"}));
 }
 
-TEST_F(SqliteCatalogTest, WriteLeaseExclusiveWaitsForWritersAndBlocksCommits) {
+TEST_P(JdbcCatalogTest, WriteLeaseExclusiveWaitsForWritersAndBlocksCommits) {
   auto shared1 = catalog_->AcquireWriteLease(false);
   auto shared2 = catalog_->AcquireWriteLease(false);  // writers do not wait for each other
   ASSERT_TRUE(shared1 && *shared1) << "a file-backed catalog has a lease";
@@ -240,6 +242,10 @@ TEST_F(SqliteCatalogTest, WriteLeaseExclusiveWaitsForWritersAndBlocksCommits) {
   EXPECT_TRUE(*catalog_->TableExists(TableIdentifier{{"ns"}, "t"}));
   orphans.join();
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, JdbcCatalogTest,
+                         ::testing::Values(testing::Store::kSqlite, testing::Store::kPostgres),
+                         testing::StoreName);
 
 TEST(SqliteCatalogLeaseTest, InMemoryCatalogHasNoLease) {
   SqliteCatalogOptions o;
