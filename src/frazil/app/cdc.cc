@@ -1,5 +1,7 @@
 #include "frazil/app/cdc.h"
 
+#include "frazil/app/rest_server.h"
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -105,19 +107,30 @@ Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& un
   ctx.mirror.index_dir = w.local_root() + "/.frazil/mirror";
   ctx.on_commit = std::move(extras.on_commit);
   cdc::Pipeline pipeline(ctx, options);
+  std::unique_ptr<rest::RestCatalogService> rest_service;  // outlives `http`, declared first
   std::unique_ptr<server::HttpServer> http;
   if (!w.config().metrics_listen.empty()) {
     server::Router router;
-    FRZ_RETURN_IF_ERROR(server::AddMetricsRoute(router, [&pipeline, more = extras.metrics] {
-      return pipeline.MetricsText() + (more ? more() : "");
+    FRZ_RETURN_IF_ERROR(server::AddMetricsRoute(router, [&pipeline, &rest_service, more = extras.metrics] {
+      return pipeline.MetricsText() + (more ? more() : "") + (rest_service ? rest_service->MetricsText() : "");
     }));
     if (extras.routes) {
       FRZ_RETURN_IF_ERROR(extras.routes(router));
     }
-    FRZ_ASSIGN_OR_RETURN(http, server::HttpServer::Start(w.config().metrics_listen, std::move(router)));
+    const Config::Rest& rc = w.config().rest;
+    if (rc.enabled && rc.auth == "auto" && rc.clients.empty() && !IsLoopbackListen(w.config().metrics_listen)) {
+      // Nothing configured for the REST catalog: serve it only where no credentials are needed.
+      Log(LogLevel::kInfo, "REST catalog not served: http.listen is not a loopback address and rest.clients is empty",
+          {{"listen", w.config().metrics_listen}});
+    } else if (rc.enabled) {
+      FRZ_ASSIGN_OR_RETURN(rest_service, MakeRestService(w, w.config().metrics_listen));
+      FRZ_RETURN_IF_ERROR(rest_service->AddRoutes(router));
+    }
+    FRZ_ASSIGN_OR_RETURN(http, server::HttpServer::Start(w.config().metrics_listen, std::move(router),
+                                                          HttpOptionsFor(w.config())));
     Log(LogLevel::kInfo, "serving HTTP",
         {{"metrics", "http://" + w.config().metrics_listen + "/metrics"}, {"port", std::to_string(http->port())},
-         {"api", extras.routes ? "/api/..." : "none"}});
+         {"api", extras.routes ? "/api/..." : "none"}, {"rest_catalog", rest_service ? "/v1/..." : "off"}});
   }
   return pipeline.Run(stop);
 }

@@ -225,6 +225,47 @@ const std::vector<Key>& Keys() {
        [](Config& c, const std::string& v) -> Status {
          return SetDuration(v, &c.orchestrator.run_retention_ms, "orchestrator.run_retention", 0);
        }},
+      {"http.tls_cert", "FRAZIL_HTTP_TLS_CERT",
+       [](Config& c, const std::string& v) -> Status { c.http_tls_cert = v; return Ok(); }},
+      {"http.tls_key", "FRAZIL_HTTP_TLS_KEY",
+       [](Config& c, const std::string& v) -> Status { c.http_tls_key = v; return Ok(); }},
+      {"catalog.credential", "FRAZIL_CATALOG_CREDENTIAL",
+       [](Config& c, const std::string& v) -> Status { c.catalog_credential = v; return Ok(); }},
+      {"rest.enabled", "FRAZIL_REST_ENABLED",
+       [](Config& c, const std::string& v) -> Status { return ParseBool(v, &c.rest.enabled, "rest.enabled"); }},
+      {"rest.auth", "FRAZIL_REST_AUTH",
+       [](Config& c, const std::string& v) -> Status {
+         if (v != "auto" && v != "none" && v != "oauth2") {
+           return Status(MakeError(ErrorKind::kInvalidArgument, "rest.auth must be auto, none or oauth2, got '" + v + "'"));
+         }
+         c.rest.auth = v;
+         return Ok();
+       }},
+      {"rest.token_ttl", "FRAZIL_REST_TOKEN_TTL",
+       [](Config& c, const std::string& v) -> Status { return SetDuration(v, &c.rest.token_ttl_ms, "rest.token_ttl", 1000); }},
+      {"rest.token_key", "FRAZIL_REST_TOKEN_KEY",
+       [](Config& c, const std::string& v) -> Status {
+         if (v.size() < 32) {
+           return Status(MakeError(ErrorKind::kInvalidArgument, "rest.token_key must have at least 32 characters"));
+         }
+         c.rest.token_key = v;
+         return Ok();
+       }},
+      {"rest.allowed_locations", "FRAZIL_REST_ALLOWED_LOCATIONS",
+       [](Config& c, const std::string& v) -> Status {
+         c.rest.allowed_locations = SplitList(v);
+         return Ok();
+       }},
+      {"rest.max_request_size", "FRAZIL_REST_MAX_REQUEST_SIZE",
+       [](Config& c, const std::string& v) -> Status {
+         auto bytes = ParseByteSize(v);
+         if (!bytes) return Status(MakeError(ErrorKind::kInvalidArgument, "rest.max_request_size: " + bytes.error().message));
+         c.rest.max_request_bytes = *bytes;
+         if (c.rest.max_request_bytes < 1024) {
+           return Status(MakeError(ErrorKind::kInvalidArgument, "rest.max_request_size must be at least 1KB, got " + v));
+         }
+         return Ok();
+       }},
       {"log.level", "FRAZIL_LOG_LEVEL",
        [](Config& c, const std::string& v) -> Status {
          if (v != "debug" && v != "info" && v != "warn" && v != "error") {
@@ -340,11 +381,48 @@ Status ApplyOrchestratorList(Config& config, const std::string& key, const YAML:
   return Ok();
 }
 
+// rest.clients: [{id, secret | secret_env, access: read-only | read-write}].
+Status ApplyRestClients(Config& config, const YAML::Node& list, const std::string& file) {
+  auto where = [&](const YAML::Node& n) { return file + ":" + std::to_string(n.Mark().line + 1) + ": "; };
+  if (!list.IsSequence()) return MakeError(ErrorKind::kInvalidArgument, where(list) + "'rest.clients' must be a list of mappings");
+  for (const auto& item : list) {
+    if (!item.IsMap()) return MakeError(ErrorKind::kInvalidArgument, where(item) + "each entry of 'rest.clients' must be a mapping");
+    Config::Rest::Client client;
+    for (const auto& kv : item) {
+      const std::string field = kv.first.as<std::string>();
+      if (!kv.second.IsScalar()) {
+        return MakeError(ErrorKind::kInvalidArgument, where(kv.first) + "rest.clients[]." + field + " must be a single value");
+      }
+      std::string v = kv.second.as<std::string>();
+      if (field == "id") client.id = v;
+      else if (field == "secret") client.secret = v;
+      else if (field == "secret_env") client.secret_env = v;
+      else if (field == "access") {
+        if (v != "read-only" && v != "read-write") {
+          return MakeError(ErrorKind::kInvalidArgument, where(kv.first) + "rest.clients[].access must be read-only or read-write, got '" + v + "'");
+        }
+        client.access = v;
+      } else {
+        return MakeError(ErrorKind::kInvalidArgument, where(kv.first) + "unknown key 'rest.clients[]." + field + "' (id, secret, secret_env, access)");
+      }
+    }
+    if (client.id.empty() || (client.secret.empty() == client.secret_env.empty())) {
+      return MakeError(ErrorKind::kInvalidArgument, where(item) + "a rest.clients entry needs 'id' and exactly one of 'secret' or 'secret_env'");
+    }
+    config.rest.clients.push_back(std::move(client));
+  }
+  return Ok();
+}
+
 Status ApplyNode(Config& config, const YAML::Node& node, const std::string& prefix, const std::string& file) {
   for (const auto& kv : node) {
     std::string key = prefix + kv.first.as<std::string>();
     if (key == "orchestrator.assets" || key == "orchestrator.jobs" || key == "orchestrator.schedules") {
       FRZ_RETURN_IF_ERROR(ApplyOrchestratorList(config, key, kv.second, file));
+      continue;
+    }
+    if (key == "rest.clients") {
+      FRZ_RETURN_IF_ERROR(ApplyRestClients(config, kv.second, file));
       continue;
     }
     if (kv.second.IsMap()) {
@@ -360,7 +438,7 @@ Status ApplyNode(Config& config, const YAML::Node& node, const std::string& pref
       return MakeError(ErrorKind::kInvalidArgument,
                        file + ":" + std::to_string(line) + ": unknown configuration key '" + key + "'");
     }
-    if (kv.second.IsSequence() && (key == "source.tables" || key == "source.mirror_exclude")) {
+    if (kv.second.IsSequence() && (key == "source.tables" || key == "source.mirror_exclude" || key == "rest.allowed_locations")) {
       std::string joined;
       for (const auto& item : kv.second) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
       auto s = found->set(config, joined);

@@ -30,6 +30,11 @@ struct Config {
   // GET /metrics and the orchestrator API (/api/...); empty = off. Keys http.listen and
   // metrics.listen both set it.
   std::string metrics_listen;
+  // TLS for http.listen (PEM files); both empty = plain HTTP.
+  std::string http_tls_cert;
+  std::string http_tls_key;
+  // A REST catalog (catalog.uri http(s)://...): OAuth2 client credentials "id:secret".
+  std::string catalog_credential;
   // SQL models (docs/models.md): the project directory `frazil models` uses by default.
   std::string models_project;
   // Logging.
@@ -100,6 +105,24 @@ struct Config {
     };
     std::vector<Schedule> schedules;
   } orchestrator;
+
+  // The Iceberg REST catalog server (`frazil serve`, and `frazil run` on http.listen);
+  // docs/rest-catalog.md.
+  struct Rest {
+    bool enabled = true;          // frazil run serves it when http.listen is set
+    std::string auth = "auto";    // auto (none on loopback, else oauth2) | none | oauth2
+    struct Client {
+      std::string id;
+      std::string secret;         // or secret_env: the variable holding it
+      std::string secret_env;
+      std::string access = "read-write";  // or read-only
+    };
+    std::vector<Client> clients;
+    int64_t token_ttl_ms = 3600 * 1000;
+    std::string token_key;        // token signing key; empty = <warehouse>/.frazil/rest-token.key
+    std::vector<std::string> allowed_locations;  // table locations allowed besides the warehouse
+    int64_t max_request_bytes = 16LL << 20;
+  } rest;
 
   std::string source_file;  // the YAML file this came from, if any
 

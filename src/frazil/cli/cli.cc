@@ -27,17 +27,17 @@
 #include "frazil/iceberg/scan.h"
 
 namespace frazil::cli {
-namespace {
 
-// SIGINT/SIGTERM ask `frazil run` to stop after the in-flight commit; a second one exits.
 std::atomic<bool>& StopFlag() {
   static std::atomic<bool> stop{false};
   return stop;
 }
 
+namespace {
 void OnStopSignal(int) {
   if (StopFlag().exchange(true)) _exit(130);
 }
+}  // namespace
 
 void InstallStopHandlers() {
   struct sigaction sa {};
@@ -46,6 +46,8 @@ void InstallStopHandlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
+
+namespace {
 
 struct Globals {
   std::string config_path;
@@ -840,6 +842,10 @@ int Main(int argc, char** argv) {
     rc = w ? fn(**w) : Fail(w.error());
   });
   AddOrchestratorCommands(app, [&](std::function<int(app::Warehouse&)> fn) {
+    auto w = OpenWarehouse(g);
+    rc = w ? fn(**w) : Fail(w.error());
+  });
+  AddServeCommand(app, [&](std::function<int(app::Warehouse&)> fn) {
     auto w = OpenWarehouse(g);
     rc = w ? fn(**w) : Fail(w.error());
   });

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <functional>
 
 #include "frazil/app/warehouse.h"
@@ -24,5 +25,13 @@ void AddMaintainCommand(CLI::App& app, const WarehouseRunner& with_warehouse);
 
 // `frazil assets`, `frazil runs ...`, `frazil materialize` (orchestrator_cmd.cc).
 void AddOrchestratorCommands(CLI::App& app, const WarehouseRunner& with_warehouse);
+
+// `frazil serve`: the Iceberg REST catalog server (serve_cmd.cc).
+void AddServeCommand(CLI::App& app, const WarehouseRunner& with_warehouse);
+
+// Set by SIGINT/SIGTERM once InstallStopHandlers() ran: long-running commands stop after the
+// work in flight; a second signal exits at once.
+std::atomic<bool>& StopFlag();
+void InstallStopHandlers();
 
 }  // namespace frazil::cli

@@ -37,6 +37,9 @@ struct Principal {
   Access access = Access::kReadWrite;
 };
 
+// 32 random bytes (OpenSSL's CSPRNG) as 64 hex characters: a fresh token signing key.
+std::string NewSigningKey();
+
 class Authenticator {
  public:
   explicit Authenticator(AuthOptions options);
