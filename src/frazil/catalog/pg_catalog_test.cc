@@ -7,8 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "frazil/catalog/catalog_test_util.h"
@@ -368,6 +371,54 @@ TEST(PostgresCatalogOptionsTest, ErrorsNeverShowThePassword) {
   EXPECT_EQ(PostgresCatalog::Make(no_pool, io::NewLocalFileIO()).error().kind, ErrorKind::kInvalidArgument);
   EXPECT_EQ(PostgresCatalog::LeaseKey("frazil"), PostgresCatalog::LeaseKey("frazil"));
   EXPECT_NE(PostgresCatalog::LeaseKey("frazil"), PostgresCatalog::LeaseKey("other"));
+}
+
+// Driver for tests/interop/test_pg_catalog.py (PyIceberg's SqlCatalog on the same
+// PostgreSQL database). Skipped unless FRAZIL_PG_CATALOG_CONNINFO, _WAREHOUSE and _PHASE are
+// set. Phase "create": a namespace, a table and a commit; "verify": every table of the
+// namespace loads and takes a commit, and PyIceberg's commits are there.
+TEST(PostgresCatalogInterop, Phase) {
+  const char* conninfo = std::getenv("FRAZIL_PG_CATALOG_CONNINFO");
+  const char* warehouse = std::getenv("FRAZIL_PG_CATALOG_WAREHOUSE");
+  const char* phase = std::getenv("FRAZIL_PG_CATALOG_PHASE");
+  if (conninfo == nullptr || warehouse == nullptr || phase == nullptr) {
+    GTEST_SKIP() << "run by tests/interop/test_pg_catalog.py only";
+  }
+  PostgresCatalogOptions o;
+  o.conninfo = conninfo;
+  o.name = "frazil";
+  o.warehouse = warehouse;
+  auto made = PostgresCatalog::Make(o, io::NewLocalFileIO());
+  ASSERT_TRUE(made) << made.error().ToString();
+  PostgresCatalog& catalog = **made;
+  TableIdentifier frazil_table{{"interop"}, "frazil_table"};
+  if (std::string(phase) == "create") {
+    ASSERT_TRUE(catalog.CreateNamespace({"interop"}, {{"comment", "made by frazil"}}));
+    auto created = catalog.CreateTable(frazil_table, TestSchema(), {}, {}, std::nullopt, {{"written-by", "frazil"}});
+    ASSERT_TRUE(created) << created.error().ToString();
+    auto committed = catalog.CommitTable(frazil_table, {iceberg::req::AssertTableUuid{created->metadata.table_uuid}},
+                                         {iceberg::upd::SetProperties{{{"frazil.commit", "1"}}}});
+    ASSERT_TRUE(committed) << committed.error().ToString();
+    std::printf("FRAZIL created %s at %s\n", frazil_table.ToString().c_str(), committed->metadata_location.c_str());
+    return;
+  }
+  ASSERT_EQ(std::string(phase), "verify");
+  auto tables = catalog.ListTables({"interop"});
+  ASSERT_TRUE(tables) << tables.error().ToString();
+  for (const char* name : {"frazil_table", "py_table"}) {
+    EXPECT_TRUE(std::find(tables->begin(), tables->end(), TableIdentifier{{"interop"}, name}) != tables->end()) << name;
+  }
+  for (const TableIdentifier& id : *tables) {
+    auto loaded = catalog.LoadTable(id);
+    ASSERT_TRUE(loaded) << id.ToString() << ": " << loaded.error().ToString();
+    // PyIceberg appended to both tables.
+    EXPECT_FALSE(loaded->metadata.snapshots.empty()) << id.ToString();
+    auto committed = catalog.CommitTable(id, {iceberg::req::AssertTableUuid{loaded->metadata.table_uuid}},
+                                         {iceberg::upd::SetProperties{{{"frazil.verified", "true"}}}});
+    ASSERT_TRUE(committed) << id.ToString() << ": " << committed.error().ToString();
+    std::printf("FRAZIL verified %s: %zu snapshot(s), metadata %s\n", id.ToString().c_str(),
+                committed->metadata.snapshots.size(), committed->metadata_location.c_str());
+  }
 }
 
 }  // namespace
