@@ -699,13 +699,16 @@ def test_commit_conflicts_are_409(bad_server):
     RS.assert_error_shape(r, 409, "AlreadyExistsException")
 
 
-BAD_NAMES = ["..", ".", "a/b", "../../etc", "a\\b", "x\x00y", "x\ny", "x\x1fy", "x\x7fy", "", " ", "\x1b[31mred"]
+BAD_NAMES = ["..", ".", "a/b", "../../etc", "x\x00y", "x\ny", "x\x1fy", "x\x7fy", "", "\x1b[31mred"]
 
 
 def test_invalid_names(bad_server, tmp_path):
     """Namespace and table names that would escape or confuse the warehouse layout: 400, and
     nothing created; names in the path: 400 or 404, never a 5xx."""
-    wh_before = sorted(p.name for p in bad_server.warehouse.iterdir())
+    def wh_entries():  # SQLite's -wal/-shm files come and go by themselves
+        return sorted(p.name for p in bad_server.warehouse.iterdir() if not p.name.startswith("catalog.db"))
+
+    wh_before = wh_entries()
     problems = []
 
     def expect(r, statuses, what):
@@ -724,7 +727,7 @@ def test_invalid_names(bad_server, tmp_path):
                                                                        "destination": {"namespace": ["b"], "name": name}}), 400, f"rename b.t to {name!r}")
         expect(bad_server.http("POST", "/v1/namespaces/b/register", json_body={"name": name, "metadata-location": _pointer(bad_server)}), 400,
                f"register b.{name!r}")
-        q = requests.utils.quote(name, safe="")
+        q = requests.utils.quote(name, safe="").replace(".", "%2E")  # requests would drop dot segments
         if q:
             expect(bad_server.http("GET", f"/v1/namespaces/{q}"), (400, 404), f"GET namespace {q}")
             expect(bad_server.http("GET", f"/v1/namespaces/b/tables/{q}"), (400, 404), f"GET table b/{q}")
@@ -735,11 +738,14 @@ def test_invalid_names(bad_server, tmp_path):
     for raw in ("/v1/namespaces/..%2F..%2Fetc", "/v1/namespaces/%2E%2E/tables/t", "/v1/namespaces/b%1F..%1F../tables/t"):
         expect(bad_server.http("GET", raw), (400, 404), f"GET {raw}")
     bad_server.assert_alive("after the invalid names")
-    assert sorted(p.name for p in bad_server.warehouse.iterdir()) == wh_before, "a refused name created something in the warehouse"
+    if wh_entries() != wh_before:
+        problems.append(f"the warehouse holds {wh_entries()}, before {wh_before}")
     ns = bad_server.http("GET", "/v1/namespaces").json()["namespaces"]
-    assert ns == [["b"]], f"namespaces after the refused names: {ns}"
+    if ns != [["b"]]:
+        problems.append(f"namespaces after the refused names: {ns}")
     tables = bad_server.http("GET", "/v1/namespaces/b/tables").json()["identifiers"]
-    assert tables == [{"namespace": ["b"], "name": "t"}], f"tables after the refused names: {tables}"
+    if tables != [{"namespace": ["b"], "name": "t"}]:
+        problems.append(f"tables after the refused names: {tables}")
     assert not problems, f"{len(problems)} invalid names not refused properly:\n" + "\n".join(problems)
 
 
@@ -750,7 +756,8 @@ def test_locations_outside_the_warehouse(bad_server, tmp_path):
     outside = tmp_path / "outside"
     wh = bad_server.warehouse
     locations = [f"file://{outside}/t", str(outside / "t"), f"file://{wh}/../outside/t", f"file://{wh}/b/../../outside/t",
-                 f"file://{wh}/b/%2e%2e/%2e%2e/outside/t", "s3://bucket/t", "file:///etc/frazil-test", f"file://{wh}x/t", "http://127.0.0.1:1/t"]
+                 f"file://{wh}/b/%2e%2e/%2e%2e/outside/t", "s3://bucket/t", f"file://{outside}//abs", f"file://{wh}x/t",
+                 "http://127.0.0.1:1/t", f"file:{outside}/single-slash", f"FILE://{outside}/upper"]
     problems = []
 
     def expect(r, what):
@@ -782,9 +789,10 @@ def test_locations_outside_the_warehouse(bad_server, tmp_path):
             expect(r, "create table in a namespace whose location is outside")
     else:
         expect(r, "create namespace with location outside")
-    assert not outside.exists(), f"files were written outside the warehouse: {list(outside.rglob('*'))[:10]}"
-    assert not Path("/etc/frazil-test").exists()
-    assert _pointer(bad_server) == before
+    if outside.exists():
+        problems.append(f"files were written outside the warehouse: {sorted(str(p) for p in outside.rglob('*'))[:10]}")
+    if _pointer(bad_server) != before:
+        problems.append(f"b.t moved to {_pointer(bad_server)}")
     bad_server.assert_alive("after the outside locations")
     assert not problems, f"{len(problems)} locations outside the warehouse not refused:\n" + "\n".join(problems)
 
@@ -883,13 +891,14 @@ def test_oauth2_tokens_and_access(auth_server):
     cat = srv.pyiceberg(credential="writer:w-secret-123")
     cat.create_namespace("pyauth")
     tbl = cat.create_table("pyauth.t", schema=Schema.model_validate(ID_SCHEMA))
-    tbl.append(pa.table({"id": pa.array([1, 2], pa.int64()), "s": ["a", "b"]}))
+    arrow_schema = tbl.schema().as_arrow()
+    tbl.append(pa.table({"id": pa.array([1, 2], pa.int64()), "s": ["a", "b"]}, schema=arrow_schema))
     ro_cat = srv.pyiceberg(credential="reader:r-secret-456")
     assert ro_cat.load_table("pyauth.t").scan().to_arrow().num_rows == 2
     with pytest.raises(ForbiddenError):
         ro_cat.create_namespace("nope")
     with pytest.raises(ForbiddenError):
-        ro_cat.load_table("pyauth.t").append(pa.table({"id": pa.array([3], pa.int64()), "s": ["c"]}))
+        ro_cat.load_table("pyauth.t").append(pa.table({"id": pa.array([3], pa.int64()), "s": ["c"]}, schema=arrow_schema))
     with pytest.raises((OAuthError, UnauthorizedError)):
         srv.pyiceberg(credential="writer:wrong").list_namespaces()
     assert sorted(srv.sql("SELECT id FROM pyauth.t").column(0).to_pylist()) == [1, 2]
