@@ -46,7 +46,7 @@ class PostgresCatalog final : public JdbcCatalog {
   // hosts. Shared leases of this instance share one server lock held on a dedicated
   // connection while any is alive; an exclusive lease waits for this instance's shared
   // leases, then takes the server lock on its own connection. If that connection breaks the
-  // server releases the lock. Errors: IOError.
+  // server releases the lock. A lease must not outlive the catalog. Errors: IOError.
   Result<std::unique_ptr<WriteLease>> AcquireWriteLease(bool exclusive) override;
 
   // The advisory-lock key of a catalog name (FNV-1a 64 of "frazil write lease:" + name).
