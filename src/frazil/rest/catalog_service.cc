@@ -97,7 +97,9 @@ struct RestCatalogService::Impl {
   int64_t commit_conflicts = 0;
   int64_t metrics_reports = 0;
 
-  Impl(catalog::Catalog& c, RestServiceOptions o) : catalog(c), options(std::move(o)), auth(options.auth) {}
+  Impl(catalog::Catalog& c, RestServiceOptions o) : catalog(c), options(std::move(o)), auth(options.auth) {
+    if (options.clock != nullptr) clock = options.clock;
+  }
 
   void Count(const std::string& op, int status, double seconds) {
     std::lock_guard lock(mu);

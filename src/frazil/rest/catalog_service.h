@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "frazil/base/clock.h"
 #include "frazil/base/result.h"
 #include "frazil/catalog/catalog.h"
 #include "frazil/rest/auth.h"
@@ -31,6 +32,8 @@ struct RestServiceOptions {
   std::map<std::string, std::string> config_overrides;
   // Largest page a list call returns when the client does not ask for fewer.
   int max_page_size = 1000;
+  // Token expiry and staged tables' timestamps; nullptr = Clock::System().
+  Clock* clock = nullptr;
 };
 
 class RestCatalogService {
