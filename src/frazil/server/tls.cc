@@ -120,6 +120,14 @@ Result<TlsContext> TlsContext::MakeServer(const TlsServerConfig& config) {
   // give back their read and write buffers.
   SSL_CTX_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
+  // TLS 1.2: forward-secret AEAD suites only (Mozilla's "intermediate" list without DHE).
+  // TLS 1.3 suites are all AEAD; OpenSSL's defaults stay.
+  if (SSL_CTX_set_cipher_list(raw,
+                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+    return MakeError(ErrorKind::kInternal, "cannot set TLS ciphers: " + TakeOpenSslError());
+  }
   SSL_CTX_set_default_passwd_cb(raw, NoPassphrase);
   if (SSL_CTX_use_certificate_chain_file(raw, config.cert_file.c_str()) != 1) {
     return MakeError(ErrorKind::kInvalidArgument,
