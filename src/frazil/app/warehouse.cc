@@ -2,9 +2,37 @@
 
 #include <filesystem>
 
+#include "frazil/base/log.h"
+#include "frazil/catalog/pg_catalog.h"
 #include "frazil/catalog/sqlite_catalog.h"
 
 namespace frazil::app {
+
+Result<std::unique_ptr<catalog::Catalog>> OpenCatalog(const Config& config, const std::string& root,
+                                                      std::shared_ptr<io::FileIO> io) {
+  const std::string& uri = config.catalog_uri;
+  if (uri.starts_with("postgresql://") || uri.starts_with("postgres://")) {
+    catalog::PostgresCatalogOptions opts;
+    opts.conninfo = uri;
+    opts.name = config.catalog_name;
+    opts.warehouse = root;
+    FRZ_ASSIGN_OR_RETURN(auto cat, catalog::PostgresCatalog::Make(opts, std::move(io)));
+    return std::unique_ptr<catalog::Catalog>(std::move(cat));
+  }
+  if (uri.find("://") != std::string::npos && !uri.starts_with("sqlite:") && !uri.starts_with("file://")) {
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "catalog.uri '" + pg::RedactConninfo(uri) + "': expected a SQLite file path, postgresql://... or http(s)://... (a REST catalog)");
+  }
+  Config resolved = config;
+  resolved.warehouse = io::StripFileScheme(root);
+  if (resolved.catalog_uri.starts_with("file://")) resolved.catalog_uri = io::StripFileScheme(resolved.catalog_uri);
+  catalog::SqliteCatalogOptions opts;
+  opts.name = config.catalog_name;
+  opts.path = resolved.CatalogPath();
+  opts.warehouse = root;
+  FRZ_ASSIGN_OR_RETURN(auto cat, catalog::SqliteCatalog::Make(opts, std::move(io)));
+  return std::unique_ptr<catalog::Catalog>(std::move(cat));
+}
 
 Result<std::unique_ptr<Warehouse>> Warehouse::Open(const Config& config) {
   std::unique_ptr<Warehouse> w(new Warehouse());
@@ -22,14 +50,7 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const Config& config) {
   w->local_root_ = dir;
   w->io_ = std::shared_ptr<io::FileIO>(io::NewLocalFileIO());
 
-  Config resolved = config;
-  resolved.warehouse = dir;
-  catalog::SqliteCatalogOptions opts;
-  opts.name = config.catalog_name;
-  opts.path = resolved.CatalogPath();
-  opts.warehouse = w->root_;
-  FRZ_ASSIGN_OR_RETURN(auto cat, catalog::SqliteCatalog::Make(opts, w->io_));
-  w->catalog_ = std::move(cat);
+  FRZ_ASSIGN_OR_RETURN(w->catalog_, OpenCatalog(config, w->root_, w->io_));
 
   engine::DatabaseOptions dbo;
   dbo.threads = config.threads;

@@ -12,6 +12,13 @@
 
 namespace frazil::app {
 
+// The catalog of `config` (catalog.uri): a SQLite file (default <warehouse>/catalog.db),
+// PostgreSQL (postgresql://...) or a REST catalog (http(s)://...). `root` is the warehouse
+// location ("file:///abs/dir") new tables are created under.
+// Errors: InvalidArgument for an unknown URI form; IOError when the store cannot be reached.
+Result<std::unique_ptr<catalog::Catalog>> OpenCatalog(const Config& config, const std::string& root,
+                                                      std::shared_ptr<io::FileIO> io);
+
 class Warehouse {
  public:
   // Opens (creating the directory and catalog if needed) the warehouse of `config`.
