@@ -675,9 +675,9 @@ struct HttpServer::Impl {
 
   void Flush(Connection& c, TimePoint now) {
     while (c.out_off < c.out.size()) {
-      ssize_t n = c.tls ? TlsWrite(c)
-                        : ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off,
-                                 MSG_NOSIGNAL);
+      ssize_t n =
+          c.tls ? TlsWrite(c)
+                : ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
       if (n > 0) {
         c.out_off += static_cast<size_t>(n);
         if (c.state == Connection::State::kWriting) c.deadline = now + options.write_timeout;
@@ -790,9 +790,10 @@ struct HttpServer::Impl {
         c.keep_alive = false;
         c.version_minor = 1;
         c.request_body = 0;
-        Respond(c,
-                HttpResponse::ErrorJson(400, "this port speaks HTTPS: plain HTTP sent to a TLS port"),
-                now);
+        Respond(
+            c,
+            HttpResponse::ErrorJson(400, "this port speaks HTTPS: plain HTTP sent to a TLS port"),
+            now);
         return;
       }
     }
@@ -938,10 +939,10 @@ Result<std::unique_ptr<HttpServer::Impl>> HttpServer::Bind(std::string_view list
                        "HTTP server TLS needs both tls_cert_file and tls_key_file");
     }
     // Before binding: a server with an unusable certificate never listens.
-    FRZ_ASSIGN_OR_RETURN(TlsContext ctx,
-                         TlsContext::MakeServer({options.tls_cert_file, options.tls_key_file,
-                                                 options.tls_min_version,
-                                                 options.tls_client_ca_file}));
+    FRZ_ASSIGN_OR_RETURN(
+        TlsContext ctx,
+        TlsContext::MakeServer({options.tls_cert_file, options.tls_key_file,
+                                options.tls_min_version, options.tls_client_ca_file}));
     impl->tls_ctx.emplace(std::move(ctx));
   }
   impl->options = options;

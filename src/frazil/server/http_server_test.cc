@@ -299,8 +299,8 @@ class Client {
   // Plain: appends to buf_. TLS: feeds OpenSSL.
   Got ReceiveRaw(std::chrono::steady_clock::time_point deadline) {
     if (raw_eof_) return Got::kClosed;
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline -
-                                                             std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0))) <= 0) {
       return Got::kTimeout;
@@ -1305,7 +1305,8 @@ TEST(HttpsTest, StalledHandshakeIsClosedAfterTheReadTimeout) {
   auto start = std::chrono::steady_clock::now();
   Client silent(server->port());  // TCP only, never a ClientHello
   Client partial(server->port());
-  ASSERT_TRUE(partial.SendRaw(std::string("\x16\x03\x01\x02\x00\x01\x00", 7)));  // a truncated hello
+  ASSERT_TRUE(
+      partial.SendRaw(std::string("\x16\x03\x01\x02\x00\x01\x00", 7)));  // a truncated hello
   Client done(server->port(), ClientTls());  // completes the handshake, then idles
   ASSERT_TRUE(done.Handshake());
   EXPECT_TRUE(silent.WaitClosed(3s));

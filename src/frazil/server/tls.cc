@@ -39,7 +39,7 @@ int SocketRead(BIO* bio, char* out, int size) {
 }
 
 long SocketCtrl(BIO*, int cmd, long, void*) {  // NOLINT(google-runtime-int): OpenSSL's type
-  return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // writes go straight to the socket
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;        // writes go straight to the socket
 }
 
 BIO_METHOD* SocketMethod() {

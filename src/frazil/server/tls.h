@@ -18,8 +18,8 @@ namespace frazil::server {
 enum class TlsVersion { kTls12, kTls13 };
 
 struct TlsServerConfig {
-  std::string cert_file;       // PEM: the server certificate, then any intermediates
-  std::string key_file;        // PEM: its private key (not encrypted)
+  std::string cert_file;  // PEM: the server certificate, then any intermediates
+  std::string key_file;   // PEM: its private key (not encrypted)
   TlsVersion min_version = TlsVersion::kTls12;
   std::string client_ca_file;  // PEM CA bundle; non-empty: clients must present a cert it signs
 };
