@@ -46,7 +46,7 @@ source:
 models:
   project: $PWD/examples/bank/models   # frazil run keeps these fresh (the orchestrator)
 http:
-  listen: 127.0.0.1:$HTTP_PORT          # /metrics and the orchestrator API (/api/...)
+  listen: 127.0.0.1:$HTTP_PORT          # /metrics, the orchestrator API (/api/...), the Iceberg REST catalog (/v1/...)
 # examples/bank/orchestrator.yaml: the prototype's maintenance schedule, sped up for the
 # demo (every minute instead of nightly, retention windows of seconds instead of days)
 YAML
@@ -167,6 +167,25 @@ echo "-- the orchestrator's Prometheus metrics (http://127.0.0.1:$HTTP_PORT/metr
 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep -E '^frazil_asset_(stale_seconds|runs_total)\{asset="data_vault\.(h_users|s_accounts)"' || true
 echo "-- and the mirrors still equal the source:"
 for t in users accounts transfers; do run -c "$DEMO/frazil.yaml" verify "$t"; done
+
+step "The Iceberg REST catalog, served by frazil run at http://127.0.0.1:$HTTP_PORT: PyIceberg and DuckDB read the live tables through it (docs/rest-catalog.md)"
+.venv/bin/python - "http://127.0.0.1:$HTTP_PORT" <<'PY'
+import sys, duckdb, duckdb_extension_avro, duckdb_extension_httpfs, duckdb_extension_iceberg
+from pathlib import Path
+from pyiceberg.catalog import load_catalog
+cat = load_catalog("frazil", type="rest", uri=sys.argv[1])
+print("namespaces:", ", ".join(sorted(".".join(n) for n in cat.list_namespaces())))
+t = cat.load_table("mirror.accounts")
+a = t.scan(selected_fields=("balance",)).to_arrow()
+print(f"pyiceberg   mirror.accounts: {a.num_rows} rows, total balance {sum(a['balance'].to_pylist())} (snapshot {t.metadata.current_snapshot_id})")
+con = duckdb.connect()
+for mod in (duckdb_extension_avro, duckdb_extension_httpfs, duckdb_extension_iceberg):
+    con.execute(f"LOAD '{next(Path(mod.__file__).parent.rglob('*.duckdb_extension'))}'")
+con.execute(f"ATTACH '' AS fz (TYPE iceberg, ENDPOINT '{sys.argv[1]}', AUTHORIZATION_TYPE 'none')")
+n, total = con.execute("SELECT count(*), sum(balance) FROM fz.mirror.accounts").fetchone()
+print(f"duckdb ATTACH mirror.accounts: {n} rows, total balance {total}")
+PY
+echo "-- (the two snapshots may differ by the commits that landed in between)"
 
 step "Stop frazil (SIGTERM: it finishes the in-flight commit and confirms it to PostgreSQL)"
 kill -TERM "$FRAZIL_PID"; wait "$FRAZIL_PID"; FRAZIL_PID=""
