@@ -63,6 +63,8 @@ bool IsLoopbackListen(std::string_view listen) {
 server::HttpServerOptions HttpOptionsFor(const Config& config) {
   server::HttpServerOptions o;
   o.max_body_bytes = static_cast<size_t>(config.rest.max_request_bytes);
+  o.tls_cert_file = config.http_tls_cert;
+  o.tls_key_file = config.http_tls_key;
   return o;
 }
 
