@@ -5,6 +5,7 @@
 #include "frazil/base/log.h"
 #include "frazil/catalog/pg_catalog.h"
 #include "frazil/catalog/sqlite_catalog.h"
+#include "frazil/rest/rest_catalog.h"
 
 namespace frazil::app {
 
@@ -17,6 +18,14 @@ Result<std::unique_ptr<catalog::Catalog>> OpenCatalog(const Config& config, cons
     opts.name = config.catalog_name;
     opts.warehouse = root;
     FRZ_ASSIGN_OR_RETURN(auto cat, catalog::PostgresCatalog::Make(opts, std::move(io)));
+    return std::unique_ptr<catalog::Catalog>(std::move(cat));
+  }
+  if (uri.starts_with("http://") || uri.starts_with("https://")) {
+    rest::RestCatalogOptions opts;
+    opts.name = config.catalog_name;
+    opts.uri = uri;
+    opts.credential = config.catalog_credential;
+    FRZ_ASSIGN_OR_RETURN(auto cat, rest::RestCatalog::Make(std::move(opts)));
     return std::unique_ptr<catalog::Catalog>(std::move(cat));
   }
   if (uri.find("://") != std::string::npos && !uri.starts_with("sqlite:") && !uri.starts_with("file://")) {

@@ -128,8 +128,8 @@ TEST_F(RestServiceTest, NamespacesMultiLevelPropertiesAndPaging) {
   EXPECT_EQ(Body(r)["missing"], json({"ghost"}));
   EXPECT_EQ(Body(r)["updated"], json({"tier"}));
   EXPECT_EQ(Body(Call("GET", "/v1/namespaces/sales%1Feu"))["properties"].value("tier", ""), "gold");
-  ExpectError(Call("POST", "/v1/namespaces/sales%1Feu/properties", R"({"removals":["a"],"updates":{"a":"b"}})"), 400,
-              "BadRequestException");
+  ExpectError(Call("POST", "/v1/namespaces/sales%1Feu/properties", R"({"removals":["a"],"updates":{"a":"b"}})"), 422,
+              "UnprocessableEntityException");
 
   for (int i = 0; i < 7; ++i) Call("POST", "/v1/namespaces", R"({"namespace":["p)" + std::to_string(i) + R"("]})");
   std::vector<std::string> seen;
@@ -143,6 +143,8 @@ TEST_F(RestServiceTest, NamespacesMultiLevelPropertiesAndPaging) {
   EXPECT_EQ(seen.size(), 8u);  // p0..p6 and sales
   EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
 
+  ExpectError(Call("GET", "/v1/namespaces?pageSize="), 400, "BadRequestException");
+  ExpectError(Call("GET", "/v1/namespaces?pageSize=-1"), 400, "BadRequestException");
   ExpectError(Call("DELETE", "/v1/namespaces/sales"), 409, "NamespaceNotEmptyException");
   EXPECT_EQ(Call("DELETE", "/v1/namespaces/sales%1Feu").status, 204);
   ExpectError(Call("DELETE", "/v1/namespaces/sales%1Feu"), 404, "NoSuchNamespaceException");
@@ -240,6 +242,10 @@ TEST_F(RestServiceTest, CommitRequirementsConflictsAndBadUpdates) {
   ExpectError(Call("POST", "/v1/namespaces/db/tables/t", R"({"requirements":[],"updates":{}})"), 400, "BadRequestException");
   ExpectError(commit(json::array(), json::array({{{"action", "set-location"}, {"location", "file:///etc"}}})), 400,
               "BadRequestException");
+  ExpectError(commit(json::array(), json::array({{{"action", "set-properties"}, {"updates", {{"write.data.path", "/tmp/x"}}}}})),
+              400, "BadRequestException");
+  ExpectError(commit(json::array(), json::array({{{"action", "upgrade-format-version"}, {"format-version", 99}}})), 400,
+              "BadRequestException");
   ExpectError(Call("POST", "/v1/namespaces/db/tables/nope", R"({"requirements":[],"updates":[]})"), 404,
               "NoSuchTableException");
   // Nothing of the failed commits landed.
@@ -325,11 +331,21 @@ TEST_F(RestServiceTest, NamesAndLocationsAreValidated) {
                 400, "BadRequestException");
   }
   for (std::string loc : std::vector<std::string>{"/etc/frazil", "file:///tmp/elsewhere", "file://" + dir_.path() + "/warehouse/../x",
-                          "file://" + dir_.path() + "/warehouse/./x"}) {
+                          "file://" + dir_.path() + "/warehouse/./x", "file://" + dir_.path() + "/warehouse/a/%2e%2E/%2e%2e/x"}) {
     ExpectError(Call("POST", "/v1/namespaces/db/tables",
                      R"({"name":"t","location":")" + loc + R"(","schema":)" + SchemaJson() + "}"),
                 400, "BadRequestException");
   }
+  // Folders named by table or namespace properties are held to the same rule.
+  for (std::string key : {"write.metadata.path", "write.data.path", "write.object-storage.path"}) {
+    ExpectError(Call("POST", "/v1/namespaces/db/tables",
+                     R"({"name":"t","properties":{")" + key + R"(":"file:///tmp/out"},"schema":)" + SchemaJson() + "}"),
+                400, "BadRequestException");
+  }
+  ExpectError(Call("POST", "/v1/namespaces", R"({"namespace":["elsewhere"],"properties":{"location":"file:///tmp/out"}})"),
+              400, "BadRequestException");
+  ExpectError(Call("POST", "/v1/namespaces/db/properties", R"({"updates":{"location":"s3://bucket/x"}})"), 400,
+              "BadRequestException");
   // Inside the warehouse is fine.
   auto r = Call("POST", "/v1/namespaces/db/tables",
                 R"({"name":"t","location":"file://)" + dir_.path() + R"(/warehouse/custom/t","schema":)" + SchemaJson() + "}");

@@ -1,5 +1,6 @@
 #include "frazil/rest/messages.h"
 
+#include <algorithm>
 #include <set>
 
 #include "frazil/iceberg/json_fields.h"
@@ -123,11 +124,8 @@ Result<UpdateNamespacePropertiesRequest> ParseUpdateNamespaceProperties(std::str
   if (auto p = j.find("updates"); p != j.end() && !p->is_null()) {
     FRZ_ASSIGN_OR_RETURN(r.updates, StringMap(*p, "UpdateNamespacePropertiesRequest: 'updates'"));
   }
-  for (const auto& k : r.removals) {
-    if (r.updates.contains(k)) {
-      return std::unexpected(Invalid("UpdateNamespacePropertiesRequest: property '" + k + "' is both removed and updated"));
-    }
-  }
+  std::sort(r.removals.begin(), r.removals.end());
+  r.removals.erase(std::unique(r.removals.begin(), r.removals.end()), r.removals.end());
   return r;
 }
 

@@ -41,7 +41,7 @@ struct CreateNamespaceRequest {
 Result<CreateNamespaceRequest> ParseCreateNamespace(std::string_view body);
 
 struct UpdateNamespacePropertiesRequest {
-  std::vector<std::string> removals;
+  std::vector<std::string> removals;  // sorted, without duplicates
   catalog::Properties updates;
 };
 Result<UpdateNamespacePropertiesRequest> ParseUpdateNamespaceProperties(std::string_view body);
