@@ -118,14 +118,16 @@ Result<CreateNamespaceRequest> ParseCreateNamespace(std::string_view body) {
 Result<UpdateNamespacePropertiesRequest> ParseUpdateNamespaceProperties(std::string_view body) {
   FRZ_ASSIGN_OR_RETURN(json j, ParseBody(body, "UpdateNamespacePropertiesRequest"));
   UpdateNamespacePropertiesRequest r;
-  if (auto p = j.find("removals"); p != j.end() && !p->is_null()) {
+  if (auto p = j.find("removals"); p != j.end()) {
     FRZ_ASSIGN_OR_RETURN(r.removals, StringArray(*p, "UpdateNamespacePropertiesRequest: 'removals'"));
   }
-  if (auto p = j.find("updates"); p != j.end() && !p->is_null()) {
+  if (auto p = j.find("updates"); p != j.end()) {
     FRZ_ASSIGN_OR_RETURN(r.updates, StringMap(*p, "UpdateNamespacePropertiesRequest: 'updates'"));
   }
-  std::sort(r.removals.begin(), r.removals.end());
-  r.removals.erase(std::unique(r.removals.begin(), r.removals.end()), r.removals.end());
+  std::set<std::string> unique(r.removals.begin(), r.removals.end());
+  if (unique.size() != r.removals.size()) {
+    return std::unexpected(Invalid("UpdateNamespacePropertiesRequest: 'removals' lists a key twice"));
+  }
   return r;
 }
 

@@ -41,7 +41,7 @@ struct CreateNamespaceRequest {
 Result<CreateNamespaceRequest> ParseCreateNamespace(std::string_view body);
 
 struct UpdateNamespacePropertiesRequest {
-  std::vector<std::string> removals;  // sorted, without duplicates
+  std::vector<std::string> removals;  // no duplicates (400)
   catalog::Properties updates;
 };
 Result<UpdateNamespacePropertiesRequest> ParseUpdateNamespaceProperties(std::string_view body);
