@@ -57,6 +57,14 @@ Result<OrphanResult> RemoveOrphanFiles(catalog::Catalog& catalog, io::FileIO& io
   // hold the lease from their first file to the end of their commit), so every listed file
   // that is not referenced is an orphan; the lease is released before deleting.
   FRZ_ASSIGN_OR_RETURN(auto lease, catalog.AcquireWriteLease(true));
+  if (!lease && !options.dry_run && result.cutoff_ms > clock.NowMillis() - kMinUnleasedWindowMs) {
+    // A catalog without a lease (a remote REST catalog) cannot tell an orphan from a file of a
+    // commit in flight: only files old enough that no commit can still be writing them go.
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "orphan removal on " + id.ToString() +
+                         ": this catalog cannot hold writers off while listing (no write lease), so files newer than 1h "
+                         "may belong to a commit in flight; use an older cutoff (older_than of at least 1h)");
+  }
   std::vector<io::FileInfo> listed;
   std::set<std::string> folders;
   for (const std::string& dir : {iceberg::DataDir(first.metadata), iceberg::MetadataDir(first.metadata)}) {

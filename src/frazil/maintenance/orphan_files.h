@@ -32,6 +32,10 @@ namespace frazil::maintenance {
 
 inline constexpr int64_t kDefaultOrphanWindowMs = 7LL * 24 * 3600 * 1000;  // 7 days, as Trino
 
+// Without a write lease (Catalog::AcquireWriteLease gives nullptr, e.g. a remote REST
+// catalog) the cutoff must be at least this far in the past; otherwise InvalidArgument.
+inline constexpr int64_t kMinUnleasedWindowMs = 3600 * 1000;
+
 struct OrphanOptions {
   // Only files last modified before this time (ms since the epoch) are removed. Default:
   // now minus 7 days.

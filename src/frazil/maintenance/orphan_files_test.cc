@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "frazil/app/app_test_fixture.h"
+#include "frazil/base/random.h"
+#include "frazil/catalog/sqlite_catalog.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/maintenance/expire_snapshots.h"
 #include "frazil/maintenance/reachability.h"
@@ -142,6 +144,42 @@ TEST_F(OrphanTest, CommitDuringTheRunKeepsItsFiles) {
   EXPECT_TRUE(r->orphans.empty());
   for (const auto& f : Referenced()) EXPECT_TRUE(Exists(f)) << f;
   EXPECT_EQ(SqlValue("SELECT count(*) FROM ns.t"), "2");
+}
+
+}  // namespace
+}  // namespace frazil::maintenance
+
+namespace frazil::maintenance {
+namespace {
+
+// A catalog that cannot lease (an in-memory one here; a remote REST catalog in practice) must
+// not delete files recent enough to belong to a commit in flight.
+TEST(OrphanNoLeaseTest, RecentCutoffIsRefusedWithoutAWriteLease) {
+  auto dir = std::filesystem::temp_directory_path() / ("frazil-orphan-nolease-" + NewUuid());
+  std::filesystem::create_directories(dir);
+  std::shared_ptr<io::FileIO> fio(io::NewLocalFileIO());
+  catalog::SqliteCatalogOptions o;
+  o.path = ":memory:";
+  o.warehouse = "file://" + dir.string();
+  auto cat = catalog::SqliteCatalog::Make(o, fio);
+  ASSERT_TRUE(cat) << cat.error().ToString();
+  ASSERT_TRUE((*cat)->CreateNamespace({"ns"}, {}));
+  iceberg::Schema schema(0, {iceberg::NestedField{.id = 1, .name = "id", .required = true,
+                                                  .type = iceberg::Primitive(iceberg::TypeId::kLong)}});
+  auto id = app::Id("ns.t");
+  ASSERT_TRUE((*cat)->CreateTable(id, schema, {}, {}, std::nullopt, {}));
+  auto lease = (*cat)->AcquireWriteLease(true);
+  ASSERT_TRUE(lease);
+  ASSERT_EQ(*lease, nullptr);
+  const Clock& clock = Clock::System();
+  auto refused = RemoveOrphanFiles(**cat, *fio, clock, id, {.older_than_ms = clock.NowMillis()});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("no write lease"), std::string::npos);
+  // A dry run and an old enough cutoff are fine.
+  EXPECT_TRUE(RemoveOrphanFiles(**cat, *fio, clock, id, {.older_than_ms = clock.NowMillis(), .dry_run = true}));
+  EXPECT_TRUE(RemoveOrphanFiles(**cat, *fio, clock, id, {.older_than_ms = clock.NowMillis() - 2 * kMinUnleasedWindowMs}));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
