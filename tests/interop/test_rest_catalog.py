@@ -971,3 +971,68 @@ def test_schemathesis_fuzz(tmp_path):
     finally:
         rc = srv.stop()
     assert rc == 0, f"frazil serve exited {rc} on SIGTERM after the fuzz run:\n{srv.logs()}"
+
+
+# ---------------------------------------------------------------------------------------
+# frazil as a REST client: several frazil processes share one catalog through `frazil serve`
+# ---------------------------------------------------------------------------------------
+
+def test_frazil_processes_share_a_remote_rest_catalog(tmp_path):
+    """frazil processes whose catalog.uri is another frazil's REST catalog (OAuth2 client
+    credentials) create, load concurrently, delete, compact and query; PyIceberg sees exactly
+    their commits. A read-only credential is refused with a clear error; a wrong secret too."""
+    if USE_JAVA:
+        pytest.skip("frazil serve only")
+    with RS.FrazilServer(tmp_path / "srv", auth="oauth2", clients=CLIENTS) as srv:
+        def client_config(name: str, credential: str) -> Path:
+            cfg = tmp_path / f"{name}.yaml"
+            cfg.write_text(json.dumps({"warehouse": str(srv.warehouse),
+                                       "catalog": {"uri": srv.url, "credential": credential}}))
+            return cfg
+
+        writer = client_config("writer", "writer:w-secret-123")
+        reader = client_config("reader", "reader:r-secret-456")
+        wrong = client_config("wrong", "writer:nope")
+
+        def frazil(cfg: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+            p = subprocess.run([str(srv.binary), "--config", str(cfg), *args], capture_output=True, text=True,
+                               timeout=300, cwd=tmp_path)
+            if check:
+                assert p.returncode == 0, f"frazil {' '.join(args)} exit {p.returncode}:\n{p.stderr[-3000:]}"
+            return p
+
+        frazil(writer, "namespace", "create", "shared")
+        procs, n_procs, loads = [], 3, 5
+        for w in range(n_procs):
+            files = []
+            for i in range(loads):
+                f = tmp_path / f"p{w}_{i}.csv"
+                f.write_text("id,writer\n" + "".join(f"{w * 1000 + i * 10 + k},{w}\n" for k in range(4)))
+                files.append(f)
+            script = " && ".join(f"'{srv.binary}' --config '{writer}' load shared.t '{f}'" for f in files)
+            procs.append(subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        for p in procs:
+            out, err = p.communicate(timeout=300)
+            assert p.returncode == 0, f"concurrent frazil load through REST failed:\n{err[-3000:]}"
+
+        t = srv.pyiceberg(credential="writer:w-secret-123").load_table("shared.t")
+        rows = t.scan().to_arrow()
+        assert rows.num_rows == n_procs * loads * 4
+        assert sorted(rows["id"].to_pylist()) == sorted(w * 1000 + i * 10 + k for w in range(n_procs)
+                                                        for i in range(loads) for k in range(4))
+        assert len(t.metadata.snapshots) == n_procs * loads  # no commit lost or doubled
+
+        frazil(writer, "table", "delete", "shared.t", "--where", "writer = 0")
+        frazil(writer, "maintain", "compact", "shared.t")
+        out = frazil(reader, "sql", "SELECT count(*) AS n, count(DISTINCT writer) AS w FROM shared.t").stdout
+        assert str((n_procs - 1) * loads * 4) in out and "2" in out, out
+        t = srv.pyiceberg(credential="reader:r-secret-456").load_table("shared.t")
+        assert t.scan().to_arrow().num_rows == (n_procs - 1) * loads * 4
+        assert t.metadata.current_snapshot().summary.operation.value == "replace"
+
+        denied = frazil(reader, "namespace", "create", "nope", check=False)
+        assert denied.returncode != 0 and "read-only" in denied.stderr, denied.stderr
+        bad = frazil(wrong, "table", "list", "shared", check=False)
+        assert bad.returncode != 0 and "nope" not in bad.stderr, bad.stderr
+        assert "invalid_client" in bad.stderr or "credential" in bad.stderr.lower(), bad.stderr
+        srv.assert_alive()
