@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps build test unit interop demo bench format lint clean sanitize
+.PHONY: deps build test unit interop demo bench soak format lint clean sanitize
 
 deps:
 	@bash scripts/deps.sh
@@ -28,6 +28,10 @@ demo: build
 
 bench: build
 	bash bench/run.sh
+
+# Long runs kept out of `make test`: the REST catalog's concurrent writers at 10x the commits.
+soak: build
+	FRAZIL_REST_COMMITS=1000 .venv/bin/python -m pytest -q tests/interop/test_rest_catalog.py -k concurrent_writers
 
 sanitize:
 	$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DFRAZIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" unit
