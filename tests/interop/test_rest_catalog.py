@@ -12,8 +12,8 @@ every request goes over loopback HTTP to the real server.
 
 FRAZIL_REST_SERVER=java runs the client scenarios against the Java reference fixture instead
 (harness check: the clients and the expectations agree with the reference implementation).
-FRAZIL_REST_SOAK=1 runs the concurrency test at full size (8 writers x 100 commits); make test
-runs 8 x 25 to stay within its time budget.
+The concurrency test runs 8 writers x 100 commits; FRAZIL_REST_COMMITS changes the count
+(`make soak` runs 1000).
 """
 
 from __future__ import annotations
