@@ -164,6 +164,37 @@ struct RestCatalogService::Impl {
     return Ok();
   }
 
+  // Tables `frazil run` writes (raw changelogs and mirrors carry frazil.source-table) keep
+  // exactly-once bookkeeping in their snapshots and, for mirrors, a key index of every row:
+  // a foreign snapshot would silently break both. So REST clients may read them, change
+  // their other properties and drop them, but not add or remove snapshots or move refs.
+  Status CheckCdcTable(const HttpRequest& req, const TableIdentifier& id,
+                       const std::vector<iceberg::TableUpdate>& updates) {
+    if (req.headers.Has(kFrazilClientHeader)) return Ok();  // frazil itself, through a remote catalog
+    bool changes_data = false, touches_frazil_keys = false;
+    for (const auto& u : updates) {
+      if (std::holds_alternative<iceberg::upd::AddSnapshot>(u) || std::holds_alternative<iceberg::upd::RemoveSnapshots>(u) ||
+          std::holds_alternative<iceberg::upd::SetSnapshotRef>(u) || std::holds_alternative<iceberg::upd::RemoveSnapshotRef>(u)) {
+        changes_data = true;
+      } else if (const auto* r = std::get_if<iceberg::upd::RemoveProperties>(&u)) {
+        for (const auto& k : r->removals) touches_frazil_keys |= k.starts_with("frazil.");
+      } else if (const auto* p = std::get_if<iceberg::upd::SetProperties>(&u)) {
+        for (const auto& [k, v] : p->updates) touches_frazil_keys |= k.starts_with("frazil.");
+      }
+    }
+    if (!changes_data && !touches_frazil_keys) return Ok();
+    auto t = catalog.LoadTable(id);
+    if (!t) return t.error().kind == ErrorKind::kNoSuchTable ? Ok() : Status(std::unexpected(t.error()));
+    auto it = t->metadata.properties.find("frazil.source-table");
+    if (it == t->metadata.properties.end()) return Ok();
+    return MakeError(ErrorKind::kForbidden,
+                     "table " + id.ToString() + " is written by frazil's CDC from " + it->second +
+                         (changes_data ? ": its snapshots carry the replication position (and a mirror's key index covers "
+                                         "every row), so other writers may read it but not commit snapshots to it"
+                                       : ": its frazil.* properties are frazil's bookkeeping and cannot be changed here") +
+                         " (docs/rest-catalog.md)");
+  }
+
   Status CheckUpdates(const std::vector<iceberg::TableUpdate>& updates) const {
     for (const auto& u : updates) {
       if (const auto* p = std::get_if<iceberg::upd::SetProperties>(&u)) {
@@ -409,6 +440,7 @@ Status RestCatalogService::AddRoutes(server::Router& router) {
                                                         " does not match the path's table " + id.ToString());
     }
     FRZ_RETURN_IF_ERROR(self->CheckUpdates(change.updates));
+    FRZ_RETURN_IF_ERROR(self->CheckCdcTable(req, id, change.updates));
     auto committed = cat.CommitTable(id, change.requirements, change.updates);
     if (!committed) return std::unexpected(AsBadRequest(committed.error()));
     const catalog::LoadedTable& t = *committed;
@@ -468,7 +500,10 @@ Status RestCatalogService::AddRoutes(server::Router& router) {
 
   FRZ_RETURN_IF_ERROR(router.Post("/v1/transactions/commit", s.Op("commitTransaction", true, [self, &cat](const HttpRequest& req, P) -> Result<HttpResponse> {
     FRZ_ASSIGN_OR_RETURN(std::vector<catalog::TableCommit> commits, ParseCommitTransaction(req.body));
-    for (const auto& c : commits) FRZ_RETURN_IF_ERROR(self->CheckUpdates(c.updates));
+    for (const auto& c : commits) {
+      FRZ_RETURN_IF_ERROR(self->CheckUpdates(c.updates));
+      FRZ_RETURN_IF_ERROR(self->CheckCdcTable(req, c.id, c.updates));
+    }
     auto committed = cat.CommitTransaction(commits);
     if (!committed) return std::unexpected(AsBadRequest(committed.error()));
     return HttpResponse{204, {}, {}};

@@ -321,6 +321,34 @@ TEST_F(RestServiceTest, RenameDropRegisterAndMetrics) {
   EXPECT_FALSE(std::filesystem::exists(io::StripFileScheme(loc)));  // purged
 }
 
+TEST_F(RestServiceTest, CdcTablesTakeNoForeignSnapshots) {
+  Call("POST", "/v1/namespaces", R"({"namespace":["raw_data"]})");
+  CreateTable("raw_data", "accounts", R"(,"properties":{"frazil.source-table":"public.accounts"})");
+  auto id = catalog::TableIdentifier::Of({"raw_data"}, "accounts");
+  auto t = catalog_->LoadTable(*id);
+  ASSERT_TRUE(t);
+  json append = json::array();
+  for (const auto& u : catalog::testing::AppendUpdates(t->metadata)) append.push_back(iceberg::UpdateToJson(u));
+  auto commit = [&](json updates) {
+    return Call("POST", "/v1/namespaces/raw_data/tables/accounts", json{{"requirements", json::array()}, {"updates", updates}}.dump());
+  };
+  ExpectError(commit(append), 403, "ForbiddenException");
+  ExpectError(commit(json::array({{{"action", "remove-properties"}, {"removals", {"frazil.source-table"}}}})), 403,
+              "ForbiddenException");
+  ExpectError(Call("POST", "/v1/transactions/commit",
+                   json{{"table-changes", {{{"identifier", {{"namespace", {"raw_data"}}, {"name", "accounts"}}},
+                                            {"requirements", json::array()}, {"updates", append}}}}}.dump()),
+              403, "ForbiddenException");
+  EXPECT_EQ(commit(json::array({{{"action", "set-properties"}, {"updates", {{"owner", "ops"}}}}})).status, 200);
+  // frazil itself, through a remote catalog (RestCatalog sends X-Frazil-Client), may.
+  auto own = Call("POST", "/v1/namespaces/raw_data/tables/accounts",
+                  json{{"requirements", json::array()}, {"updates", append}}.dump(), {{"X-Frazil-Client", "1"}});
+  EXPECT_EQ(own.status, 200) << own.body;
+  // frazil's own writers on the embedded catalog commit through the catalog, not this check.
+  t = catalog_->LoadTable(*id);
+  EXPECT_TRUE(catalog_->CommitTable(*id, {}, catalog::testing::AppendUpdates(t->metadata)));
+}
+
 TEST_F(RestServiceTest, NamesAndLocationsAreValidated) {
   Call("POST", "/v1/namespaces", R"({"namespace":["db"]})");
   for (std::string bad : {R"(["a/b"])", R"([".."])", R"(["a\u0001"])", R"([""])", R"([])", R"("db")", R"([1])"}) {

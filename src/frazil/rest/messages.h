@@ -19,6 +19,11 @@
 
 namespace frazil::rest {
 
+// Sent by frazil's own REST client (RestCatalog): such a request may commit to the tables
+// `frazil run` writes, which other clients may only read (docs/rest-catalog.md). A guard
+// against accidents, not an authorization: OAuth2 grants decide who may write at all.
+inline constexpr const char* kFrazilClientHeader = "X-Frazil-Client";
+
 // Multi-level namespaces travel as one path segment or query value, levels joined by 0x1F.
 catalog::Namespace SplitNamespace(std::string_view joined);
 std::string JoinNamespace(const catalog::Namespace& ns);

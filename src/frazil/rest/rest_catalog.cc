@@ -339,6 +339,7 @@ Result<io::HttpResponse> RestCatalog::SendOnce(const Call& call, const std::stri
   for (const auto& [k, v] : headers_) req.headers.Set(k, v);
   req.headers.Set("Accept", "application/json");
   req.headers.Set("User-Agent", "frazil");
+  req.headers.Set(kFrazilClientHeader, "1");
   if (!token.empty()) req.headers.Set("Authorization", "Bearer " + token);
   if (call.body) {
     req.headers.Set("Content-Type", "application/json");
