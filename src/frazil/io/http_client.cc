@@ -13,13 +13,6 @@ namespace frazil::io {
 
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
@@ -224,29 +217,6 @@ class CurlTransport final : public HttpTransport {
 };
 
 }  // namespace
-
-void HttpFields::Set(std::string name, std::string value) {
-  Remove(name);
-  Add(std::move(name), std::move(value));
-}
-
-size_t HttpFields::Remove(std::string_view name) {
-  size_t before = fields_.size();
-  std::erase_if(fields_, [&](const Field& f) { return EqualsIgnoreCase(f.first, name); });
-  return before - fields_.size();
-}
-
-const std::string* HttpFields::Find(std::string_view name) const {
-  for (const auto& f : fields_) {
-    if (EqualsIgnoreCase(f.first, name)) return &f.second;
-  }
-  return nullptr;
-}
-
-std::string HttpFields::Get(std::string_view name, std::string_view fallback) const {
-  const std::string* v = Find(name);
-  return v != nullptr ? *v : std::string(fallback);
-}
 
 std::string RedactUrl(std::string_view url) {
   url = url.substr(0, url.find_first_of("?#"));

@@ -15,37 +15,12 @@
 #include <utility>
 #include <vector>
 
+#include "frazil/base/http_headers.h"
 #include "frazil/base/result.h"
 
 namespace frazil::io {
 
-// Header fields in order; names compare case-insensitively, repeated names are kept.
-class HttpFields {
- public:
-  using Field = std::pair<std::string, std::string>;
-
-  HttpFields() = default;
-  HttpFields(std::initializer_list<Field> fields) : fields_(fields) {}
-
-  void Add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
-  // Replaces every field named `name` with one field.
-  void Set(std::string name, std::string value);
-  // Removes every field named `name`; returns how many there were.
-  size_t Remove(std::string_view name);
-  // The first field named `name`, or nullptr.
-  const std::string* Find(std::string_view name) const;
-  // The first field named `name`, or `fallback`.
-  std::string Get(std::string_view name, std::string_view fallback = {}) const;
-  bool Has(std::string_view name) const { return Find(name) != nullptr; }
-
-  size_t size() const { return fields_.size(); }
-  bool empty() const { return fields_.empty(); }
-  std::vector<Field>::const_iterator begin() const { return fields_.begin(); }
-  std::vector<Field>::const_iterator end() const { return fields_.end(); }
-
- private:
-  std::vector<Field> fields_;
-};
+using HttpFields = frazil::HttpHeaders;
 
 struct HttpRequest {
   std::string method = "GET";  // GET, HEAD, POST, PUT, DELETE, ...
