@@ -257,6 +257,37 @@ TEST_F(RestServiceTest, CommitRequirementsConflictsAndBadUpdates) {
       << service_->MetricsText();
 }
 
+TEST_F(RestServiceTest, StatisticsAreSetAndRemoved) {
+  Call("POST", "/v1/namespaces", R"({"namespace":["db"]})");
+  CreateTable("db", "s");
+  auto id = catalog::TableIdentifier::Of({"db"}, "s");
+  auto t = catalog_->LoadTable(*id);
+  ASSERT_TRUE(t);
+  int64_t snap = 0;
+  ASSERT_TRUE(catalog_->CommitTable(*id, {}, catalog::testing::AppendUpdates(t->metadata, &snap)));
+  json stats = {{"snapshot-id", snap},
+                {"statistics-path", "file://" + dir_.path() + "/warehouse/db/s/metadata/stats.puffin"},
+                {"file-size-in-bytes", 413},
+                {"file-footer-size-in-bytes", 42},
+                {"blob-metadata", json::array({{{"type", "apache-datasketches-theta-v1"},
+                                                {"snapshot-id", snap},
+                                                {"sequence-number", 1},
+                                                {"fields", {1}},
+                                                {"properties", {{"ndv", "3"}}}}})}};
+  auto commit = [&](json updates) {
+    return Call("POST", "/v1/namespaces/db/tables/s", json{{"requirements", json::array()}, {"updates", updates}}.dump());
+  };
+  auto r = commit(json::array({{{"action", "set-statistics"}, {"snapshot-id", snap}, {"statistics", stats}}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(Body(r)["metadata"]["statistics"].size(), 1u);
+  EXPECT_EQ(Body(r)["metadata"]["statistics"][0]["blob-metadata"][0]["properties"]["ndv"], "3");
+  r = commit(json::array({{{"action", "remove-statistics"}, {"snapshot-id", snap}}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(!Body(r)["metadata"].contains("statistics") || Body(r)["metadata"]["statistics"].empty()) << r.body;
+  ExpectError(commit(json::array({{{"action", "set-statistics"}, {"statistics", {{"statistics-path", "x"}}}}})), 400,
+              "BadRequestException");
+}
+
 TEST_F(RestServiceTest, TransactionsAreAllOrNothing) {
   Call("POST", "/v1/namespaces", R"({"namespace":["db"]})");
   CreateTable("db", "a");
