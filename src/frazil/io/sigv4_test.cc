@@ -4,6 +4,8 @@
 //    https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
 //  - the signing key: "Examples of how to derive a signing key for Signature Version 4",
 //    https://docs.aws.amazon.com/general/latest/gr/signature-v4-examples.html
+//  - S3 presigned URL: "Authenticating Requests: Using Query Parameters",
+//    https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
 //  - the Signature Version 4 test suite as maintained by AWS in awslabs/aws-c-auth,
 //    tests/aws-signing-test-suite/v4/<case>/ (header-*.txt and query-signature.txt).
 #include "frazil/io/sigv4.h"
@@ -369,6 +371,21 @@ TEST(SigV4PresignTest, SuiteQueryVectors) {
   ASSERT_TRUE(url);
   EXPECT_NE(url->find("X-Amz-SignedHeaders=host%3Bmy-header1%3Bmy-header2"), std::string::npos);
   EXPECT_EQ(SignatureOf(*url), "e7bb0fd515e125e1aec2ecc4c0c17484fb06f6846b927c35e46005dd3df3acd4");
+}
+
+// "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)",
+// https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html: GET
+// examplebucket/test.txt, 20130524T000000Z, 86400 s, UNSIGNED-PAYLOAD.
+TEST(SigV4PresignTest, S3GetObjectExample) {
+  HttpRequest request;
+  request.url = "https://examplebucket.s3.amazonaws.com/test.txt";
+  auto url = PresignUrlV4(request, S3ExampleCredentials(), "us-east-1", "s3", kS3Time, 86400);
+  ASSERT_TRUE(url) << url.error().ToString();
+  EXPECT_EQ(*url,
+            "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+            "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+            "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
 }
 
 TEST(SigV4PresignTest, RejectsBadExpiryAndSignedUrls) {
