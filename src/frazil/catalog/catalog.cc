@@ -79,4 +79,15 @@ Result<TableIdentifier> TableIdentifier::Of(const Namespace& ns, std::string_vie
   return TableIdentifier{std::move(normalized_ns), std::move(normalized_name)};
 }
 
+Result<int> TakeFormatVersion(Properties* properties) {
+  auto it = properties->find("format-version");
+  if (it == properties->end()) return 2;
+  if (it->second != "1" && it->second != "2" && it->second != "3") {
+    return MakeError(ErrorKind::kInvalidArgument, "unsupported format-version: " + it->second);
+  }
+  int v = it->second[0] - '0';
+  properties->erase(it);
+  return v;
+}
+
 }  // namespace frazil::catalog

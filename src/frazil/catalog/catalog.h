@@ -61,6 +61,11 @@ struct TableCommit {
   std::vector<iceberg::TableUpdate> updates;
 };
 
+// Removes the table property "format-version" from `properties` and returns it (default 2),
+// as CreateTable and the REST server's staged create read it.
+// Errors: InvalidArgument for a version other than 1, 2 or 3.
+Result<int> TakeFormatVersion(Properties* properties);
+
 // Table property capping metadata-log (spec default 100).
 inline constexpr const char* kPreviousVersionsMaxProperty = "write.metadata.previous-versions-max";
 inline constexpr int64_t kPreviousVersionsMaxDefault = 100;

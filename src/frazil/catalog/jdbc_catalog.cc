@@ -350,14 +350,7 @@ Result<LoadedTable> JdbcCatalog::CreateTable(const TableIdentifier& id_in, const
   FRZ_ASSIGN_OR_RETURN(auto lease, AcquireWriteLease(false));  // the first metadata file
   std::string ns_text = NamespaceToString(id.ns);
   Properties props = properties;
-  int format_version = 2;
-  if (auto it = props.find("format-version"); it != props.end()) {
-    if (it->second != "1" && it->second != "2" && it->second != "3") {
-      return MakeError(ErrorKind::kInvalidArgument, "unsupported format-version: " + it->second);
-    }
-    format_version = it->second[0] - '0';
-    props.erase(it);
-  }
+  FRZ_ASSIGN_OR_RETURN(int format_version, TakeFormatVersion(&props));
   std::string table_location;
   {
     FRZ_ASSIGN_OR_RETURN(auto s, OpenSession());

@@ -402,7 +402,7 @@ Status RestCatalogService::AddRoutes(server::Router& router) {
       auto it = ns_props.find(catalog::kNamespaceLocationProperty);
       location = catalog::DefaultTableLocation(self->options.warehouse, id, it == ns_props.end() ? "" : it->second);
     }
-    FRZ_ASSIGN_OR_RETURN(int format_version, TakeFormatVersion(&r.properties));
+    FRZ_ASSIGN_OR_RETURN(int format_version, catalog::TakeFormatVersion(&r.properties));
     FRZ_ASSIGN_OR_RETURN(iceberg::TableMetadata md,
                          iceberg::NewTableMetadata(r.schema, r.spec, r.order, location, r.properties,
                                                    format_version, self->clock->NowMillis()));

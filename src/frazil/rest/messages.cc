@@ -167,17 +167,6 @@ Result<CreateTableRequest> ParseCreateTable(std::string_view body) {
   return r;
 }
 
-Result<int> TakeFormatVersion(catalog::Properties* properties) {
-  auto it = properties->find("format-version");
-  if (it == properties->end()) return 2;
-  if (it->second != "1" && it->second != "2" && it->second != "3") {
-    return std::unexpected(Invalid("unsupported format-version: " + it->second));
-  }
-  int v = it->second[0] - '0';
-  properties->erase(it);
-  return v;
-}
-
 Result<RegisterTableRequest> ParseRegisterTable(std::string_view body) {
   constexpr std::string_view kWhat = "RegisterTableRequest";
   FRZ_ASSIGN_OR_RETURN(json j, ParseBody(body, kWhat));

@@ -62,10 +62,6 @@ struct CreateTableRequest {
 };
 Result<CreateTableRequest> ParseCreateTable(std::string_view body);
 
-// Removes "format-version" from `properties` and returns it (default 2).
-// Errors: InvalidArgument for a version other than 1, 2 or 3.
-Result<int> TakeFormatVersion(catalog::Properties* properties);
-
 struct RegisterTableRequest {
   std::string name;
   std::string metadata_location;
