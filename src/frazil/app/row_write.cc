@@ -39,7 +39,7 @@ Result<KeyDeletes> DeleteByKeys(Warehouse& w, engine::Connection& con, const cat
   so.with_row_position = true;
   so.columns_match_names = ColumnsMatchNames(table.metadata);
   FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(plan.schema, plan.tasks,
-                                                         [&w](const std::string& loc) { return w.io().LocalPath(loc); }, so));
+                                                         [&w](const std::string& loc) { return w.io().ScanPath(loc); }, so));
   std::string on;
   for (const auto& k : write.delete_keys) {
     if (!on.empty()) on += " AND ";
@@ -54,10 +54,11 @@ Result<KeyDeletes> DeleteByKeys(Warehouse& w, engine::Connection& con, const cat
                                   " AS p, k.__frazil_hit IS NOT NULL AS hit FROM (" + scan + ") AS t LEFT JOIN (SELECT DISTINCT *, "
                                   "true AS __frazil_hit FROM (" + write.delete_keys_sql + ")) AS k ON " + on));
   std::map<std::string, const iceberg::FileScanTask*> task_of;  // by local path
-  for (const auto& t : plan.tasks) task_of[w.io().LocalPath(t.data_file.file_path)] = &t;
+  for (const auto& t : plan.tasks) task_of[w.io().ScanPath(t.data_file.file_path)] = &t;
   FRZ_ASSIGN_OR_RETURN(auto counts, con.Query("SELECT f, count(*) FILTER (WHERE hit), count(*) FROM " + positions.name +
                                               " GROUP BY 1 HAVING count(*) FILTER (WHERE hit) > 0 ORDER BY 1"));
-  std::string local_dir = w.io().LocalPath(iceberg::DataDir(table.metadata));
+  const std::string data_dir = iceberg::DataDir(table.metadata);
+  FRZ_ASSIGN_OR_RETURN(std::string local_dir, w.io().WriteDir(data_dir));
   for (const auto& row : counts.FetchAll()) {
     const std::string& local = *row[0];
     const iceberg::FileScanTask* task = task_of.at(local);
@@ -75,8 +76,8 @@ Result<KeyDeletes> DeleteByKeys(Warehouse& w, engine::Connection& con, const cat
                                          con, "SELECT " + engine::QuoteLiteral(path) + ", p FROM " + positions.name +
                                                   " WHERE hit AND f = " + engine::QuoteLiteral(local),
                                          local_dir));
+    FRZ_RETURN_IF_ERROR(engine::PublishFiles(w.io(), data_dir, &files));
     for (auto& f : files) {
-      f.file_path = io::LocalLocation(f.file_path);
       f.partition = task->data_file.partition;
       f.referenced_data_file = path;
       out.delete_files.push_back(std::move(f));

@@ -129,7 +129,8 @@ Result<std::vector<iceberg::DataFile>> WriteQueryFiles(Warehouse& w, engine::Con
     }
   }
   std::string sql = "SELECT " + projection + " FROM (" + select_sql + ")";
-  std::string local_dir = w.io().LocalPath(iceberg::DataDir(metadata));
+  const std::string data_dir = iceberg::DataDir(metadata);
+  FRZ_ASSIGN_OR_RETURN(std::string local_dir, w.io().WriteDir(data_dir));
   engine::WriteOptions opts;
   opts.target_file_size_bytes = metadata.PropertyInt("write.target-file-size-bytes", w.config().target_file_size_bytes);
   opts.compression = metadata.Property("write.parquet.compression-codec", w.config().parquet_compression);
@@ -157,7 +158,9 @@ Result<std::vector<iceberg::DataFile>> WriteQueryFiles(Warehouse& w, engine::Con
       }
     }
   }
-  for (auto& f : *written) f.file_path = io::LocalLocation(f.file_path);
+  if (Status s = engine::PublishFiles(w.io(), data_dir, &*written); !s) {
+    return MakeError(s.error().kind, "loading into " + id.ToString() + ": " + s.error().message);
+  }
   return std::move(*written);
 }
 
@@ -211,7 +214,7 @@ Result<std::string> TableScanSql(Warehouse& w, const catalog::LoadedTable& table
        {"manifests_skipped", std::to_string(plan.manifests_skipped) + "/" + std::to_string(plan.manifests_total)}});
   engine::ScanSqlOptions so;
   so.columns_match_names = ColumnsMatchNames(table.metadata);
-  return engine::ScanSql(plan.schema, plan.tasks, [&w](const std::string& loc) { return w.io().LocalPath(loc); }, so);
+  return engine::ScanSql(plan.schema, plan.tasks, [&w](const std::string& loc) { return w.io().ScanPath(loc); }, so);
 }
 
 Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id, const std::string& predicate) {
@@ -225,12 +228,12 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
   so.with_row_position = true;
   so.columns_match_names = ColumnsMatchNames(table.metadata);
   FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(plan.schema, plan.tasks,
-                                                         [&w](const std::string& loc) { return w.io().LocalPath(loc); }, so));
+                                                         [&w](const std::string& loc) { return w.io().ScanPath(loc); }, so));
   FRZ_ASSIGN_OR_RETURN(auto con, engine::Connection::Open(w.db()));
   // One delete file per data file: each names exactly one data file, so readers match it
   // without partition logic, and rewriting that data file later drops its deletes with it.
   std::map<std::string, const iceberg::FileScanTask*> task_of;  // by local path
-  for (const auto& t : plan.tasks) task_of[w.io().LocalPath(t.data_file.file_path)] = &t;
+  for (const auto& t : plan.tasks) task_of[w.io().ScanPath(t.data_file.file_path)] = &t;
   std::string matched = "SELECT " + std::string(engine::kFilePathColumn) + ", " + engine::kRowPositionColumn + " FROM (" +
                         scan + ") WHERE (" + predicate + ")";
   const std::string file_col = engine::kFilePathColumn;
@@ -248,7 +251,8 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
     std::string name;
     ~DropTemp() { (void)con.Execute("DROP TABLE IF EXISTS " + name); }
   } drop_temp{con, positions};
-  std::string local_dir = w.io().LocalPath(iceberg::DataDir(table.metadata));
+  const std::string data_dir = iceberg::DataDir(table.metadata);
+  FRZ_ASSIGN_OR_RETURN(std::string local_dir, w.io().WriteDir(data_dir));
   std::vector<iceberg::DataFile> delete_files;
   std::vector<int> spec_ids;
   std::set<std::string> removed;  // data files whose every live row matched, and their deletes
@@ -272,8 +276,8 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
                                                   " FROM " + positions + " WHERE " + file_col + " = " +
                                                   engine::QuoteLiteral(local),
                                          local_dir));
+    FRZ_RETURN_IF_ERROR(engine::PublishFiles(w.io(), data_dir, &files));
     for (auto& f : files) {
-      f.file_path = io::LocalLocation(f.file_path);
       f.partition = task->data_file.partition;
       f.referenced_data_file = path;
       delete_files.push_back(std::move(f));

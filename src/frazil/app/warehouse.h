@@ -12,17 +12,19 @@
 
 namespace frazil::app {
 
-// The catalog of `config` (catalog.uri): a SQLite file (default <warehouse>/catalog.db),
+// The catalog of `config` (catalog.uri): a SQLite file (default <state_dir>/catalog.db),
 // PostgreSQL (postgresql://...) or a REST catalog (http(s)://...). `root` is the warehouse
-// location ("file:///abs/dir") new tables are created under.
+// location ("file:///abs/dir", "s3://bucket/prefix") new tables are created under.
 // Errors: InvalidArgument for an unknown URI form; IOError when the store cannot be reached.
 Result<std::unique_ptr<catalog::Catalog>> OpenCatalog(const Config& config, const std::string& root,
-                                                      std::shared_ptr<io::FileIO> io);
+                                                      const std::string& state_dir, std::shared_ptr<io::FileIO> io);
 
 class Warehouse {
  public:
-  // Opens (creating the directory and catalog if needed) the warehouse of `config`.
-  // Errors: IOError if the directory or catalog cannot be created.
+  // Opens (creating the directory and catalog if needed) the warehouse of `config`: a local
+  // directory, or s3://bucket/prefix (S3 FileIO; DuckDB reads through httpfs).
+  // Errors: IOError if the directory or catalog cannot be created; InvalidArgument for
+  // missing S3 credentials.
   static Result<std::unique_ptr<Warehouse>> Open(const Config& config);
 
   const Config& config() const { return config_; }
@@ -30,9 +32,10 @@ class Warehouse {
   catalog::Catalog& catalog() { return *catalog_; }
   engine::Database& db() { return *db_; }
   Clock& clock() { return *clock_; }
-  // The warehouse root as a location ("file:///abs/dir").
+  // The warehouse root as a location ("file:///abs/dir", "s3://bucket/prefix").
   const std::string& root() const { return root_; }
-  // The warehouse root as a local directory path.
+  // frazil's local state directory (state_dir): the warehouse directory itself for a local
+  // warehouse; SQLite stores, CDC state and spill files live under it.
   const std::string& local_root() const { return local_root_; }
 
  private:

@@ -5,6 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 
@@ -229,6 +230,49 @@ const std::vector<Key>& Keys() {
        [](Config& c, const std::string& v) -> Status { c.http_tls_cert = v; return Ok(); }},
       {"http.tls_key", "FRAZIL_HTTP_TLS_KEY",
        [](Config& c, const std::string& v) -> Status { c.http_tls_key = v; return Ok(); }},
+      {"engine.extension_directory", "FRAZIL_ENGINE_EXTENSION_DIRECTORY",
+       [](Config& c, const std::string& v) -> Status { c.extension_directory = v; return Ok(); }},
+      {"state_dir", "FRAZIL_STATE_DIR", [](Config& c, const std::string& v) -> Status { c.state_dir = v; return Ok(); }},
+      {"s3.endpoint", "FRAZIL_S3_ENDPOINT", [](Config& c, const std::string& v) -> Status { c.s3.endpoint = v; return Ok(); }},
+      {"s3.region", "FRAZIL_S3_REGION", [](Config& c, const std::string& v) -> Status { c.s3.region = v; return Ok(); }},
+      {"s3.addressing", "FRAZIL_S3_ADDRESSING",
+       [](Config& c, const std::string& v) -> Status {
+         if (v != "auto" && v != "path" && v != "virtual-host") {
+           return Status(MakeError(ErrorKind::kInvalidArgument, "s3.addressing must be auto, path or virtual-host, got '" + v + "'"));
+         }
+         c.s3.addressing = v;
+         return Ok();
+       }},
+      {"s3.access_key_id", "FRAZIL_S3_ACCESS_KEY_ID",
+       [](Config& c, const std::string& v) -> Status { c.s3.access_key_id = v; return Ok(); }},
+      {"s3.secret_access_key", "FRAZIL_S3_SECRET_ACCESS_KEY",
+       [](Config& c, const std::string& v) -> Status { c.s3.secret_access_key = v; return Ok(); }},
+      {"s3.secret_access_key_env", "FRAZIL_S3_SECRET_ACCESS_KEY_ENV",
+       [](Config& c, const std::string& v) -> Status {
+         const char* secret = std::getenv(v.c_str());
+         if (secret == nullptr) {
+           return Status(MakeError(ErrorKind::kInvalidArgument, "s3.secret_access_key_env names " + v + ", which is not set"));
+         }
+         c.s3.secret_access_key = secret;
+         return Ok();
+       }},
+      {"s3.session_token", "FRAZIL_S3_SESSION_TOKEN",
+       [](Config& c, const std::string& v) -> Status { c.s3.session_token = v; return Ok(); }},
+      {"s3.part_size", "FRAZIL_S3_PART_SIZE",
+       [](Config& c, const std::string& v) -> Status {
+         FRZ_ASSIGN_OR_RETURN(c.s3.part_size, ParseByteSize(v));
+         if (c.s3.part_size < (5LL << 20)) {
+           return Status(MakeError(ErrorKind::kInvalidArgument, "s3.part_size must be at least 5MiB (S3's smallest part), got " + v));
+         }
+         return Ok();
+       }},
+      {"s3.upload_concurrency", "FRAZIL_S3_UPLOAD_CONCURRENCY",
+       [](Config& c, const std::string& v) -> Status { return SetCount(v, &c.s3.upload_concurrency, "s3.upload_concurrency", 1, 64); }},
+      {"s3.max_attempts", "FRAZIL_S3_MAX_ATTEMPTS",
+       [](Config& c, const std::string& v) -> Status { return SetCount(v, &c.s3.max_attempts, "s3.max_attempts", 1, 100); }},
+      {"s3.verify_tls", "FRAZIL_S3_VERIFY_TLS",
+       [](Config& c, const std::string& v) -> Status { return ParseBool(v, &c.s3.verify_tls, "s3.verify_tls"); }},
+      {"s3.ca_file", "FRAZIL_S3_CA_FILE", [](Config& c, const std::string& v) -> Status { c.s3.ca_file = v; return Ok(); }},
       {"catalog.credential", "FRAZIL_CATALOG_CREDENTIAL",
        [](Config& c, const std::string& v) -> Status { c.catalog_credential = v; return Ok(); }},
       {"rest.enabled", "FRAZIL_REST_ENABLED",

@@ -14,8 +14,27 @@
 namespace frazil {
 
 struct Config {
-  // Where tables live: a local directory (default ./warehouse) or, later, s3://bucket/prefix.
+  // Where tables live: a local directory (default ./warehouse) or s3://bucket/prefix
+  // (docs/s3.md).
   std::string warehouse = "./warehouse";
+  // frazil's own local state (the default SQLite catalog, run history, CDC spill files,
+  // staging of uploads): empty = <warehouse> for a local warehouse, ./frazil-state/<bucket>/
+  // <prefix> for an object-store warehouse.
+  std::string state_dir;
+  // Object storage (warehouse s3://...; docs/s3.md).
+  struct S3 {
+    std::string endpoint;            // http(s)://host:port; empty = AWS
+    std::string region;              // empty: AWS_REGION, else us-east-1
+    std::string addressing = "auto"; // auto (path with an endpoint, else virtual-host) | path | virtual-host
+    std::string access_key_id;       // empty: AWS_ACCESS_KEY_ID etc. from the environment
+    std::string secret_access_key;   // or secret_access_key_env: the variable holding it
+    std::string session_token;
+    int64_t part_size = 16LL << 20;  // multipart uploads above this
+    int upload_concurrency = 4;
+    int max_attempts = 10;           // per request, with exponential backoff and jitter
+    bool verify_tls = true;
+    std::string ca_file;
+  } s3;
   // The embedded catalog: SQLite file (default <warehouse>/catalog.db) and catalog name
   // (the JDBC catalog's catalog_name column).
   std::string catalog_uri;
@@ -26,6 +45,7 @@ struct Config {
   // Engine.
   int threads = 0;              // 0 = all cores
   std::string memory_limit;     // DuckDB syntax, e.g. "4GB"; empty = DuckDB's default
+  std::string extension_directory;  // DuckDB extensions (httpfs for S3); empty = .deps/duckdb/extensions
   // The HTTP endpoint of long-running commands (`frazil run`): "host:port" serving Prometheus
   // GET /metrics and the orchestrator API (/api/...); empty = off. Keys http.listen and
   // metrics.listen both set it.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,5 +25,10 @@ std::vector<std::string> SplitList(std::string_view v);
 // bytes, as Trino's data sizes do), spaces between allowed. A bare number is bytes.
 // Errors: InvalidArgument with the accepted forms, also for zero or negative sizes.
 Result<int64_t> ParseByteSize(std::string_view text);
+
+// Base64 (RFC 4648) with padding; `url_safe` uses the URL alphabet ('-', '_') and no padding.
+std::string Base64Encode(std::string_view in, bool url_safe = false);
+// Decodes base64 (standard or URL alphabet, padding optional); nullopt if malformed.
+std::optional<std::string> Base64Decode(std::string_view in);
 
 }  // namespace frazil

@@ -92,18 +92,18 @@ Status MirrorTable::RebuildIndex(engine::Connection& con) {
   int64_t t0 = deps_.clock->NowMillis();
   std::map<std::string, uint32_t> by_local;
   for (uint32_t n = 0; n < files_.size(); ++n) {
-    if (files_[n].live) by_local[deps_.io->LocalPath(files_[n].file.file_path)] = n;
+    if (files_[n].live) by_local[deps_.io->ScanPath(files_[n].file.file_path)] = n;
   }
   std::vector<int64_t> live_rows(files_.size(), 0);
   // One data file at a time, so the scan's result held in memory stays one file's.
   for (auto& task : tasks) {
-    auto it = by_local.find(deps_.io->LocalPath(task.data_file.file_path));
+    auto it = by_local.find(deps_.io->ScanPath(task.data_file.file_path));
     if (it == by_local.end()) return MakeError(ErrorKind::kInternal, "rebuilding the index of " + id_.ToString());
     uint32_t n = it->second;
     engine::ScanSqlOptions so;
     so.with_row_position = true;
     FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(schema(), {task},
-                                                           [this](const std::string& loc) { return deps_.io->LocalPath(loc); },
+                                                           [this](const std::string& loc) { return deps_.io->ScanPath(loc); },
                                                            so));
     FRZ_ASSIGN_OR_RETURN(auto q, con.Query("SELECT " + KeySql("") + ", CAST(" + engine::kRowPositionColumn +
                                            " AS BIGINT) FROM (" + scan + ")"));

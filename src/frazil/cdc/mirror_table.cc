@@ -112,7 +112,7 @@ Result<std::unique_ptr<MirrorTable>> MirrorTable::Open(const Deps& deps, const M
     FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(raw.metadata, *deps.io, {}));
     FRZ_ASSIGN_OR_RETURN(std::string scan,
                          engine::ScanSql(*raw_schema, plan.tasks,
-                                         [&deps](const std::string& loc) { return deps.io->LocalPath(loc); }));
+                                         [&deps](const std::string& loc) { return deps.io->ScanPath(loc); }));
     std::string l = std::to_string(mirror_lsn);
     std::string sql = mirror_lsn == 0 ? scan
                                       : "SELECT * FROM (" + scan + ") WHERE (_op <> 'r' AND _commit_lsn >= " + l +
@@ -318,15 +318,17 @@ Status MirrorTable::RewriteAll(engine::Connection& con, const iceberg::Schema& o
   }
   FRZ_ASSIGN_OR_RETURN(std::string scan,
                        engine::ScanSql(iceberg::Schema(0, merged), tasks,
-                                       [this](const std::string& loc) { return deps_.io->LocalPath(loc); }));
+                                       [this](const std::string& loc) { return deps_.io->ScanPath(loc); }));
   std::string list;
   for (const auto& f : next.fields()) {
     auto fill = fills.find(f.name);
     list += (list.empty() ? "" : ", ") + (fill != fills.end() ? fill->second : "__frazil_m." + QuoteIdentifier(f.name));
   }
+  FRZ_ASSIGN_OR_RETURN(std::string stage, WriteDir());
   auto written = engine::WriteParquet(con, "SELECT " + list + " FROM (" + scan + ") __frazil_m" + join_sql, next,
-                                      LocalDataDir(), deps_.write);
+                                      stage, deps_.write);
   if (!join_sql.empty()) (void)con.Execute("DROP TABLE IF EXISTS frazil_mirror_source");
+  if (written) written = Published(std::move(*written));
   if (!written) {
     return MakeError(written.error().kind, "rewriting mirror table " + id_.ToString() + " for its new columns: " +
                                                written.error().message);
@@ -385,10 +387,14 @@ std::string MirrorTable::KeySql(const std::string& qualifier) const {
   return out.empty() ? "''" : out;
 }
 
-std::string MirrorTable::LocalDataDir() const { return deps_.io->LocalPath(iceberg::DataDir(table_.metadata)); }
+Result<std::string> MirrorTable::WriteDir() const { return deps_.io->WriteDir(iceberg::DataDir(table_.metadata)); }
+
+Result<std::vector<iceberg::DataFile>> MirrorTable::Published(std::vector<iceberg::DataFile> files) const {
+  FRZ_RETURN_IF_ERROR(engine::PublishFiles(*deps_.io, iceberg::DataDir(table_.metadata), &files));
+  return files;
+}
 
 uint32_t MirrorTable::AddFile(iceberg::DataFile file) {
-  file.file_path = io::LocalLocation(file.file_path);
   auto n = static_cast<uint32_t>(files_.size());
   file_numbers_[file.file_path] = n;
   files_.push_back(FileState{std::move(file), 0, true, false});
@@ -452,7 +458,7 @@ std::vector<iceberg::FileScanTask> MirrorTable::LiveTasks() const {
 }
 
 Result<std::string> MirrorTable::CurrentRowsSql() const {
-  return engine::ScanSql(schema(), LiveTasks(), [this](const std::string& loc) { return deps_.io->LocalPath(loc); });
+  return engine::ScanSql(schema(), LiveTasks(), [this](const std::string& loc) { return deps_.io->ScanPath(loc); });
 }
 
 Status MirrorTable::Truncate() {
@@ -478,11 +484,12 @@ Status MirrorTable::WriteDeletes(engine::Connection& con, const std::vector<RowL
     buf.EndRow();
     ++files_[loc.file].deleted;
   }
-  FRZ_ASSIGN_OR_RETURN(auto written,
+  FRZ_ASSIGN_OR_RETURN(std::string stage, WriteDir());
+  FRZ_ASSIGN_OR_RETURN(auto staged,
                        engine::WritePositionDeletes(con, "SELECT file_path, pos FROM " + buf.sql() + " ORDER BY 1, 2",
-                                                    LocalDataDir(), deps_.write));
+                                                    stage, deps_.write));
+  FRZ_ASSIGN_OR_RETURN(auto written, Published(std::move(staged)));
   for (auto& d : written) {
-    d.file_path = io::LocalLocation(d.file_path);
     delete_files_.push_back(DeleteFileState{std::move(d), true, false});
   }
   pending_ = true;
@@ -495,7 +502,7 @@ Status MirrorTable::IndexNewFiles(engine::Connection& con, const std::vector<uin
                                   const std::vector<uint32_t>* replaced) {
   if (mode_ == MirrorMode::kInsertOnly || files.empty()) return Ok();
   for (uint32_t n : files) {
-    std::string local = deps_.io->LocalPath(files_[n].file.file_path);
+    std::string local = deps_.io->ScanPath(files_[n].file.file_path);
     FRZ_ASSIGN_OR_RETURN(auto q, con.Query("SELECT " + KeySql("") + ", CAST(file_row_number AS BIGINT) FROM read_parquet(" +
                                            engine::QuoteLiteral(local) + ", file_row_number = true)"));
     while (auto chunk = q.NextChunk()) {
@@ -614,7 +621,9 @@ Status MirrorTable::Apply(engine::Connection& con, const std::string& raw_sql) {
                    : "SELECT " + cols + " FROM (SELECT *, unnest(range(__d)) FROM " + delta + " WHERE __d > 0)";
   }
   if (!rows_sql.empty()) {
-    auto written = engine::WriteParquet(con, rows_sql, sch, LocalDataDir(), deps_.write);
+    FRZ_ASSIGN_OR_RETURN(std::string stage, WriteDir());
+    auto written = engine::WriteParquet(con, rows_sql, sch, stage, deps_.write);
+    if (written) written = Published(std::move(*written));
     if (!written) {
       if (have_delta) (void)con.Execute("DROP TABLE IF EXISTS " + delta);
       return MakeError(written.error().kind, "writing mirror table " + id_.ToString() + ": " + written.error().message);
@@ -684,10 +693,12 @@ Status MirrorTable::Rewrite(engine::Connection& con, const std::vector<uint32_t>
     tasks.push_back(std::move(t));
   }
   FRZ_ASSIGN_OR_RETURN(std::string scan, engine::ScanSql(schema(), tasks, [this](const std::string& loc) {
-                         return deps_.io->LocalPath(loc);
+                         return deps_.io->ScanPath(loc);
                        }));
   std::string order = OrderSql();
-  auto written = engine::WriteParquet(con, "SELECT * FROM (" + scan + ")" + order, schema(), LocalDataDir(), deps_.write);
+  FRZ_ASSIGN_OR_RETURN(std::string stage, WriteDir());
+  auto written = engine::WriteParquet(con, "SELECT * FROM (" + scan + ")" + order, schema(), stage, deps_.write);
+  if (written) written = Published(std::move(*written));
   if (!written) {
     return MakeError(written.error().kind, "rewriting data files of mirror table " + id_.ToString() + ": " +
                                                written.error().message);
@@ -704,7 +715,7 @@ Status MirrorTable::Rewrite(engine::Connection& con, const std::vector<uint32_t>
 Status MirrorTable::FoldDeletes(engine::Connection& con) {
   std::string list;
   for (const auto& d : delete_files_) {
-    if (d.live) list += (list.empty() ? "" : ", ") + engine::QuoteLiteral(deps_.io->LocalPath(d.file.file_path));
+    if (d.live) list += (list.empty() ? "" : ", ") + engine::QuoteLiteral(deps_.io->ScanPath(d.file.file_path));
   }
   std::vector<iceberg::DataFile> written;
   bool any_deleted = false;
@@ -718,11 +729,13 @@ Status MirrorTable::FoldDeletes(engine::Connection& con) {
         live.EndRow();
       }
     }
-    FRZ_ASSIGN_OR_RETURN(written, engine::WritePositionDeletes(
-                                      con,
-                                      "SELECT DISTINCT file_path, pos FROM read_parquet([" + list +
-                                          "]) WHERE file_path IN (SELECT path FROM " + live.sql() + ") ORDER BY 1, 2",
-                                      LocalDataDir(), deps_.write));
+    FRZ_ASSIGN_OR_RETURN(std::string stage, WriteDir());
+    FRZ_ASSIGN_OR_RETURN(auto staged, engine::WritePositionDeletes(
+                                          con,
+                                          "SELECT DISTINCT file_path, pos FROM read_parquet([" + list +
+                                              "]) WHERE file_path IN (SELECT path FROM " + live.sql() + ") ORDER BY 1, 2",
+                                          stage, deps_.write));
+    FRZ_ASSIGN_OR_RETURN(written, Published(std::move(staged)));
   }
   for (auto& d : delete_files_) {
     if (!d.live) continue;
@@ -730,7 +743,6 @@ Status MirrorTable::FoldDeletes(engine::Connection& con) {
     if (!d.committed) (void)deps_.io->Delete(d.file.file_path);
   }
   for (auto& d : written) {
-    d.file_path = io::LocalLocation(d.file_path);
     delete_files_.push_back(DeleteFileState{std::move(d), true, false});
   }
   pending_ = true;

@@ -143,7 +143,10 @@ class MirrorTable {
   std::string KeyProperty() const;   // frazil.key: the key columns, comma-separated
   std::string KeySignature() const;  // what the index keys are made of (checked on load)
   std::vector<iceberg::FileScanTask> LiveTasks() const;
-  std::string LocalDataDir() const;
+  // Where DuckDB writes this table's new files (FileIO::WriteDir of its data directory),
+  // and those files moved to their locations (FileIO::Publish).
+  Result<std::string> WriteDir() const;
+  Result<std::vector<iceberg::DataFile>> Published(std::vector<iceberg::DataFile> files) const;
   uint32_t AddFile(iceberg::DataFile file);
   Status IndexNewFiles(engine::Connection& con, const std::vector<uint32_t>& files,
                        const std::vector<uint32_t>* replaced);

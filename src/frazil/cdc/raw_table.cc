@@ -112,7 +112,14 @@ Status RawTable::NewBuffer() {
   return Ok();
 }
 
-std::string RawTable::LocalDataDir() const { return ctx_.io->LocalPath(iceberg::DataDir(table_.metadata)); }
+Result<std::vector<iceberg::DataFile>> RawTable::WriteFiles(engine::Connection& con, const std::string& sql,
+                                                            const iceberg::Schema& schema) const {
+  const std::string dir = iceberg::DataDir(table_.metadata);
+  FRZ_ASSIGN_OR_RETURN(std::string stage, ctx_.io->WriteDir(dir));
+  FRZ_ASSIGN_OR_RETURN(auto files, engine::WriteParquet(con, sql, schema, stage, ctx_.write));
+  FRZ_RETURN_IF_ERROR(engine::PublishFiles(*ctx_.io, dir, &files));
+  return files;
+}
 
 // After a failed write: finds the first source column whose values do not convert, so
 // the error can name it (the batch's DuckDB error names only the value).
@@ -135,15 +142,12 @@ std::string RawTable::FailingColumn(engine::Connection& con, const std::string& 
 
 Status RawTable::WriteFrom(engine::Connection& con, const std::string& from_sql, const Layout& layout) {
   std::string sql = "SELECT " + layout.select_list + " FROM (" + from_sql + ")";
-  auto files = engine::WriteParquet(con, sql, layout.schema, LocalDataDir(), ctx_.write);
+  auto files = WriteFiles(con, sql, layout.schema);
   if (!files) {
     return MakeError(files.error().kind, "writing changes of " + source_.QualifiedName() + FailingColumn(con, from_sql, layout) +
                                              " into " + id_.ToString() + ": " + files.error().message);
   }
-  for (auto& f : *files) {
-    f.file_path = io::LocalLocation(f.file_path);
-    pending_files_.push_back(std::move(f));
-  }
+  for (auto& f : *files) pending_files_.push_back(std::move(f));
   return Ok();
 }
 
@@ -226,7 +230,7 @@ Status RawTable::FillUnchangedToast(engine::Connection& con, ChangeBuffer& b, co
         plan.tasks.push_back(std::move(task));
       }
       FRZ_ASSIGN_OR_RETURN(scan, engine::ScanSql(plan.schema, plan.tasks,
-                                                 [this](const std::string& loc) { return ctx_.io->LocalPath(loc); }));
+                                                 [this](const std::string& loc) { return ctx_.io->ScanPath(loc); }));
     }
     std::string values;
     for (const auto& k : wanted) {
@@ -496,7 +500,7 @@ Status RawTable::AbortStream(uint32_t xid, uint32_t subxid) {
 Result<std::vector<iceberg::DataFile>> RawTable::WriteBuffer(engine::Connection& con, ChangeBuffer& buffer) const {
   std::string from = "SELECT * FROM " + buffer.sql();
   std::string sql = "SELECT " + layout_.select_list + " FROM (" + from + ")";
-  auto files = engine::WriteParquet(con, sql, layout_.schema, LocalDataDir(), ctx_.write);
+  auto files = WriteFiles(con, sql, layout_.schema);
   if (!files) {
     return MakeError(files.error().kind, "writing snapshot rows of " + source_.QualifiedName() +
                                              FailingColumn(con, from, layout_) + " into " + id_.ToString() + ": " +
@@ -506,10 +510,7 @@ Result<std::vector<iceberg::DataFile>> RawTable::WriteBuffer(engine::Connection&
 }
 
 void RawTable::AddPendingFiles(std::vector<iceberg::DataFile> files) {
-  for (auto& f : files) {
-    f.file_path = io::LocalLocation(f.file_path);
-    pending_files_.push_back(std::move(f));
-  }
+  for (auto& f : files) pending_files_.push_back(std::move(f));
 }
 
 int64_t RawTable::pending_rows() const {
@@ -522,7 +523,7 @@ Status RawTable::ApplyMirror(engine::Connection& con) {
   if (!mirror_ || mirror_applied_ >= pending_files_.size()) return Ok();
   std::string list;
   for (size_t i = mirror_applied_; i < pending_files_.size(); ++i) {
-    list += (list.empty() ? "" : ", ") + engine::QuoteLiteral(ctx_.io->LocalPath(pending_files_[i].file_path));
+    list += (list.empty() ? "" : ", ") + engine::QuoteLiteral(ctx_.io->ScanPath(pending_files_[i].file_path));
   }
   auto s = mirror_->Apply(con, "SELECT * FROM read_parquet([" + list + "])");
   if (!s) {

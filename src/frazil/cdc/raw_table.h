@@ -123,7 +123,10 @@ class RawTable {
   Status CheckFilled(const ChangeBuffer& buffer) const;
   std::string FailingColumn(engine::Connection& con, const std::string& from_sql, const Layout& layout) const;
   Status NewBuffer();
-  std::string LocalDataDir() const;
+  // Writes the rows of `sql` as Parquet data files of this table and moves them to their
+  // locations (FileIO::WriteDir / Publish: an upload for S3).
+  Result<std::vector<iceberg::DataFile>> WriteFiles(engine::Connection& con, const std::string& sql,
+                                                    const iceberg::Schema& schema) const;
 
   CdcContext& ctx_;
   engine::Connection& con_;

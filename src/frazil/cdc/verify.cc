@@ -293,7 +293,7 @@ Result<Window> ReadWindow(CdcContext& ctx, engine::Connection& con, const Mirror
   FRZ_ASSIGN_OR_RETURN(auto plan, iceberg::PlanScan(raw->metadata, *ctx.io, so));
   FRZ_ASSIGN_OR_RETURN(auto scan,
                        engine::ScanSql(plan.schema, plan.tasks,
-                                       [&](const std::string& l) { return ctx.io->LocalPath(l); }));
+                                       [&](const std::string& l) { return ctx.io->ScanPath(l); }));
   std::string what = "reading the changes of " + raw_name + " between " + FormatLsn(c) + " and " +
                      FormatLsn(at.lsn);
   FRZ_RETURN_IF_ERROR(Query(con,
@@ -553,7 +553,7 @@ Result<VerifyReport> VerifyMirror(CdcContext& ctx, const VerifyOptions& o,
 
   FRZ_ASSIGN_OR_RETURN(auto scan,
                        engine::ScanSql(plan.schema, plan.tasks,
-                                       [&](const std::string& l) { return ctx.io->LocalPath(l); }));
+                                       [&](const std::string& l) { return ctx.io->ScanPath(l); }));
   std::string columns = ColumnList(cols.names);
   FRZ_RETURN_IF_ERROR(Query(
       con,

@@ -1,5 +1,7 @@
 #include "frazil/engine/duckdb.h"
 
+#include <filesystem>
+
 #include <utility>
 
 namespace frazil::engine {
@@ -59,6 +61,11 @@ Result<Database> Database::Open(const DatabaseOptions& options) {
   if (options.threads > 0) st = set("threads", std::to_string(options.threads));
   if (st && !options.memory_limit.empty()) st = set("memory_limit", options.memory_limit);
   if (st && !options.temp_directory.empty()) st = set("temp_directory", options.temp_directory);
+  std::string ext_dir = options.extension_directory;
+#ifdef FRAZIL_DUCKDB_EXTENSION_DIR
+  if (ext_dir.empty() && std::filesystem::is_directory(FRAZIL_DUCKDB_EXTENSION_DIR)) ext_dir = FRAZIL_DUCKDB_EXTENSION_DIR;
+#endif
+  if (st && !ext_dir.empty()) st = set("extension_directory", ext_dir);
   if (!st) {
     duckdb_destroy_config(&config);
     return std::unexpected(st.error());
@@ -73,7 +80,28 @@ Result<Database> Database::Open(const DatabaseOptions& options) {
     if (err) duckdb_free(err);
     return MakeError(ErrorKind::kIOError, "cannot open DuckDB database '" + options.path + "': " + msg);
   }
-  return Database(db);
+  Database out(db);
+  if (!options.setup_sql.empty()) {
+    duckdb_connection con = nullptr;
+    if (duckdb_connect(db, &con) == DuckDBError) return MakeError(ErrorKind::kInternal, "duckdb_connect failed");
+    for (size_t i = 0; i < options.setup_sql.size(); ++i) {
+      duckdb_result result;
+      duckdb_state qs = duckdb_query(con, options.setup_sql[i].c_str(), &result);
+      std::string error = qs == DuckDBError && duckdb_result_error(&result) ? duckdb_result_error(&result) : "";
+      duckdb_destroy_result(&result);
+      if (qs == DuckDBError) {
+        duckdb_disconnect(&con);
+        // DuckDB quotes the statement after "LINE 1:"; the statement may hold a secret.
+        error = error.substr(0, error.find("LINE "));
+        std::string statement = options.setup_sql[i].substr(0, options.setup_sql[i].find_first_of(" ("));
+        return MakeError(ErrorKind::kIOError, "DuckDB setup (" + statement + " ..., statement " + std::to_string(i + 1) +
+                                                  ") failed" + (ext_dir.empty() ? "" : " (extensions from " + ext_dir + ")") +
+                                                  ": " + error);
+      }
+    }
+    duckdb_disconnect(&con);
+  }
+  return out;
 }
 
 Database& Database::operator=(Database&& o) noexcept {

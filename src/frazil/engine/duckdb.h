@@ -21,6 +21,12 @@ struct DatabaseOptions {
   int threads = 0;           // 0 = DuckDB's default (all cores)
   std::string memory_limit;  // e.g. "2GB"; empty = DuckDB's default
   std::string temp_directory;  // where DuckDB spills; empty = default
+  // Where DuckDB finds extensions (<dir>/v<version>/<platform>/<name>.duckdb_extension);
+  // empty: the one `make deps` fills (.deps/duckdb/extensions), if it exists.
+  std::string extension_directory;
+  // Statements run once after opening (LOAD httpfs, CREATE SECRET ...). They may hold
+  // secrets: neither they nor DuckDB's echo of them reach an error message or a log.
+  std::vector<std::string> setup_sql;
 };
 
 class Database {

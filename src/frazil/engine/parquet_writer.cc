@@ -530,4 +530,20 @@ Result<std::vector<DataFile>> WritePositionDeletes(Connection& con, std::string_
   return files;
 }
 
+Status PublishFiles(io::FileIO& io, std::string_view dir_location, std::vector<iceberg::DataFile>* files) {
+  for (size_t i = 0; i < files->size(); ++i) {
+    auto location = io.Publish(dir_location, (*files)[i].file_path);
+    if (!location) {
+      std::vector<std::string> published;
+      for (size_t j = 0; j < i; ++j) published.push_back((*files)[j].file_path);
+      (void)io.DeleteMany(published);
+      std::error_code ec;
+      for (size_t j = i; j < files->size(); ++j) std::filesystem::remove((*files)[j].file_path, ec);
+      return std::unexpected(location.error());
+    }
+    (*files)[i].file_path = std::move(*location);
+  }
+  return Ok();
+}
+
 }  // namespace frazil::engine

@@ -10,6 +10,7 @@
 
 #include "frazil/base/result.h"
 #include "frazil/engine/duckdb.h"
+#include "frazil/io/file_io.h"
 #include "frazil/iceberg/manifest.h"
 #include "frazil/iceberg/partition_spec.h"
 #include "frazil/iceberg/schema.h"
@@ -60,6 +61,12 @@ Result<std::vector<iceberg::DataFile>> WritePartitioned(Connection& con, std::st
 Result<std::vector<iceberg::DataFile>> WritePositionDeletes(Connection& con, std::string_view rows_sql,
                                                             const std::string& local_dir,
                                                             const WriteOptions& options = {});
+
+// Moves the files a Write* call produced in `io.WriteDir(dir_location)` to their locations
+// under `dir_location` (io.Publish: nothing moves for local storage, an upload for S3) and
+// sets each file_path to its location. On error, files already published are deleted and
+// those still staged are removed, so nothing is left behind.
+Status PublishFiles(io::FileIO& io, std::string_view dir_location, std::vector<iceberg::DataFile>* files);
 
 // Registers the scalar function iceberg_bucket(value, n) -> INTEGER on `con`, the
 // Iceberg bucket transform of a value given in its hash form: BIGINT (int, long, date as

@@ -1,5 +1,6 @@
 // FileIO: the one way frazil touches storage. Locations are URIs: `file:///abs/path`,
-// `file:/abs/path` (Spark's form), plain `/abs/path`, later `s3://bucket/key`.
+// `file:/abs/path` (Spark's form), plain `/abs/path`, and `s3://bucket/key` (also `s3a://`,
+// `s3n://`) for the S3 FileIO (io/s3_file_io.h).
 // Data files are written once and never modified; metadata pointers are swapped by the
 // catalog, not by renaming files, so FileIO needs no rename.
 #pragma once
@@ -42,6 +43,31 @@ class FileIO {
   // A local filesystem path for the location if the storage is local (DuckDB then reads
   // and writes it directly); empty otherwise.
   virtual std::string LocalPath(std::string_view location) const = 0;
+
+  // --- Data files (DuckDB reads and writes them) ---
+
+  // What DuckDB's read_parquet is given for `location`: the local path for local storage,
+  // an `s3://bucket/key` URL (read through DuckDB's httpfs) for S3; empty if DuckDB cannot
+  // reach the location.
+  virtual std::string ScanPath(std::string_view location) const { return LocalPath(location); }
+  // The local directory into which DuckDB writes new files destined for the location
+  // directory `dir_location`: the directory itself for local storage; for remote storage
+  // a fresh private staging directory (created) that Publish() empties.
+  // Errors: Unsupported when the storage has neither; IOError if it cannot be created.
+  virtual Result<std::string> WriteDir(std::string_view dir_location);
+  // Turns a file DuckDB wrote into WriteDir(dir_location) into the file
+  // `dir_location/<its name>` and returns that location. Local storage: nothing moves.
+  // Remote storage: uploads it durably (multipart for large files, retried), then removes
+  // the local copy. On error nothing is referenced yet; the caller removes what it wrote.
+  virtual Result<std::string> Publish(std::string_view dir_location, const std::string& local_path);
+
+  // --- Bulk and housekeeping operations ---
+
+  // Deletes many files (S3: 1000 per request). Missing files are not an error.
+  virtual Status DeleteMany(const std::vector<std::string>& locations);
+  // Aborts the incomplete multipart uploads under `prefix` started before `before_ms`
+  // (epoch ms) and returns how many; 0 for storage without multipart uploads.
+  virtual Result<int64_t> AbortIncompleteUploads(std::string_view prefix, int64_t before_ms);
 };
 
 // Local file system.

@@ -174,7 +174,7 @@ Status WriteGroups(engine::Connection& con, io::FileIO& io, const iceberg::Table
   wo.compression = m.Property("write.parquet.compression-codec", wo.compression);
   engine::ScanSqlOptions so;
   so.columns_match_names = ColumnsMatchNames(m);
-  auto local = [&io](const std::string& loc) { return io.LocalPath(loc); };
+  auto local = [&io](const std::string& loc) { return io.ScanPath(loc); };
   for (size_t i = 0; i < p.tasks.size(); ++i) {
     CompactGroup& g = result->groups[i];
     if (o.on_group) o.on_group(g, static_cast<int>(i), static_cast<int>(p.tasks.size()));
@@ -187,9 +187,11 @@ Status WriteGroups(engine::Connection& con, io::FileIO& io, const iceberg::Table
     auto files = spec->is_unpartitioned() ? engine::WriteParquet(con, sql, p.schema, w->local_dir, wo)
                                           : engine::WritePartitioned(con, sql, p.schema, *spec, w->local_dir, wo);
     if (!files) return MakeError(files.error().kind, "rewriting group " + std::to_string(i + 1) + ": " + files.error().message);
+    if (Status s = engine::PublishFiles(io, iceberg::DataDir(m), &*files); !s) {
+      return MakeError(s.error().kind, "rewriting group " + std::to_string(i + 1) + ": " + s.error().message);
+    }
     g.output = {};
     for (auto& f : *files) {
-      f.file_path = io::LocalLocation(f.file_path);
       AddTo(&g.output, f);
       w->files.push_back(std::move(f));
     }
@@ -321,7 +323,9 @@ Result<CompactResult> CompactTable(catalog::Catalog& catalog, io::FileIO& io, en
       if (plan->groups.empty() || options.dry_run) return result;
       written.emplace();
       written->prefix = NewUuid();
-      written->local_dir = io.LocalPath(iceberg::DataDir(m));
+      auto staged = io.WriteDir(iceberg::DataDir(m));
+      if (!staged) return fail(staged.error());
+      written->local_dir = *staged;
       if (Status s = WriteGroups(con, io, m, *plan, target, options, &result, &*written); !s) {
         return fail(Error{s.error().kind, "compacting " + id.ToString() + ": " + s.error().message});
       }

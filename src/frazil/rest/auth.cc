@@ -8,6 +8,8 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "frazil/base/strings.h"
+
 namespace frazil::rest {
 
 namespace {
@@ -18,54 +20,6 @@ using server::HttpResponse;
 constexpr std::string_view kTokenPrefix = "frz1.";
 constexpr std::string_view kAccessTokenType = "urn:ietf:params:oauth:token-type:access_token";
 constexpr std::string_view kTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange";
-
-constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string Base64Url(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += kB64Url[(v >> 18) & 63];
-    out += kB64Url[(v >> 12) & 63];
-    out += kB64Url[(v >> 6) & 63];
-    out += kB64Url[v & 63];
-  }
-  if (i < in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    if (i + 1 < in.size()) v |= uint8_t(in[i + 1]) << 8;
-    out += kB64Url[(v >> 18) & 63];
-    out += kB64Url[(v >> 12) & 63];
-    if (i + 1 < in.size()) out += kB64Url[(v >> 6) & 63];
-  }
-  return out;
-}
-
-// Decodes base64 (standard or URL alphabet, padding optional); nullopt if malformed.
-std::optional<std::string> Base64Decode(std::string_view in) {
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else return std::nullopt;
-    acc = (acc << 6) | uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += char((acc >> bits) & 0xff);
-    }
-  }
-  if (bits >= 6) return std::nullopt;  // a dangling sextet cannot come from an encoder
-  return out;
-}
 
 std::string Hmac(std::string_view key, std::string_view data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -131,9 +85,9 @@ std::string Authenticator::MakeToken(const Principal& principal, int64_t now_s) 
   nlohmann::json payload = {{"sub", principal.client_id},
                             {"acc", AccessName(principal.access)},
                             {"exp", now_s + options_.token_ttl_seconds}};
-  std::string body = Base64Url(payload.dump());
+  std::string body = Base64Encode(payload.dump(), true);
   std::string signed_part = std::string(kTokenPrefix) + body;
-  return signed_part + "." + Base64Url(Hmac(options_.signing_key, signed_part));
+  return signed_part + "." + Base64Encode(Hmac(options_.signing_key, signed_part), true);
 }
 
 namespace {
