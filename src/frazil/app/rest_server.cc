@@ -108,6 +108,25 @@ Result<std::unique_ptr<rest::RestCatalogService>> MakeRestService(Warehouse& w, 
   } else {
     FRZ_ASSIGN_OR_RETURN(o.auth.signing_key, LoadOrCreateKey(w.local_root() + "/.frazil/rest-token.key"));
   }
+  if (io::S3FileIO* s3 = w.s3()) {
+    // What Spark's, PyIceberg's and DuckDB's S3 FileIOs need to reach the same objects.
+    const io::S3Options& so = s3->options();
+    if (!so.endpoint.empty()) o.storage_config["s3.endpoint"] = so.endpoint;
+    o.storage_config["s3.path-style-access"] = s3->path_style() ? "true" : "false";
+    o.storage_config["s3.region"] = so.region;
+    o.storage_config["client.region"] = so.region;
+    if (rc.vend_credentials) {
+      const Config::S3& c = w.config().s3;
+      bool own = c.vended_access_key_id.empty();
+      if (!own && c.vended_secret_access_key.empty()) {
+        return MakeError(ErrorKind::kInvalidArgument, "s3.vended_access_key_id is set but s3.vended_secret_access_key is not");
+      }
+      o.storage_credentials["s3.access-key-id"] = own ? so.credentials.access_key_id : c.vended_access_key_id;
+      o.storage_credentials["s3.secret-access-key"] = own ? so.credentials.secret_access_key : c.vended_secret_access_key;
+      const std::string& token = own ? so.credentials.session_token : c.vended_session_token;
+      if (!token.empty()) o.storage_credentials["s3.session-token"] = token;
+    }
+  }
   return rest::RestCatalogService::Make(w.catalog(), std::move(o));
 }
 

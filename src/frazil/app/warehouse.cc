@@ -97,7 +97,6 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const Config& config) {
   std::unique_ptr<Warehouse> w(new Warehouse());
   w->config_ = config;
   std::string state;
-  std::shared_ptr<io::S3FileIO> s3;
   if (io::IsS3Location(config.warehouse)) {
     FRZ_ASSIGN_OR_RETURN(io::S3Location where, io::ParseS3Location(config.warehouse));
     while (where.key.ends_with('/')) where.key.pop_back();
@@ -132,10 +131,10 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const Config& config) {
   if (w->root_.starts_with("s3://")) {
     std::string staging = state + "/.frazil/staging";
     RemoveStaleStaging(staging);
-    FRZ_ASSIGN_OR_RETURN(s3, OpenS3(config, staging));
-    w->io_ = s3;
+    FRZ_ASSIGN_OR_RETURN(w->s3_, OpenS3(config, staging));
+    w->io_ = w->s3_;
     // DuckDB reads the warehouse's Parquet files itself through httpfs (docs/s3.md).
-    dbo.setup_sql = {"LOAD httpfs", s3->DuckDbSecretSql("frazil_s3")};
+    dbo.setup_sql = {"LOAD httpfs", w->s3_->DuckDbSecretSql("frazil_s3")};
   } else {
     w->io_ = std::shared_ptr<io::FileIO>(io::NewLocalFileIO());
   }

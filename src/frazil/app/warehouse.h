@@ -9,6 +9,7 @@
 #include "frazil/catalog/catalog.h"
 #include "frazil/engine/duckdb.h"
 #include "frazil/io/file_io.h"
+#include "frazil/io/s3_file_io.h"
 
 namespace frazil::app {
 
@@ -29,6 +30,8 @@ class Warehouse {
 
   const Config& config() const { return config_; }
   io::FileIO& io() { return *io_; }
+  // The S3 FileIO of an s3:// warehouse; nullptr for a local one.
+  io::S3FileIO* s3() { return s3_.get(); }
   catalog::Catalog& catalog() { return *catalog_; }
   engine::Database& db() { return *db_; }
   Clock& clock() { return *clock_; }
@@ -44,6 +47,7 @@ class Warehouse {
   std::string root_;
   std::string local_root_;
   std::shared_ptr<io::FileIO> io_;
+  std::shared_ptr<io::S3FileIO> s3_;
   std::unique_ptr<catalog::Catalog> catalog_;
   std::unique_ptr<engine::Database> db_;
   Clock* clock_ = &Clock::System();

@@ -34,6 +34,11 @@ struct Config {
     int max_attempts = 10;           // per request, with exponential backoff and jitter
     bool verify_tls = true;
     std::string ca_file;
+    // The keys the REST catalog vends to its clients (rest.vend_credentials); empty = the
+    // warehouse's own. Give clients a key pair limited to what they may do.
+    std::string vended_access_key_id;
+    std::string vended_secret_access_key;
+    std::string vended_session_token;
   } s3;
   // The embedded catalog: SQLite file (default <warehouse>/catalog.db) and catalog name
   // (the JDBC catalog's catalog_name column).
@@ -142,6 +147,8 @@ struct Config {
     std::string token_key;        // token signing key; empty = <warehouse>/.frazil/rest-token.key
     std::vector<std::string> allowed_locations;  // table locations allowed besides the warehouse
     int64_t max_request_bytes = 16LL << 20;
+    // Vend S3 credentials to clients that ask (X-Iceberg-Access-Delegation: vended-credentials).
+    bool vend_credentials = true;
   } rest;
 
   std::string source_file;  // the YAML file this came from, if any

@@ -457,6 +457,12 @@ struct S3FileIO::Impl {
     complete.body += "</CompleteMultipartUpload>";
     // A 200 may still carry an <Error> (S3 sends the status before the work is done).
     for (int round = 0; round < 3; ++round) {
+      if (round > 0) {  // after a 200 carrying a retryable <Error>: back off as Send() does
+        retries.fetch_add(1, std::memory_order_relaxed);
+        auto wait = S3Backoff(round + 1, options.base_backoff, options.max_backoff);
+        if (options.sleep) options.sleep(wait);
+        else std::this_thread::sleep_for(wait);
+      }
       auto resp = Send(complete, "complete multipart upload");
       if (resp && resp->status == 200 && resp->body.find("<Error>") == std::string::npos) return Ok();
       if (resp && resp->status == 404 && ParseErrorBody(resp->body).code == "NoSuchUpload") {
@@ -466,7 +472,7 @@ struct S3FileIO::Impl {
       }
       if (resp && resp->status == 200) {
         S3ErrorBody e = ParseErrorBody(resp->body);
-        if (RetryableStatus(500, e.code) || e.code == "SlowDown" || e.code == "InternalError") continue;
+        if (e.code == "InternalError" || e.code == "SlowDown" || e.code == "ServiceUnavailable") continue;
       }
       AbortUpload(where, upload_id);
       if (!resp) return std::unexpected(resp.error());
@@ -573,6 +579,7 @@ Result<std::unique_ptr<S3FileIO>> S3FileIO::Make(S3Options options) {
 }
 
 const S3Options& S3FileIO::options() const { return impl_->options; }
+bool S3FileIO::path_style() const { return impl_->path_style; }
 
 S3Stats S3FileIO::stats() const {
   return S3Stats{impl_->requests.load(), impl_->retries.load(), impl_->uploaded.load(), impl_->downloaded.load()};

@@ -119,6 +119,8 @@ class S3FileIO final : public FileIO {
   std::string DuckDbSecretSql(std::string_view name) const;
 
   const S3Options& options() const;
+  // True when requests address buckets in the path (S3Addressing resolved).
+  bool path_style() const;
   S3Stats stats() const;
 
  private:

@@ -10,6 +10,7 @@
 
 #include "frazil/base/clock.h"
 #include "frazil/base/log.h"
+#include "frazil/base/strings.h"
 #include "frazil/catalog/metadata_files.h"
 #include "frazil/io/file_io.h"
 #include "frazil/iceberg/json_fields.h"
@@ -208,6 +209,42 @@ struct RestCatalogService::Impl {
     return Ok();
   }
 
+  // True when the client asks for vended credentials (the header is a comma-separated list).
+  static bool WantsCredentials(const HttpRequest& req) {
+    const std::string* h = req.headers.Find("X-Iceberg-Access-Delegation");
+    if (h == nullptr) return false;
+    for (const auto& mode : SplitList(*h)) {
+      if (mode == "vended-credentials") return true;
+    }
+    return false;
+  }
+
+  // The storage access of a table under `location`: {"prefix", "config"} with the
+  // credentials, or null when none are configured.
+  json StorageCredential(const std::string& location) const {
+    if (options.storage_credentials.empty()) return nullptr;
+    json config = json::object();
+    for (const auto& [k, v] : options.storage_config) config[k] = v;
+    for (const auto& [k, v] : options.storage_credentials) config[k] = v;
+    return json{{"prefix", location}, {"config", std::move(config)}};
+  }
+
+  // A LoadTableResult with the storage configuration, and the credentials when asked for.
+  HttpResponse TableResult(const HttpRequest& req, const std::string& metadata_location,
+                           const iceberg::TableMetadata& metadata, SnapshotMode mode) const {
+    json out = LoadTableResultJson(metadata_location, metadata, mode);
+    json& config = out["config"];
+    for (const auto& [k, v] : options.storage_config) config[k] = v;
+    if (WantsCredentials(req)) {
+      json cred = StorageCredential(metadata.location);
+      if (!cred.is_null()) {
+        for (const auto& [k, v] : cred["config"].items()) config[k] = v;
+        out["storage-credentials"] = json::array({std::move(cred)});
+      }
+    }
+    return HttpResponse::Json(200, out);
+  }
+
   // Wraps a handler: authentication, authorization, metrics, and a log line for failures.
   server::HttpHandler Op(std::string op, bool writes,
                          std::function<Result<HttpResponse>(const HttpRequest&, const Principal&)> fn) {
@@ -280,6 +317,7 @@ const std::vector<std::string>& RestCatalogService::Endpoints() {
       "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}",
       "DELETE /v1/{prefix}/namespaces/{namespace}/tables/{table}",
       "POST /v1/{prefix}/namespaces/{namespace}/register",
+      "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}/credentials",
       "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}/metrics",
       "POST /v1/{prefix}/tables/rename",
       "POST /v1/{prefix}/transactions/commit",
@@ -387,7 +425,7 @@ Status RestCatalogService::AddRoutes(server::Router& router) {
     FRZ_RETURN_IF_ERROR(self->CheckLocationProperties(r.properties, "table property"));
     if (!r.stage_create) {
       FRZ_ASSIGN_OR_RETURN(catalog::LoadedTable t, cat.CreateTable(id, r.schema, r.spec, r.order, r.location, r.properties));
-      return HttpResponse::Json(200, LoadTableResultJson(t.metadata_location, t.metadata, SnapshotMode::kAll));
+      return self->TableResult(req, t.metadata_location, t.metadata, SnapshotMode::kAll);
     }
     // Staged: the metadata the table would get, written nowhere; the client commits it later
     // with assert-create.
@@ -406,22 +444,33 @@ Status RestCatalogService::AddRoutes(server::Router& router) {
     FRZ_ASSIGN_OR_RETURN(iceberg::TableMetadata md,
                          iceberg::NewTableMetadata(r.schema, r.spec, r.order, location, r.properties,
                                                    format_version, self->clock->NowMillis()));
-    return HttpResponse::Json(200, LoadTableResultJson("", md, SnapshotMode::kAll));
+    return self->TableResult(req, "", md, SnapshotMode::kAll);
   })));
 
-  FRZ_RETURN_IF_ERROR(router.Get("/v1/namespaces/{ns}/tables/{table}", s.Op("loadTable", false, [&cat](const HttpRequest& req, P) -> Result<HttpResponse> {
+  FRZ_RETURN_IF_ERROR(router.Get("/v1/namespaces/{ns}/tables/{table}", s.Op("loadTable", false, [self, &cat](const HttpRequest& req, P) -> Result<HttpResponse> {
     FRZ_ASSIGN_OR_RETURN(TableIdentifier id, PathTable(req));
     FRZ_ASSIGN_OR_RETURN(SnapshotMode mode, ParseSnapshotMode(req.QueryParam("snapshots")));
     FRZ_ASSIGN_OR_RETURN(catalog::LoadedTable t, cat.LoadTable(id));
-    std::string etag = "\"" + Sha256Hex(t.metadata_location + (mode == SnapshotMode::kRefs ? "#refs" : "#all")).substr(0, 32) + "\"";
+    // The answer differs with the snapshots asked for and with vended credentials.
+    std::string etag = "\"" + Sha256Hex(t.metadata_location + (mode == SnapshotMode::kRefs ? "#refs" : "#all") +
+                                        (self->WantsCredentials(req) ? "#vended" : "")).substr(0, 32) + "\"";
     if (const std::string* inm = req.headers.Find("If-None-Match"); inm && EtagMatches(*inm, etag)) {
       HttpResponse r{304, {}, {}};
       r.headers.Set("ETag", etag);
       return r;
     }
-    HttpResponse r = HttpResponse::Json(200, LoadTableResultJson(t.metadata_location, t.metadata, mode));
+    HttpResponse r = self->TableResult(req, t.metadata_location, t.metadata, mode);
     r.headers.Set("ETag", etag);
     return r;
+  })));
+
+  FRZ_RETURN_IF_ERROR(router.Get("/v1/namespaces/{ns}/tables/{table}/credentials", s.Op("loadCredentials", false, [self, &cat](const HttpRequest& req, P) -> Result<HttpResponse> {
+    FRZ_ASSIGN_OR_RETURN(TableIdentifier id, PathTable(req));
+    FRZ_ASSIGN_OR_RETURN(catalog::LoadedTable t, cat.LoadTable(id));
+    json list = json::array();
+    json cred = self->StorageCredential(t.metadata.location);
+    if (!cred.is_null()) list.push_back(std::move(cred));
+    return HttpResponse::Json(200, json{{"storage-credentials", std::move(list)}});
   })));
 
   FRZ_RETURN_IF_ERROR(router.Add("HEAD", "/v1/namespaces/{ns}/tables/{table}", s.Op("tableExists", false, [&cat](const HttpRequest& req, P) -> Result<HttpResponse> {
@@ -474,7 +523,7 @@ Status RestCatalogService::AddRoutes(server::Router& router) {
       }
     }
     FRZ_ASSIGN_OR_RETURN(catalog::LoadedTable t, cat.RegisterTable(id, r.metadata_location));
-    return HttpResponse::Json(200, LoadTableResultJson(t.metadata_location, t.metadata, SnapshotMode::kAll));
+    return self->TableResult(req, t.metadata_location, t.metadata, SnapshotMode::kAll);
   })));
 
   FRZ_RETURN_IF_ERROR(router.Post("/v1/namespaces/{ns}/tables/{table}/metrics", s.Op("reportMetrics", false, [self, &cat](const HttpRequest& req, P) -> Result<HttpResponse> {

@@ -30,6 +30,13 @@ struct RestServiceOptions {
   // Served in GET /v1/config as "defaults" / "overrides".
   std::map<std::string, std::string> config_defaults;
   std::map<std::string, std::string> config_overrides;
+  // Storage access for clients (Iceberg FileIO property names: s3.endpoint,
+  // s3.path-style-access, client.region, ...): in every LoadTableResult's "config".
+  std::map<std::string, std::string> storage_config;
+  // Credentials (s3.access-key-id, s3.secret-access-key, s3.session-token) vended only to a
+  // client that asks with `X-Iceberg-Access-Delegation: vended-credentials`, in "config" and
+  // "storage-credentials", and from GET .../tables/{table}/credentials. Empty: none vended.
+  std::map<std::string, std::string> storage_credentials;
   // Largest page a list call returns when the client does not ask for fewer.
   int max_page_size = 1000;
   // Token expiry and staged tables' timestamps; nullptr = Clock::System().
