@@ -150,6 +150,7 @@ int OrphansCommand(app::Warehouse& w, const MaintainArgs& a) {
                                 {"orphans", r->orphans.size()},
                                 {"bytes", r->Bytes()},
                                 {"failed", r->Failed()},
+                                {"aborted_uploads", r->aborted_uploads},
                                 {"files", files}}
                      .dump(2)
               << "\n";
@@ -168,7 +169,9 @@ int OrphansCommand(app::Warehouse& w, const MaintainArgs& a) {
     rows.rows.push_back({"inside the safety window (kept)", std::to_string(r->too_new)});
     rows.rows.push_back({std::string(r->dry_run ? "orphans to delete" : "orphans deleted") + " (" + Sizes(r->Bytes()) + ")",
                          std::to_string(r->orphans.size() - r->Failed())});
+    if (r->aborted_uploads > 0) rows.rows.push_back({"incomplete uploads aborted", std::to_string(r->aborted_uploads)});
     Render(rows, OutputFormat::kTable, std::cout);
+    if (!r->upload_error.empty()) std::cerr << "could not clean incomplete uploads: " << r->upload_error << "\n";
     for (const auto& d : r->skipped_folders) std::cout << "not scanned (outside the table location): " << d << "\n";
     if (r->dry_run) std::cout << "dry run: nothing was deleted\n";
     for (const auto& f : r->orphans) {

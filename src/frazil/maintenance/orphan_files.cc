@@ -112,15 +112,30 @@ Result<OrphanResult> RemoveOrphanFiles(catalog::Catalog& catalog, io::FileIO& io
       ++result.too_new;
       continue;
     }
-    OrphanFile o{std::move(f), false, ""};
-    if (!options.dry_run) {
+    result.orphans.push_back(OrphanFile{std::move(f), false, ""});
+  }
+  if (options.dry_run) return result;
+  // One batch (S3: 1000 keys a request); if it fails, file by file to tell which.
+  std::vector<std::string> doomed;
+  for (const auto& o : result.orphans) doomed.push_back(o.info.location);
+  if (io.DeleteMany(doomed)) {
+    for (auto& o : result.orphans) o.deleted = true;
+  } else {
+    for (auto& o : result.orphans) {
       if (Status s = io.Delete(o.info.location); s) {
         o.deleted = true;
       } else {
         o.error = s.error().message;
       }
     }
-    result.orphans.push_back(std::move(o));
+  }
+  // Multipart uploads a crashed writer left under the table (object stores only): invisible
+  // to listings, but stored and billed.
+  auto aborted = io.AbortIncompleteUploads(location, result.cutoff_ms);
+  if (aborted) {
+    result.aborted_uploads = *aborted;
+  } else {
+    result.upload_error = aborted.error().message;
   }
   return result;
 }

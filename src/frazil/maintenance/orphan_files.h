@@ -59,6 +59,8 @@ struct OrphanResult {
   int64_t files_referenced = 0;
   int64_t too_new = 0;              // unreferenced but inside the safety window: kept
   std::vector<OrphanFile> orphans;  // removed (or, in a dry run, to remove)
+  int64_t aborted_uploads = 0;      // incomplete multipart uploads aborted (object stores)
+  std::string upload_error;         // why they could not be listed or aborted, if so
   bool dry_run = false;
 
   int64_t Bytes() const;
