@@ -6,7 +6,8 @@
 # (deletes, schema evolution) and read back as of an earlier snapshot. Between them, the
 # bank's SQL models (examples/bank/models: parsed layer and Data Vault) run incrementally. Grows with every
 # capability. DEMO_USERS (bank size, default 10000), DEMO_SECONDS (workload, default 20),
-# DEMO_RATE (transactions/s, default 300).
+# DEMO_RATE (transactions/s, default 300), DEMO_STORAGE (s3, the default: the warehouse of
+# part 1 in an S3 store on loopback, the Versity S3 Gateway from .deps; local: a directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FRAZIL=${FRAZIL:-$PWD/build/frazil}
@@ -20,6 +21,7 @@ PG=$(mktemp -d /tmp/frazil-demo-pg.XXXXXX)
 FRAZIL_PID=""
 cleanup() {
   [[ -n $FRAZIL_PID ]] && kill "$FRAZIL_PID" 2>/dev/null || true
+  [[ -n ${S3_PID:-} ]] && kill "$S3_PID" 2>/dev/null || true
   scripts/pg_cluster.sh destroy "$PG" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -34,10 +36,27 @@ $PSQL -d "$CONNINFO" -f examples/bank/schema.sql
 $PSQL -d "$CONNINFO" -v users="$USERS" -f examples/bank/seed.sql
 $PSQL -d "$CONNINFO" -At -c "SELECT 'users ' || (SELECT count(*) FROM users) || ', accounts ' || (SELECT count(*) FROM accounts) || ', transfers ' || (SELECT count(*) FROM transfers)"
 
-HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+HTTP_PORT=$(free_port)
+WAREHOUSE_YAML="warehouse: $DEMO/warehouse"
+if [[ ${DEMO_STORAGE:-s3} == s3 ]]; then
+  step "Start an S3 store on loopback (Versity S3 Gateway, POSIX backend in $DEMO/s3): the warehouse lives in bucket 'lake'"
+  S3_PORT=$(free_port)
+  mkdir -p "$DEMO/s3/lake"
+  ROOT_ACCESS_KEY=demo ROOT_SECRET_KEY=demo-secret-key .deps/bin/versitygw --port "127.0.0.1:$S3_PORT" posix "$DEMO/s3" >"$DEMO/s3.log" 2>&1 &
+  S3_PID=$!
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null && break; sleep 0.1; done
+  export DEMO_S3_SECRET=demo-secret-key
+  WAREHOUSE_YAML="warehouse: s3://lake/bank
+state_dir: $DEMO/state                # frazil's local state (catalog.db, run history); the tables are in S3
+s3:
+  endpoint: http://127.0.0.1:$S3_PORT
+  access_key_id: demo
+  secret_access_key_env: DEMO_S3_SECRET"
+fi
 cat >"$DEMO/frazil.yaml" <<YAML
 # the whole configuration of this demo
-warehouse: $DEMO/warehouse
+$WAREHOUSE_YAML
 source:
   conninfo: "$CONNINFO"
   tables: [public.users, public.accounts, public.transfers]
