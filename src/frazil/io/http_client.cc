@@ -167,6 +167,8 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for timeouts: threads
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    // Send the path as given: "a/./b" and "a/../b" are S3 keys, and the path was signed as is.
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req.connect_timeout.count()));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());

@@ -110,7 +110,7 @@ S3ErrorBody ParseErrorBody(std::string_view body) {
 
 bool RetryableStatus(int status, const std::string& code) {
   if (status == 429 || status == 500 || status == 502 || status == 503 || status == 504) return true;
-  return status == 400 && (code == "RequestTimeout" || code == "ExpiredToken" || code == "InternalError");
+  return status == 400 && (code == "RequestTimeout" || code == "InternalError");
 }
 
 }  // namespace
@@ -163,7 +163,7 @@ std::string XmlUnescape(std::string_view text) {
     else if (ent == "gt") out += '>';
     else if (ent == "quot") out += '"';
     else if (ent == "apos") out += '\'';
-    else if (!ent.empty() && ent[0] == '#') {
+    else if (ent.size() > 1 && ent[0] == '#' && !(ent.size() == 2 && (ent[1] == 'x' || ent[1] == 'X'))) {
       unsigned long cp = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X')
                              ? std::strtoul(std::string(ent.substr(2)).c_str(), nullptr, 16)
                              : std::strtoul(std::string(ent.substr(1)).c_str(), nullptr, 10);
@@ -313,7 +313,6 @@ struct S3FileIO::Impl {
         continue;
       }
       if (resp->status >= 200 && resp->status < 300) {
-        if (call.method != "HEAD") downloaded.fetch_add(int64_t(resp->body.size()), std::memory_order_relaxed);
         return resp;
       }
       S3ErrorBody err = ParseErrorBody(resp->body);
@@ -341,6 +340,10 @@ struct S3FileIO::Impl {
     if (err.code == "NoSuchBucket") {
       return Error{ErrorKind::kNotFound, std::string(what) + " " + Name(where) + ": bucket '" + where.bucket +
                                              "' does not exist at " + scheme + "://" + host + " (" + detail + ")"};
+    }
+    if (err.code == "InvalidAccessKeyId" || err.code == "XAdminUserNotFound" || err.code == "SignatureDoesNotMatch") {
+      // Some stores answer an unknown key with 404; it is a credentials problem either way.
+      return Error{ErrorKind::kForbidden, msg + " (check the s3 credentials: s3.access_key_id, s3.secret_access_key)"};
     }
     switch (resp.status) {
       case 404: kind = ErrorKind::kNotFound; break;
@@ -482,16 +485,18 @@ struct S3FileIO::Impl {
     return MakeError(ErrorKind::kIOError, "complete multipart upload " + Name(where) + ": the store kept failing it");
   }
 
-  void AbortUpload(const S3Location& where, const std::string& upload_id) {
+  bool AbortUpload(const S3Location& where, const std::string& upload_id) {
     Call abort;
     abort.method = "DELETE";
     abort.where = where;
     abort.query = "uploadId=" + UriEncode(upload_id, true);
     auto resp = Send(abort, "abort multipart upload");
-    if (!resp || (resp->status >= 300 && resp->status != 404)) {
+    bool ok = resp && (resp->status < 300 || resp->status == 404);
+    if (!ok) {
       Log(LogLevel::kWarn, "could not abort a multipart upload; remove-orphans will", { {"location", Name(where)},
                    {"error", resp ? std::to_string(resp->status) : resp.error().message}});
     }
+    return ok;
   }
 
   // The object's size; NotFound if absent.
@@ -524,6 +529,7 @@ struct S3FileIO::Impl {
       }
       return resp.body.substr(size_t(offset), size_t(length));
     }
+    downloaded.fetch_add(int64_t(resp.body.size()), std::memory_order_relaxed);
     if (int64_t(resp.body.size()) != length) {
       return MakeError(ErrorKind::kCorrupt, "read " + Name(where) + ": got " + std::to_string(resp.body.size()) +
                                                 " bytes of the " + std::to_string(length) + " asked for at offset " +
@@ -590,6 +596,7 @@ Result<std::string> S3FileIO::Read(std::string_view location) {
   Impl::Call call;
   call.where = where;
   FRZ_ASSIGN_OR_RETURN(HttpResponse resp, impl_->SendOk(call, "read"));
+  impl_->downloaded.fetch_add(int64_t(resp.body.size()), std::memory_order_relaxed);
   if (const std::string* len = resp.headers.Find("Content-Length")) {
     if (std::strtoll(len->c_str(), nullptr, 10) != int64_t(resp.body.size())) {
       return MakeError(ErrorKind::kCorrupt, "read " + std::string(location) + ": got " + std::to_string(resp.body.size()) +
@@ -625,7 +632,7 @@ Status S3FileIO::WriteNew(std::string_view location, std::string_view data) {
     if (existing && *existing == data) return Ok();
     return MakeError(ErrorKind::kAlreadyExists, std::string(location) + " already exists");
   }
-  if (put.error().kind != ErrorKind::kUnsupported && put.error().kind != ErrorKind::kNotAuthorized) return put;
+  if (put.error().kind != ErrorKind::kUnsupported) return put;
   // No conditional writes at this store (501 NotImplemented).
   FRZ_ASSIGN_OR_RETURN(bool exists, Exists(location));
   if (exists) return MakeError(ErrorKind::kAlreadyExists, std::string(location) + " already exists");
@@ -715,7 +722,11 @@ Result<std::string> S3FileIO::Publish(std::string_view dir_location, const std::
   FRZ_RETURN_IF_ERROR(PutFile(local_path, location));
   std::error_code ec;
   std::filesystem::remove(local, ec);
-  std::filesystem::remove(local.parent_path(), ec);  // the staging directory, once empty
+  // The staging directory WriteDir made, once empty (never a directory of the caller's).
+  if (!impl_->options.staging_dir.empty() &&
+      local.parent_path().parent_path() == std::filesystem::path(impl_->options.staging_dir)) {
+    std::filesystem::remove(local.parent_path(), ec);
+  }
   return location;
 }
 
@@ -850,8 +861,7 @@ Result<int64_t> S3FileIO::AbortIncompleteUploads(std::string_view prefix, int64_
       if (keys.empty() || ids.empty()) continue;
       int64_t started = initiated.empty() ? 0 : ParseIsoTimeMs(initiated.front());
       if (started >= before_ms) continue;
-      impl_->AbortUpload(S3Location{where.bucket, keys.front()}, ids.front());
-      ++aborted;
+      if (impl_->AbortUpload(S3Location{where.bucket, keys.front()}, ids.front())) ++aborted;
     }
     auto truncated = XmlElements(resp.body, "IsTruncated");
     if (truncated.empty() || truncated.front() != "true") break;
