@@ -16,6 +16,7 @@ PYARROW_VERSION=21.0.0
 PYSPARK_VERSION=3.5.7
 ICEBERG_SPARK_RUNTIME="org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0"
 SQLITE_JDBC="org.xerial:sqlite-jdbc:3.46.1.3"
+VERSITYGW_VERSION=1.8.0   # the S3 server of the tests (Apache-2.0), built from the Go module proxy
 
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config nlohmann-json3-dev libsqlite3-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
@@ -58,6 +59,34 @@ if [[ ! -f $ROOT/.venv/stamp-$stamp ]]; then
   [[ -x $ROOT/.venv/bin/python ]] || python3 -m venv "$ROOT/.venv"
   "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check $PY_REQS
   rm -f "$ROOT"/.venv/stamp-* && touch "$ROOT/.venv/stamp-$stamp"
+fi
+
+# --- DuckDB's httpfs extension, where `SET extension_directory` finds it -----------------
+# The PyPI package duckdb-extension-httpfs (in PY_REQS) ships the build matching
+# DUCKDB_VERSION; DuckDB looks for <extension_directory>/v<version>/<platform>/<name>.duckdb_extension.
+httpfs_src=$(echo "$ROOT"/.venv/lib/python3*/site-packages)/duckdb_extension_httpfs/extensions/v$DUCKDB_VERSION/httpfs.duckdb_extension
+case $(uname -m) in aarch64|arm64) duckdb_platform=linux_arm64 ;; *) duckdb_platform=linux_amd64 ;; esac
+httpfs_dst=$DEPS/duckdb/extensions/v$DUCKDB_VERSION/$duckdb_platform/httpfs.duckdb_extension
+if [[ ! -f $httpfs_dst ]] || ! cmp -s "$httpfs_src" "$httpfs_dst"; then
+  log "DuckDB httpfs extension"
+  [[ -f $httpfs_src ]] || { log "missing $httpfs_src (duckdb-extension-httpfs==$DUCKDB_VERSION in .venv)"; exit 1; }
+  mkdir -p "$(dirname "$httpfs_dst")"
+  cp "$httpfs_src" "$httpfs_dst.tmp" && mv "$httpfs_dst.tmp" "$httpfs_dst"
+fi
+
+# --- versitygw: the S3 server the tests run on loopback (posix backend) -------------------
+if [[ ! -x $DEPS/bin/versitygw || ! -f $DEPS/bin/stamp-versitygw-$VERSITYGW_VERSION ]]; then
+  log "versitygw $VERSITYGW_VERSION (go install, a few minutes)"
+  GO=/usr/local/go/bin/go
+  [[ -x $GO ]] || GO=$(command -v go || true)
+  [[ -n $GO ]] || { log "Go not found (neither /usr/local/go/bin/go nor \`go\` on PATH): versitygw $VERSITYGW_VERSION needs Go >= 1.25 to build"; exit 1; }
+  mkdir -p "$DEPS/bin"
+  rm -f "$DEPS"/bin/stamp-versitygw-*
+  # The -X flags are what versitygw's own Makefile sets, so `versitygw --version` names it.
+  GOBIN=$DEPS/bin GOFLAGS=-buildvcs=false "$GO" install \
+    -ldflags "-X=main.Version=v$VERSITYGW_VERSION -X=main.Build=goproxy" \
+    "github.com/versity/versitygw/cmd/versitygw@v$VERSITYGW_VERSION"
+  touch "$DEPS/bin/stamp-versitygw-$VERSITYGW_VERSION"
 fi
 
 # --- Spark's Iceberg runtime and the SQLite JDBC driver (Maven Central) -------------------
