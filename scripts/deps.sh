@@ -15,6 +15,9 @@ PYICEBERG_VERSION=0.12.0
 PYARROW_VERSION=21.0.0
 PYSPARK_VERSION=3.5.7
 ICEBERG_SPARK_RUNTIME="org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0"
+# Iceberg's S3FileIO and the AWS SDK for Spark (tests/interop/test_s3_warehouse.py): the same
+# Iceberg version as the runtime jar.
+ICEBERG_AWS_BUNDLE="org.apache.iceberg:iceberg-aws-bundle:${ICEBERG_SPARK_RUNTIME##*:}"
 SQLITE_JDBC="org.xerial:sqlite-jdbc:3.46.1.3"
 VERSITYGW_VERSION=1.8.0   # the S3 server of the tests (Apache-2.0), built from the Go module proxy
 
@@ -95,7 +98,7 @@ jar_of() { # group:artifact:version -> path in the local Maven repository
   echo "$HOME/.m2/repository/${g//.//}/$a/$v/$a-$v.jar"
 }
 mkdir -p "$DEPS/jars"
-for art in "$ICEBERG_SPARK_RUNTIME" "$SQLITE_JDBC"; do
+for art in "$ICEBERG_SPARK_RUNTIME" "$ICEBERG_AWS_BUNDLE" "$SQLITE_JDBC"; do
   jar=$(jar_of "$art")
   if [[ ! -f $DEPS/jars/$(basename "$jar") ]]; then
     log "maven $art"
