@@ -14,6 +14,8 @@
 #   9. orchestrator overhead (bench/orchestrator.py): idle CPU with/without it, per-run cost, sensor latency
 #  10. REST catalog (bench/rest_catalog.py): frazil serve vs the Java reference fixture, load-table and commit
 #      req/s and p50/p99 with 32 clients, CPU per 1000 requests, the SQLite store round trip as the floor
+#  11. S3 (bench/s3.py): upload/download of a 1 GiB file through frazil's S3FileIO (build/s3_io) vs curl
+#      --aws-sigv4, pyarrow's S3FileSystem and dd into versitygw's data dir; CDC rows/s with the warehouse in S3 vs local
 # Wall time, CPU-seconds (user+sys) and peak RSS from GNU time. BENCH_ROWS overrides 10 M.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -102,5 +104,7 @@ echo
 FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/orchestrator.py"
 echo
 FRAZIL_BIN=$FRAZIL "$PY" "$ROOT/bench/rest_catalog.py"
+echo
+"$PY" "$ROOT/bench/s3.py"
 } 2>&1 | tee "$OUT"
 echo "results saved to $OUT"
