@@ -90,6 +90,38 @@ TEST(ConfigTest, OrchestratorSectionWithJobsSchedulesAndPolicies) {
   }
 }
 
+TEST(ConfigTest, ObjectStorageSection) {
+  std::string f = WriteTemp(
+      "warehouse: s3://lake/prod\nstate_dir: /tmp/st\ns3:\n  endpoint: http://127.0.0.1:7070\n  addressing: path\n"
+      "  access_key_id: AK\n  secret_access_key_env: FRAZIL_TEST_S3_SECRET\n  part_size: 8MiB\n  max_attempts: 3\n"
+      "rest:\n  vend_credentials: false\n");
+  setenv("FRAZIL_TEST_S3_SECRET", "s3cr3t/+x", 1);
+  auto c = LoadConfig(f, {{"FRAZIL_S3_REGION", "eu-west-1"}});
+  unsetenv("FRAZIL_TEST_S3_SECRET");
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->warehouse, "s3://lake/prod");
+  EXPECT_EQ(c->state_dir, "/tmp/st");
+  EXPECT_EQ(c->s3.endpoint, "http://127.0.0.1:7070");
+  EXPECT_EQ(c->s3.addressing, "path");
+  EXPECT_EQ(c->s3.access_key_id, "AK");
+  EXPECT_EQ(c->s3.secret_access_key, "s3cr3t/+x");
+  EXPECT_EQ(c->s3.region, "eu-west-1");
+  EXPECT_EQ(c->s3.part_size, 8LL << 20);
+  EXPECT_EQ(c->s3.max_attempts, 3);
+  EXPECT_FALSE(c->rest.vend_credentials);
+  std::filesystem::remove(f);
+
+  auto bad = LoadConfig("", {{"FRAZIL_S3_ADDRESSING", "dns"}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("s3.addressing"), std::string::npos);
+  bad = LoadConfig("", {{"FRAZIL_S3_PART_SIZE", "1MiB"}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("5MiB"), std::string::npos);
+  bad = LoadConfig("", {{"FRAZIL_S3_SECRET_ACCESS_KEY_ENV", "FRAZIL_TEST_NOT_SET_ANYWHERE"}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("FRAZIL_TEST_NOT_SET_ANYWHERE"), std::string::npos);
+}
+
 TEST(ConfigTest, Durations) {
   EXPECT_EQ(*ParseDurationMs("500ms", "x"), 500);
   EXPECT_EQ(*ParseDurationMs("2s", "x"), 2000);

@@ -202,7 +202,8 @@ int Main(int argc, char** argv) {
   CLI::App app{
       "frazil: PostgreSQL to Apache Iceberg in one program.\n"
       "Tables live in a warehouse directory (default ./warehouse, catalog in <warehouse>/catalog.db)\n"
-      "that Spark, PyIceberg, DuckDB and Trino can open too.\n\n"
+      "or in S3 (-w s3://bucket/prefix with s3.* settings, docs/s3.md), where Spark, PyIceberg,\n"
+      "DuckDB and Trino can open them too.\n\n"
       "Examples:\n"
       "  frazil load sales.orders orders.csv          # create + fill a table from a file\n"
       "  frazil sql \"SELECT count(*) FROM sales.orders\"\n"
@@ -213,7 +214,7 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   Globals g;
   app.add_option("-c,--config", g.config_path, "YAML configuration file (default ./frazil.yaml if present)");
-  app.add_option("-w,--warehouse", g.warehouse, "Warehouse directory (overrides config and FRAZIL_WAREHOUSE)");
+  app.add_option("-w,--warehouse", g.warehouse, "Warehouse: a directory or s3://bucket/prefix (overrides config and FRAZIL_WAREHOUSE)");
   app.add_option("--log-level", g.log_level, "debug, info, warn or error")->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   app.add_flag("--log-json", g.log_json, "Write logs as JSON lines");
 
