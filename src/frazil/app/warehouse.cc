@@ -1,5 +1,6 @@
 #include "frazil/app/warehouse.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -134,7 +135,10 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const Config& config) {
     FRZ_ASSIGN_OR_RETURN(w->s3_, OpenS3(config, staging));
     w->io_ = w->s3_;
     // DuckDB reads the warehouse's Parquet files itself through httpfs (docs/s3.md).
-    dbo.setup_sql = {"LOAD httpfs", w->s3_->DuckDbSecretSql("frazil_s3")};
+    // Its retries follow s3.max_attempts (exponential: 100 ms, 200 ms, ...), like frazil's own.
+    dbo.setup_sql = {"LOAD httpfs", w->s3_->DuckDbSecretSql("frazil_s3"),
+                     "SET GLOBAL http_retries = " + std::to_string(std::max(0, config.s3.max_attempts - 1)),
+                     "SET GLOBAL http_retry_wait_ms = 100", "SET GLOBAL http_retry_backoff = 2"};
   } else {
     w->io_ = std::shared_ptr<io::FileIO>(io::NewLocalFileIO());
   }
