@@ -66,6 +66,30 @@ print('{"bytes": %d, "seconds": %.4f}' % (n, time.perf_counter() - t))
 """
 
 
+def snapshot_binaries(work):
+    """Copies of build/frazil and build/s3_io, taken under the build lock (when there is one), so a
+    rebuild during the run cannot swap or remove a binary under the benchmark."""
+    import fcntl
+    import cdc
+
+    bin_dir = os.path.join(work, "bin")
+    os.makedirs(bin_dir)
+    lock = "/tmp/frazil-build.lock"
+    fd = os.open(lock, os.O_RDONLY) if os.path.exists(lock) else None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        copies = []
+        for b in (S3_IO, cdc.FRAZIL):
+            dst = os.path.join(bin_dir, os.path.basename(b))
+            shutil.copy2(b, dst)
+            copies.append(dst)
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return copies
+
+
 def proc_cpu(pid):
     """user+sys CPU-seconds of process `pid` and its reaped children."""
     with open(f"/proc/{pid}/stat") as f:
@@ -235,6 +259,7 @@ def cdc_bench(s3, work, changes, snap_rows):
 
 
 def main():
+    global S3_IO
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="256 MiB file, 100 K CDC changes, 500 K snapshot rows")
     ap.add_argument("--size-mb", type=int, help="size of the transferred file in MiB (default 1024)")
@@ -251,6 +276,8 @@ def main():
     from s3_support import start_s3_server
 
     work = tempfile.mkdtemp(prefix="frazil-bench-s3-", dir="/tmp")  # server data dir and local files: one disk
+    import cdc
+    S3_IO, cdc.FRAZIL = snapshot_binaries(work)
     s3 = start_s3_server(work, buckets=[BUCKET])
     start = time.monotonic()
     try:
