@@ -24,7 +24,8 @@ class RestServiceTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(AuthOptions{.signing_key = kKey}); }
 
-  void Open(AuthOptions auth) {
+  void Open(AuthOptions auth, std::map<std::string, std::string> storage_config = {},
+            std::map<std::string, std::string> storage_credentials = {}) {
     router_ = server::Router();
     service_.reset();
     if (!catalog_) {
@@ -37,6 +38,8 @@ class RestServiceTest : public ::testing::Test {
     o.warehouse = "file://" + dir_.path() + "/warehouse";
     o.auth = std::move(auth);
     o.max_page_size = 50;
+    o.storage_config = std::move(storage_config);
+    o.storage_credentials = std::move(storage_credentials);
     o.clock = &clock_;
     auto svc = RestCatalogService::Make(*catalog_, o);
     ASSERT_TRUE(svc) << svc.error().ToString();
@@ -106,6 +109,54 @@ TEST_F(RestServiceTest, ConfigListsExactlyTheImplementedEndpoints) {
       EXPECT_NE(Body(resp)["error"]["type"], "NotFoundException") << e << " is not routed";
     }
   }
+}
+
+TEST_F(RestServiceTest, StorageConfigAlwaysCredentialsOnlyWhenAskedFor) {
+  Open(AuthOptions{.signing_key = kKey},
+       {{"s3.endpoint", "http://127.0.0.1:7070"}, {"s3.path-style-access", "true"}, {"client.region", "eu-west-1"}},
+       {{"s3.access-key-id", "AK"}, {"s3.secret-access-key", "SK/+"}});
+  Call("POST", "/v1/namespaces", R"({"namespace":["db"]})");
+  json created = CreateTable("db", "t");
+  EXPECT_EQ(created["config"].value("s3.endpoint", ""), "http://127.0.0.1:7070");
+  EXPECT_FALSE(created["config"].contains("s3.secret-access-key"));
+  EXPECT_FALSE(created.contains("storage-credentials"));
+
+  auto plain = Call("GET", "/v1/namespaces/db/tables/t");
+  ASSERT_EQ(plain.status, 200);
+  json p = Body(plain);
+  EXPECT_EQ(p["config"].value("s3.path-style-access", ""), "true");
+  EXPECT_EQ(p["config"].value("client.region", ""), "eu-west-1");
+  EXPECT_FALSE(p["config"].contains("s3.access-key-id"));
+  EXPECT_FALSE(p.contains("storage-credentials"));
+
+  for (const char* header : {"vended-credentials", "remote-signing, vended-credentials"}) {
+    auto vended = Call("GET", "/v1/namespaces/db/tables/t", "", {{"X-Iceberg-Access-Delegation", header}});
+    ASSERT_EQ(vended.status, 200);
+    json v = Body(vended);
+    EXPECT_EQ(v["config"].value("s3.access-key-id", ""), "AK") << header;
+    EXPECT_EQ(v["config"].value("s3.secret-access-key", ""), "SK/+");
+    ASSERT_EQ(v["storage-credentials"].size(), 1u);
+    EXPECT_EQ(v["storage-credentials"][0]["prefix"], p["metadata"]["location"]);
+    EXPECT_EQ(v["storage-credentials"][0]["config"].value("s3.endpoint", ""), "http://127.0.0.1:7070");
+    // A cached answer without credentials must not satisfy a request for them.
+    EXPECT_NE(vended.headers.Get("ETag"), plain.headers.Get("ETag"));
+  }
+  auto only_signing = Call("GET", "/v1/namespaces/db/tables/t", "", {{"X-Iceberg-Access-Delegation", "remote-signing"}});
+  EXPECT_FALSE(Body(only_signing)["config"].contains("s3.secret-access-key"));
+
+  auto creds = Call("GET", "/v1/namespaces/db/tables/t/credentials");
+  ASSERT_EQ(creds.status, 200) << creds.body;
+  json c = Body(creds);
+  ASSERT_EQ(c["storage-credentials"].size(), 1u);
+  EXPECT_EQ(c["storage-credentials"][0]["config"].value("s3.access-key-id", ""), "AK");
+  ExpectError(Call("GET", "/v1/namespaces/db/tables/nope/credentials"), 404, "NoSuchTableException");
+
+  // No credentials configured (a local warehouse, or rest.vend_credentials: false): none vended.
+  Open(AuthOptions{.signing_key = kKey}, {{"s3.endpoint", "http://127.0.0.1:7070"}});
+  json none = Body(Call("GET", "/v1/namespaces/db/tables/t", "", {{"X-Iceberg-Access-Delegation", "vended-credentials"}}));
+  EXPECT_FALSE(none["config"].contains("s3.access-key-id"));
+  EXPECT_FALSE(none.contains("storage-credentials"));
+  EXPECT_TRUE(Body(Call("GET", "/v1/namespaces/db/tables/t/credentials"))["storage-credentials"].empty());
 }
 
 TEST_F(RestServiceTest, NamespacesMultiLevelPropertiesAndPaging) {
