@@ -212,7 +212,15 @@ def lake(tmp_path: Path):
 @pytest.fixture
 def s3_readers(lake: Lake, monkeypatch):
     """Points test_cdc_chaos's and mirror_support's readers at the store."""
-    monkeypatch.setattr(X, "pyiceberg_catalog", lambda warehouse: lake.catalog())
+    import conftest
+
+    plain_catalog = conftest.pyiceberg_catalog
+
+    def catalog(warehouse):
+        return lake.catalog() if Path(warehouse) == lake.state_dir else plain_catalog(warehouse)
+
+    monkeypatch.setattr(X, "pyiceberg_catalog", catalog)
+    monkeypatch.setattr(conftest, "pyiceberg_catalog", catalog)  # mirror_support imports it when called
     monkeypatch.setattr(X, "pq", _S3Parquet(lake))
     plain_duck = M.duck_connect
 

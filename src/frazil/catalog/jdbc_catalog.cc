@@ -565,7 +565,7 @@ Result<std::vector<LoadedTable>> JdbcCatalog::Commit(std::vector<TableCommit> co
 
 void JdbcCatalog::DeleteFiles(const std::vector<std::string>& locations) {
   // Best effort: a file left behind is an orphan for orphan-file removal, not an error.
-  for (const std::string& location : locations) (void)file_io_->Delete(location);
+  (void)io::DeleteFiles(*file_io_, locations);
 }
 
 Status JdbcCatalog::DropTable(const TableIdentifier& id_in, bool purge) {

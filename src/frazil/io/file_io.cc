@@ -23,6 +23,15 @@ Status FileIO::DeleteMany(const std::vector<std::string>& locations) {
   return Ok();
 }
 
+std::map<std::string, std::string> DeleteFiles(FileIO& io, const std::vector<std::string>& locations) {
+  std::map<std::string, std::string> failed;
+  if (locations.empty() || io.DeleteMany(locations)) return failed;
+  for (const auto& l : locations) {
+    if (Status s = io.Delete(l); !s) failed[l] = s.error().message;
+  }
+  return failed;
+}
+
 Result<int64_t> FileIO::AbortIncompleteUploads(std::string_view /*prefix*/, int64_t /*before_ms*/) { return 0; }
 
 }  // namespace frazil::io

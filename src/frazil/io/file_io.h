@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -69,6 +70,11 @@ class FileIO {
   // (epoch ms) and returns how many; 0 for storage without multipart uploads.
   virtual Result<int64_t> AbortIncompleteUploads(std::string_view prefix, int64_t before_ms);
 };
+
+// Deletes `locations` in batches (FileIO::DeleteMany); if a batch fails, file by file, so
+// that each failure is known. Returns why each location that could not be deleted was not
+// (empty: all deleted).
+std::map<std::string, std::string> DeleteFiles(FileIO& io, const std::vector<std::string>& locations);
 
 // Local file system.
 std::unique_ptr<FileIO> NewLocalFileIO();

@@ -210,14 +210,12 @@ Result<ExpireResult> ExpireSnapshots(catalog::Catalog& catalog, io::FileIO& io, 
           {{"table", id.ToString()}, {"error", files.error().message}});
       return result;
     }
+    std::vector<std::string> doomed;
+    for (const ReferencedFile& f : *files) doomed.push_back(f.location);
+    auto failed = io::DeleteFiles(io, doomed);  // in batches (S3: 1000 keys a request)
     for (ReferencedFile& f : *files) {
-      ExpiredFile out{std::move(f), false, ""};
-      if (Status s = io.Delete(out.file.location); s) {
-        out.deleted = true;
-      } else {
-        out.error = s.error().message;
-      }
-      result.files.push_back(std::move(out));
+      auto it = failed.find(f.location);
+      result.files.push_back(ExpiredFile{std::move(f), it == failed.end(), it == failed.end() ? "" : it->second});
     }
     return result;
   }

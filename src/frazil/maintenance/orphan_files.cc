@@ -115,19 +115,13 @@ Result<OrphanResult> RemoveOrphanFiles(catalog::Catalog& catalog, io::FileIO& io
     result.orphans.push_back(OrphanFile{std::move(f), false, ""});
   }
   if (options.dry_run) return result;
-  // One batch (S3: 1000 keys a request); if it fails, file by file to tell which.
   std::vector<std::string> doomed;
   for (const auto& o : result.orphans) doomed.push_back(o.info.location);
-  if (io.DeleteMany(doomed)) {
-    for (auto& o : result.orphans) o.deleted = true;
-  } else {
-    for (auto& o : result.orphans) {
-      if (Status s = io.Delete(o.info.location); s) {
-        o.deleted = true;
-      } else {
-        o.error = s.error().message;
-      }
-    }
+  auto failed = io::DeleteFiles(io, doomed);  // in batches (S3: 1000 keys a request)
+  for (auto& o : result.orphans) {
+    auto it = failed.find(o.info.location);
+    o.deleted = it == failed.end();
+    if (it != failed.end()) o.error = it->second;
   }
   // Multipart uploads a crashed writer left under the table (object stores only): invisible
   // to listings, but stored and billed.
