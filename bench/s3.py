@@ -126,10 +126,10 @@ class Transfers:
         local = self.src if op == "put" else self.dst
         requests = None
         before = proc_cpu(self.s3.pid)
-        if name.startswith("frazil"):
-            conc = name.split("c")[-1]
+        if name.startswith("frazil"):  # frazil_p<part MiB>_c<concurrency>
+            _, part, conc = name.split("_")
             out, wall, cpu, rss = run_timed([S3_IO, op, self.s3.endpoint, f"{BUCKET}/{KEY}", local,
-                                             "--part-size", "16", "--concurrency", conc], self.env)
+                                             "--part-size", part[1:], "--concurrency", conc[1:]], self.env)
             j = json.loads(out)
             seconds, requests = j["seconds"], j["requests"]
             assert j["bytes"] == self.size and j["retries"] == 0, j
@@ -140,6 +140,12 @@ class Transfers:
             args += ["-T", local, "-o", "/dev/null"] if op == "put" else ["-o", local]
             out, wall, cpu, rss = run_timed(args + [self.url])
             seconds = float(out.strip().splitlines()[-1])
+        elif name == "curl_sha":  # put only: the payload's SHA-256 first, then curl signs it (as frazil does)
+            script = ('h=$(openssl dgst -sha256 -r "$1" | cut -d" " -f1) && exec curl -sS --fail --aws-sigv4 '
+                      '"aws:amz:us-east-1:s3" --user "$2" -H "x-amz-content-sha256: $h" -o /dev/null -T "$1" "$3"')
+            _, wall, cpu, rss = run_timed(["sh", "-c", script, "sh", local,
+                                           f"{self.s3.access_key}:{self.s3.secret_key}", self.url])
+            seconds = wall
         elif name == "pyarrow":
             out, wall, cpu, rss = run_timed([PY, "-c", PYARROW_COPY, op, self.s3.endpoint, f"{BUCKET}/{KEY}", local],
                                             self.env)
@@ -163,7 +169,7 @@ class Transfers:
         return dict(seconds=seconds, wall=wall, cpu=cpu, rss=rss, server_cpu=server_cpu, requests=requests)
 
 
-def transfer_bench(s3, work, size_mb):
+def transfer_bench(s3, work, size_mb, sweep=False):
     size = size_mb << 20
     src = os.path.join(work, "source.bin")
     with open(src, "wb") as f:  # random: nothing compresses or dedups
@@ -172,17 +178,23 @@ def transfer_bench(s3, work, size_mb):
     print(f"## 1. Transfer of one {size_mb} MiB random file to / from versitygw on loopback "
           f"(median of {REPEATS}; data dir and local file on the same disk, both in page cache)")
     t = Transfers(s3, work, src, size)
-    tools = ["frazil_c4", "frazil_c1", "curl", "pyarrow", "floor"]
-    labels = {"frazil_c4": "frazil S3FileIO (16 MiB, conc 4)", "frazil_c1": "frazil S3FileIO (16 MiB, conc 1)",
-              "curl": "curl --aws-sigv4 (1 stream)", "pyarrow": "pyarrow S3FileSystem (8 MiB)",
+    tools = ["frazil_p16_c4", "frazil_p16_c1", "curl", "curl_sha", "pyarrow", "floor"]
+    if sweep:  # part size at concurrency 4, concurrency at 16 MiB
+        tools[2:2] = ["frazil_p8_c4", "frazil_p64_c4", "frazil_p16_c2", "frazil_p16_c8"]
+    labels = {name: f"frazil S3FileIO ({name.split('_')[1][1:]} MiB parts, conc {name.split('_')[2][1:]})"
+              for name in tools if name.startswith("frazil")}
+    labels |= {
+              "curl": "curl --aws-sigv4 (1 stream, UNSIGNED-PAYLOAD)",
+              "curl_sha": "openssl sha256 + curl (1 stream, signed payload)", "pyarrow": "pyarrow S3FileSystem (8 MiB)",
               "floor": "dd (put: page-cache write, get: page-cache read)"}
     results = {}
     for op in ("put", "get"):
-        runs = {name: [] for name in tools}
+        op_tools = [n for n in tools if not (op == "get" and n == "curl_sha")]
+        runs = {name: [] for name in op_tools}
         for _ in range(REPEATS):  # interleaved, so a drift hits every tool alike
-            for name in tools:
+            for name in op_tools:
                 runs[name].append(t.tool(name, op))
-        for name in tools:
+        for name in op_tools:
             rs = sorted(runs[name], key=lambda r: r["seconds"])
             results[(op, name)] = rs[len(rs) // 2]
             results[(op, name)]["all"] = [r["seconds"] for r in runs[name]]
@@ -190,16 +202,21 @@ def transfer_bench(s3, work, size_mb):
           f"{'server cpu s':>13}{'requests':>9}   runs (s)")
     for op in ("put", "get"):
         for name in tools:
+            if (op, name) not in results:
+                continue
             r = results[(op, name)]
             req = "" if r["requests"] is None else str(r["requests"])
             print(f"  {op:<4}{labels[name]:<50}{r['seconds']:>11.3f}{size / r['seconds'] / 1e6:>9.0f}{r['wall']:>8.2f}"
                   f"{r['cpu']:>8.2f}{r['rss']:>9.0f}{r['server_cpu']:>13.2f}{req:>9}   "
                   + " ".join(f"{s:.2f}" for s in r["all"]))
+    fz = results[("put", "frazil_p16_c4")]["seconds"]
+    print(f"  put: frazil/(openssl sha256 + curl, signed like frazil) throughput "
+          f"{results[('put', 'curl_sha')]['seconds'] / fz:.2f}x")
     for op in ("put", "get"):
-        fz = results[(op, "frazil_c4")]["seconds"]
+        fz = results[(op, "frazil_p16_c4")]["seconds"]
         print(f"  {op}: frazil/curl throughput {results[(op, 'curl')]['seconds'] / fz:.2f}x, "
               f"frazil/pyarrow {results[(op, 'pyarrow')]['seconds'] / fz:.2f}x (goal >= 0.9x); "
-              f"frazil conc 1 / conc 4 {fz / results[(op, 'frazil_c1')]['seconds']:.2f}x; "
+              f"frazil conc 1 / conc 4 {fz / results[(op, 'frazil_p16_c1')]['seconds']:.2f}x; "
               f"frazil/floor {results[(op, 'floor')]['seconds'] / fz:.2f}x")
     # what signing the payload costs: frazil hashes every byte it uploads (curl here does not)
     _, wall, cpu, _ = run_timed(["openssl", "dgst", "-sha256", src])
@@ -265,6 +282,7 @@ def main():
     ap.add_argument("--size-mb", type=int, help="size of the transferred file in MiB (default 1024)")
     ap.add_argument("--cdc-changes", type=int, help="inserts (and as many updates) streamed (default 1 M)")
     ap.add_argument("--snapshot-rows", type=int, help="rows of the initial snapshot (default 5 M)")
+    ap.add_argument("--sweep", action="store_true", help="also frazil with 8 and 64 MiB parts, concurrency 2 and 8")
     ap.add_argument("--skip-transfer", action="store_true")
     ap.add_argument("--skip-cdc", action="store_true")
     a = ap.parse_args()
@@ -284,7 +302,7 @@ def main():
         print(f"S3 benchmarks, {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, {os.cpu_count()} cores, "
               f"versitygw {s3.endpoint} (posix backend{', sidecar metadata' if s3.uses_sidecar else ''}) in {work}")
         if not a.skip_transfer:
-            transfer_bench(s3, work, size_mb)
+            transfer_bench(s3, work, size_mb, a.sweep)
         if not a.skip_cdc:
             cdc_bench(s3, work, changes, snap_rows)
         print(f"\n(s3.py took {time.monotonic() - start:.0f} s)")
