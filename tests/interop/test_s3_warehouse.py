@@ -710,9 +710,13 @@ def test_every_referenced_file_is_in_the_bucket(lake):
         con.close()
     assert {"fw.every_type", "fw.unpartitioned", "fw.partitioned", "py.t", "sp.t"} <= set(idents), idents
     cat = lake.sql_catalog()
-    total = 0
-    for ident in idents:
-        total += len(assert_files_in_bucket(lake, cat.load_table(ident), ident))
+    total, problems = 0, []
+    for ident in idents:  # every table checked, all problems reported together
+        try:
+            total += len(assert_files_in_bucket(lake, cat.load_table(ident), ident))
+        except AssertionError as e:
+            problems.append(f"{ident}: {str(e).splitlines()[0]}")
+    assert not problems, "\n".join(problems)
     assert total > len(idents) * 3
     # Nothing of the warehouse was written to local disk outside state_dir.
     assert not (lake.srv.root / "warehouse").exists()
