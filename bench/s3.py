@@ -67,8 +67,10 @@ print('{"bytes": %d, "seconds": %.4f}' % (n, time.perf_counter() - t))
 
 
 def snapshot_binaries(work):
-    """Copies of build/frazil and build/s3_io, taken under the build lock (when there is one), so a
-    rebuild during the run cannot swap or remove a binary under the benchmark."""
+    """Copies of build/frazil and build/s3_io, so a rebuild during the run cannot swap or remove a
+    binary under the benchmark. Taken under the build lock /tmp/frazil-build.lock when it is free
+    within 30 s; otherwise copied anyway, and each copy is checked to start (a half-linked file
+    does not)."""
     import fcntl
     import cdc
 
@@ -77,12 +79,29 @@ def snapshot_binaries(work):
     lock = "/tmp/frazil-build.lock"
     fd = os.open(lock, os.O_RDONLY) if os.path.exists(lock) else None
     try:
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + 30
+        while fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    print("(the build lock is busy: copying the binaries without it)", file=sys.stderr)
+                    break
+                time.sleep(0.5)
         copies = []
         for b in (S3_IO, cdc.FRAZIL):
             dst = os.path.join(bin_dir, os.path.basename(b))
-            shutil.copy2(b, dst)
+            for attempt in range(20):
+                try:
+                    shutil.copy2(b, dst)
+                    if subprocess.run([dst, "--help"], capture_output=True).returncode in (0, 2):
+                        break
+                except OSError:
+                    pass
+                time.sleep(3)
+            else:
+                sys.exit(f"{b} does not run")
             copies.append(dst)
     finally:
         if fd is not None:

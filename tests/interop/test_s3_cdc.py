@@ -346,9 +346,7 @@ def remove_orphans_and_check(fz: S3Frazil, lake: Lake, plant_upload: bool, expec
     """Plants an incomplete multipart upload under one table's data/, runs remove-orphans
     with a zero window on every table; then nothing unreferenced is left, no multipart upload
     is pending, every reference still resolves and each table reads the same rows."""
-    t = time.monotonic()
     before = check_nothing_missing(lake, head=False)
-    print(f"check_nothing_missing {time.monotonic() - t:.1f}s")
     planted = None
     if plant_upload:
         ident = f"{X.NS}.{ALL[0].name}"
@@ -364,9 +362,8 @@ def remove_orphans_and_check(fz: S3Frazil, lake: Lake, plant_upload: bool, expec
         planted = (f"{key}/data/x.parquet", upload_id)
         assert planted in lake.multipart_uploads(key + "/"), lake.multipart_uploads(key + "/")
     unreferenced = {i: sorted(objs - refs) for i, (_, refs, objs) in before.items()}
-    t = time.monotonic()
     rows_before = {i: table_rows(fz, i) for i in before}
-    print(f"rows {time.monotonic() - t:.1f}s")
+    uploads_before = lake.multipart_uploads(PREFIX + "/")
     reports = {}
     for ident in sorted(before):
         res = fz.run("maintain", "remove-orphans", ident, "--older-than", "0s", "--format", "json")
@@ -387,11 +384,14 @@ def remove_orphans_and_check(fz: S3Frazil, lake: Lake, plant_upload: bool, expec
             problems.append(f"{ident}: multipart uploads still pending after remove-orphans: {ups}")
         if table_rows(fz, ident) != rows_before[ident]:
             problems.append(f"{ident}: reads different rows after remove-orphans")
+    ups = lake.multipart_uploads(PREFIX + "/")
+    if ups:
+        problems.append(f"multipart uploads still pending in the warehouse after remove-orphans: {ups}")
     assert not problems, "\n".join(problems) + f"\nreports: {json.dumps(reports)[:3000]}"
     n_orphans = sum(len(v) for v in unreferenced.values())
     if expect_orphans:
         assert n_orphans > 0, f"killed commits left no unreferenced object at all: {reports}"
-    return {"orphans_removed": n_orphans, "planted_upload": planted is not None,
+    return {"orphans_removed": n_orphans, "uploads_aborted": len(uploads_before),
             "referenced": sum(len(r) for _, r, _ in after.values())}
 
 
@@ -439,6 +439,13 @@ COMMIT;""",
 ]
 
 
+# 12,000 rows of 1,280 hex characters: a ~8 MB Parquet file, uploaded in parts of 5 MiB.
+BIG_TXN = """BEGIN;
+INSERT INTO events (kind, body) SELECT 'big', string_agg(md5(g::text || '-' || i), '') FROM generate_series(1, 12000) g,
+  generate_series(1, 40) i GROUP BY g;
+COMMIT;"""
+
+
 @pytest.mark.timeout(240)
 def test_s3_exactly_once_read_by_peers(fz: S3Frazil, pg: PgCluster, s3_readers: Lake, runners, workloads, tmp_path):
     t0 = time.monotonic()
@@ -481,7 +488,7 @@ def test_s3_kill_points(fz: S3Frazil, pg: PgCluster, s3_readers: Lake, proxy: Fa
     t0 = time.monotonic()
     lake = s3_readers
     r_expected, boundary = prepare_source(pg)
-    runner = S3Runner(fz.binary, lake, tmp_path / "cdc", pg, ALL, proxy.endpoint)
+    runner = S3Runner(fz.binary, lake, tmp_path / "cdc", pg, ALL, proxy.endpoint, {"FRAZIL_S3_PART_SIZE": "5MiB"})
     runners.append(runner)
     runner.start()
     X.wait_started(runner, ALL, timeout=60)
@@ -506,8 +513,23 @@ def test_s3_kill_points(fz: S3Frazil, pg: PgCluster, s3_readers: Lake, proxy: Fa
         log.append(point)
         time.sleep(0.5)
     work.stop()
+    # SIGKILL in the middle of a multipart upload: the proxy holds the parts of the big
+    # transaction's Parquet file; frazil dies with the upload started, never completed.
+    proxy.delay_next(8, 5.0, method="PUT", path="partNumber=")
+    run = runner.start()
+    big = threading.Thread(target=lambda: pg.exec(BIG_TXN), daemon=True)
+    big.start()
+    C.wait_for(lambda: proxy.pending() < 8 or run.proc.poll() is not None, 90, "a multipart part upload")
+    assert run.proc.poll() is None, runner.diagnostics()
+    runner.sigkill()
+    proxy.clear()
+    big.join(60)
+    left = {k for k, _ in lake.multipart_uploads(PREFIX + "/")}
+    assert left, "frazil was killed during a multipart upload, but none is pending in the store"
+    log.append(f"SIGKILL during a multipart upload ({len(left)} left pending)")
+
     catch_up = X.finish_and_stop(fz, pg, runner)
-    assert not runner.unexpected_exits(), "\n\n".join(runner.unexpected_exits())
+    assert not [u for u in runner.unexpected_exits()], "\n\n".join(runner.unexpected_exits())
     stats = verify_all(fz, pg, runner, r_expected, boundary)
     orphans = remove_orphans_and_check(fz, lake, plant_upload=True, expect_orphans=True)
     # And still exactly once after the clean-up.
@@ -552,10 +574,6 @@ def _wait_commits(fz: S3Frazil, runner: S3Runner, restarts: list[str], n: int, w
         time.sleep(0.2)
 
 
-BIG_TXN = """BEGIN;
-INSERT INTO events (kind, body) SELECT 'big', string_agg(md5(g::text || '-' || i), '') FROM generate_series(1, 40000) g,
-  generate_series(1, 10) i GROUP BY g;
-COMMIT;"""
 
 
 @pytest.mark.timeout(360)

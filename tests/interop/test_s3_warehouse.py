@@ -426,13 +426,14 @@ def test_lifecycle_in_s3(layout, lake, spark, spark_s3):
 
     # Compaction: the data rewritten without deletes, the old snapshot still readable.
     out = json.loads(lk.srv.cli("maintain", "compact", ident, "--format", "json").stdout)
-    assert out["deletes_after"]["files"] == 0 and out["written"]["rows"] == len(rows3) == out["live_rows"], out
+    # (A partition already in one file without deletes is left as it is.)
+    assert out["deletes_after"]["files"] == 0 and out["data_after"]["rows"] == len(rows3), out
+    assert 0 < out["written"]["rows"] == out["live_rows"] <= len(rows3), out
+    assert out["data_after"]["files"] < out["data_before"]["files"], out
     tbl = cat.load_table(ident)
     assert tbl.current_snapshot().snapshot_id == out["snapshot_id"]
     assert tbl.current_snapshot().summary.operation.value == "replace"
     assert all(not t.delete_files for t in tbl.scan().plan_files())
-    compacted = {t.file.file_path for t in tbl.scan().plan_files()}
-    assert not compacted & data_files_s1
     read_all(lk, ident, rows3, final, "after compaction", spark=spark, spark_catalog=vended)
     read_all(lk, ident, rows3, final, "before compaction", snapshot_id=s3_id)
 
