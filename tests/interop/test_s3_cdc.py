@@ -271,6 +271,12 @@ def workloads():
         w.stop()
 
 
+def wait_started(runner: S3Runner) -> None:
+    """test_cdc_chaos's wait, once frazil has made its catalog (PyIceberg must not make it)."""
+    C.wait_for(lambda: (runner.lake.state_dir / "catalog.db").exists(), 60, "frazil's catalog in state_dir")
+    X.wait_started(runner, ALL, timeout=60)
+
+
 def prepare_source(pg: PgCluster) -> tuple[dict, dict]:
     """test_cdc_chaos's source (tables, audit triggers, seed rows); the expected snapshot."""
     X.create_source(pg, ALL)
@@ -454,7 +460,7 @@ def test_s3_exactly_once_read_by_peers(fz: S3Frazil, pg: PgCluster, s3_readers: 
     runner = S3Runner(fz.binary, lake, tmp_path / "cdc", pg, ALL, lake.s3.endpoint)
     runners.append(runner)
     runner.start()
-    X.wait_started(runner, ALL, timeout=60)
+    wait_started(runner)
 
     work = X.Workload(pg, tmp_path / "workload", duration=10, rate=80, clients=2, bulk=False)
     workloads.append(work)
@@ -491,7 +497,7 @@ def test_s3_kill_points(fz: S3Frazil, pg: PgCluster, s3_readers: Lake, proxy: Fa
     runner = S3Runner(fz.binary, lake, tmp_path / "cdc", pg, ALL, proxy.endpoint, {"FRAZIL_S3_PART_SIZE": "5MiB"})
     runners.append(runner)
     runner.start()
-    X.wait_started(runner, ALL, timeout=60)
+    wait_started(runner)
     assert runner.sigterm() == 0, runner.diagnostics()
 
     work = X.Workload(pg, tmp_path / "workload", duration=30, rate=80, clients=2, bulk=False)
@@ -586,7 +592,7 @@ def test_s3_store_faults_during_ingest(fz: S3Frazil, pg: PgCluster, s3_readers: 
     runner = S3Runner(fz.binary, lake, tmp_path / "cdc", pg, ALL, proxy.endpoint, {"FRAZIL_S3_PART_SIZE": "5MiB"})
     runners.append(runner)
     runner.start()
-    X.wait_started(runner, ALL, timeout=60)
+    wait_started(runner)
 
     work = X.Workload(pg, tmp_path / "workload", duration=300, rate=60, clients=2, bulk=False)
     workloads.append(work)
