@@ -248,9 +248,9 @@ def transfer_bench(s3, work, size_mb, sweep=False):
 
 
 def cdc_bench(s3, work, changes, snap_rows):
-    os.environ["BENCH_CDC_CHANGES"] = str(changes)
-    os.environ["BENCH_SNAPSHOT_ROWS"] = str(snap_rows)
-    import cdc  # reads the sizes above at import
+    import cdc
+
+    cdc.CHANGES, cdc.SNAP_ROWS = changes, snap_rows  # read at call time (the env vars only at import)
 
     base_env, base_row = cdc.frazil_env, cdc.row
     figures = {}
