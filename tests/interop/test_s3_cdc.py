@@ -148,14 +148,15 @@ class S3Frazil(Frazil):
     the proxy: its reads must not use up the faults meant for `frazil run`). `warehouse` is
     the state directory, where the helpers find catalog.db."""
 
-    def __init__(self, binary: Path, lake: Lake, workdir: Path) -> None:
+    def __init__(self, binary: Path, lake: Lake, workdir: Path, endpoint: str | None = None) -> None:
         super().__init__(binary, lake.state_dir, workdir)
         self.lake = lake
+        self.endpoint = endpoint
 
     def _env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FRAZIL_")}
         env["TZ"] = "UTC"
-        env.update(self.lake.env())
+        env.update(self.lake.env(self.endpoint))
         return env
 
     def run(self, *args: str, check: bool = True, timeout: float = 300):
@@ -348,10 +349,12 @@ def table_rows(fz: S3Frazil, ident: str) -> collections.Counter:
     return collections.Counter(tuple(sorted((k, repr(v)) for k, v in r.items())) for r in t.to_pylist())
 
 
-def remove_orphans_and_check(fz: S3Frazil, lake: Lake, plant_upload: bool, expect_orphans: bool) -> dict:
+def remove_orphans_and_check(fz: S3Frazil, lake: Lake, plant_upload: bool, expect_orphans: bool,
+                             via: S3Frazil | None = None) -> dict:
     """Plants an incomplete multipart upload under one table's data/, runs remove-orphans
-    with a zero window on every table; then nothing unreferenced is left, no multipart upload
-    is pending, every reference still resolves and each table reads the same rows."""
+    with a zero window on every table (with `via`: e.g. through the proxy); then nothing
+    unreferenced is left, no multipart upload is pending, every reference still resolves and
+    each table reads the same rows."""
     before = check_nothing_missing(lake, head=False)
     planted = None
     if plant_upload:
@@ -372,7 +375,7 @@ def remove_orphans_and_check(fz: S3Frazil, lake: Lake, plant_upload: bool, expec
     uploads_before = lake.multipart_uploads(PREFIX + "/")
     reports = {}
     for ident in sorted(before):
-        res = fz.run("maintain", "remove-orphans", ident, "--older-than", "0s", "--format", "json")
+        res = (via or fz).run("maintain", "remove-orphans", ident, "--older-than", "0s", "--format", "json")
         reports[ident] = json.loads(res.stdout)
         assert reports[ident].get("failed", 0) == 0, reports[ident]
     after = check_nothing_missing(lake)
@@ -537,7 +540,18 @@ def test_s3_kill_points(fz: S3Frazil, pg: PgCluster, s3_readers: Lake, proxy: Fa
     catch_up = X.finish_and_stop(fz, pg, runner)
     assert not [u for u in runner.unexpected_exits()], "\n\n".join(runner.unexpected_exits())
     stats = verify_all(fz, pg, runner, r_expected, boundary)
-    orphans = remove_orphans_and_check(fz, lake, plant_upload=True, expect_orphans=True)
+    # remove-orphans through the proxy, with faults on its DeleteObjects and AbortMultipartUpload
+    # requests: refused, and carried out with the answer lost (the retry finds them done).
+    proxy.reset_counters()
+    proxy.fail_next(2, status=503, method="POST", path="?delete")
+    proxy.drop_next(1, after_bytes=0, forward=True, method="POST", path="?delete")
+    proxy.fail_next(1, status=503, method="DELETE", path="uploadId=")
+    proxy.drop_next(1, after_bytes=0, forward=True, method="DELETE", path="uploadId=")
+    via_proxy = S3Frazil(fz.binary, lake, fz.workdir, endpoint=proxy.endpoint)
+    orphans = remove_orphans_and_check(fz, lake, plant_upload=True, expect_orphans=True, via=via_proxy)
+    faults = [(e.method, e.target.split("?")[-1][:30], e.action) for e in proxy.events if e.action != "forwarded"]
+    assert proxy.pending() == 0, f"faults not all hit by remove-orphans: {proxy.pending()} left; {faults}"
+    orphans["faults"] = len(faults)
     # And still exactly once after the clean-up.
     stats = verify_all(fz, pg, runner, r_expected, boundary)
     print(f"\nS3 kill points {log}: catch-up {catch_up:.1f}s, total {time.monotonic() - t0:.0f}s; {stats}; {orphans}")
