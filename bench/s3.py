@@ -5,10 +5,14 @@ and CDC with the warehouse in S3 vs a local directory, all against one versitygw
 1. Transfer of one random file (default 1 GiB; --size-mb N; --quick: 256 MiB) to and from the
    same object on the same server, each measurement repeated 3 times (the run with the median
    transfer time is shown):
-     frazil      build/s3_io (S3FileIO::PutFile / GetFile), part size 16 MiB, concurrency 4 and 1
+     frazil      build/s3_io (S3FileIO::PutFile / GetFile), part size 16 MiB, concurrency 4 and 1 (--sweep:
+                 8 / 64 MiB parts, concurrency 2 / 8, and s3_io --transport tuned: larger curl buffers)
      curl        curl --aws-sigv4 -T file / -o file, one stream (curl 7.88 does not add
                  x-amz-content-sha256 itself and versitygw requires it: UNSIGNED-PAYLOAD, so curl
                  hashes nothing while frazil signs the SHA-256 of every part)
+     curl+sha    put: openssl dgst -sha256 of the file, then curl with that payload hash signed (what
+                 frazil and the server then do: hash on both sides)
+     curl+sync   get: curl, then `sync <file>` (fsync), as GetFile fsyncs before its rename
      pyarrow     pyarrow.fs.S3FileSystem, open_output_stream / open_input_stream in 8 MiB chunks
      floor       dd of the same file into the server's data directory (a page-cache write, no
                  fsync, as versitygw does not fsync either) and dd of it back to /dev/null (a
@@ -23,7 +27,8 @@ and CDC with the warehouse in S3 vs a local directory, all against one versitygw
    Sizes: --cdc-changes (default 1 M inserts + 1 M updates; --quick 100 K) and --snapshot-rows
    (default 5 M; --quick 500 K).
 
-    .venv/bin/python bench/s3.py [--quick] [--size-mb N] [--skip-cdc] [--skip-transfer]
+    .venv/bin/python bench/s3.py [--quick] [--size-mb N] [--sweep] [--cdc-changes N] [--snapshot-rows N]
+                                 [--skip-cdc] [--skip-transfer]
 """
 import argparse
 import json
@@ -146,9 +151,10 @@ class Transfers:
         requests = None
         before = proc_cpu(self.s3.pid)
         if name.startswith("frazil"):  # frazil_p<part MiB>_c<concurrency>
-            _, part, conc = name.split("_")
+            _, part, conc, *tuned = name.split("_")
             out, wall, cpu, rss = run_timed([S3_IO, op, self.s3.endpoint, f"{BUCKET}/{KEY}", local,
-                                             "--part-size", part[1:], "--concurrency", conc[1:]], self.env)
+                                             "--part-size", part[1:], "--concurrency", conc[1:]]
+                                            + (["--transport", "tuned"] if tuned else []), self.env)
             j = json.loads(out)
             seconds, requests = j["seconds"], j["requests"]
             assert j["bytes"] == self.size and j["retries"] == 0, j
@@ -162,6 +168,12 @@ class Transfers:
         elif name == "curl_sha":  # put only: the payload's SHA-256 first, then curl signs it (as frazil does)
             script = ('h=$(openssl dgst -sha256 -r "$1" | cut -d" " -f1) && exec curl -sS --fail --aws-sigv4 '
                       '"aws:amz:us-east-1:s3" --user "$2" -H "x-amz-content-sha256: $h" -o /dev/null -T "$1" "$3"')
+            _, wall, cpu, rss = run_timed(["sh", "-c", script, "sh", local,
+                                           f"{self.s3.access_key}:{self.s3.secret_key}", self.url])
+            seconds = wall
+        elif name == "curl_sync":  # get only: curl, then fsync of the file (frazil's GetFile fsyncs before its rename)
+            script = ('curl -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user "$2" '
+                      '-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -o "$1" "$3" && exec sync "$1"')
             _, wall, cpu, rss = run_timed(["sh", "-c", script, "sh", local,
                                            f"{self.s3.access_key}:{self.s3.secret_key}", self.url])
             seconds = wall
@@ -197,18 +209,20 @@ def transfer_bench(s3, work, size_mb, sweep=False):
     print(f"## 1. Transfer of one {size_mb} MiB random file to / from versitygw on loopback "
           f"(median of {REPEATS}; data dir and local file on the same disk, both in page cache)")
     t = Transfers(s3, work, src, size)
-    tools = ["frazil_p16_c4", "frazil_p16_c1", "curl", "curl_sha", "pyarrow", "floor"]
-    if sweep:  # part size at concurrency 4, concurrency at 16 MiB
-        tools[2:2] = ["frazil_p8_c4", "frazil_p64_c4", "frazil_p16_c2", "frazil_p16_c8"]
-    labels = {name: f"frazil S3FileIO ({name.split('_')[1][1:]} MiB parts, conc {name.split('_')[2][1:]})"
+    tools = ["frazil_p16_c4", "frazil_p16_c1", "curl", "curl_sha", "curl_sync", "pyarrow", "floor"]
+    if sweep:  # part size at concurrency 4, concurrency at 16 MiB, the experimental transport (s3_io.cc)
+        tools[2:2] = ["frazil_p8_c4", "frazil_p64_c4", "frazil_p16_c2", "frazil_p16_c8", "frazil_p16_c4_tuned"]
+    labels = {name: f"frazil S3FileIO ({name.split('_')[1][1:]} MiB parts, conc {name.split('_')[2][1:]}"
+                    f"{', tuned curl' if name.endswith('tuned') else ''})"
               for name in tools if name.startswith("frazil")}
     labels |= {
               "curl": "curl --aws-sigv4 (1 stream, UNSIGNED-PAYLOAD)",
-              "curl_sha": "openssl sha256 + curl (1 stream, signed payload)", "pyarrow": "pyarrow S3FileSystem (8 MiB)",
+              "curl_sha": "openssl sha256 + curl (1 stream, signed payload)",
+              "curl_sync": "curl + sync of the file (1 stream, fsync'd)", "pyarrow": "pyarrow S3FileSystem (8 MiB)",
               "floor": "dd (put: page-cache write, get: page-cache read)"}
     results = {}
     for op in ("put", "get"):
-        op_tools = [n for n in tools if not (op == "get" and n == "curl_sha")]
+        op_tools = [n for n in tools if not (op == "get" and n == "curl_sha") and not (op == "put" and n == "curl_sync")]
         runs = {name: [] for name in op_tools}
         for _ in range(REPEATS):  # interleaved, so a drift hits every tool alike
             for name in op_tools:
@@ -231,6 +245,9 @@ def transfer_bench(s3, work, size_mb, sweep=False):
     fz = results[("put", "frazil_p16_c4")]["seconds"]
     print(f"  put: frazil/(openssl sha256 + curl, signed like frazil) throughput "
           f"{results[('put', 'curl_sha')]['seconds'] / fz:.2f}x")
+    fz = results[("get", "frazil_p16_c4")]["seconds"]
+    print(f"  get: frazil/(curl + fsync, durable like frazil's GetFile) throughput "
+          f"{results[('get', 'curl_sync')]['seconds'] / fz:.2f}x")
     for op in ("put", "get"):
         fz = results[(op, "frazil_p16_c4")]["seconds"]
         print(f"  {op}: frazil/curl throughput {results[(op, 'curl')]['seconds'] / fz:.2f}x, "
