@@ -111,8 +111,9 @@ Status RunCdc(Warehouse& w, const std::atomic<bool>& stop, const std::string& un
   std::unique_ptr<server::HttpServer> http;
   if (!w.config().metrics_listen.empty()) {
     server::Router router;
-    FRZ_RETURN_IF_ERROR(server::AddMetricsRoute(router, [&pipeline, &rest_service, more = extras.metrics] {
-      return pipeline.MetricsText() + (more ? more() : "") + (rest_service ? rest_service->MetricsText() : "");
+    FRZ_RETURN_IF_ERROR(server::AddMetricsRoute(router, [&pipeline, &rest_service, &w, more = extras.metrics] {
+      return pipeline.MetricsText() + (more ? more() : "") + (rest_service ? rest_service->MetricsText() : "") +
+             (w.s3() != nullptr ? w.s3()->MetricsText() : "");
     }));
     if (extras.routes) {
       FRZ_RETURN_IF_ERROR(extras.routes(router));

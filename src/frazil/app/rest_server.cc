@@ -136,7 +136,8 @@ Status ServeCatalog(Warehouse& w, const std::string& listen, const std::atomic<b
   server::Router router;
   FRZ_RETURN_IF_ERROR(service->AddRoutes(router));
   rest::RestCatalogService* svc = service.get();
-  FRZ_RETURN_IF_ERROR(server::AddMetricsRoute(router, [svc] { return svc->MetricsText(); }));
+  FRZ_RETURN_IF_ERROR(server::AddMetricsRoute(
+      router, [svc, &w] { return svc->MetricsText() + (w.s3() != nullptr ? w.s3()->MetricsText() : ""); }));
   FRZ_RETURN_IF_ERROR(router.Get("/healthz", [&w](const server::HttpRequest&) -> Result<server::HttpResponse> {
     // Healthy when the catalog store answers.
     FRZ_RETURN_IF_ERROR(w.catalog().ListNamespaces({}));

@@ -587,6 +587,22 @@ Result<std::unique_ptr<S3FileIO>> S3FileIO::Make(S3Options options) {
 const S3Options& S3FileIO::options() const { return impl_->options; }
 bool S3FileIO::path_style() const { return impl_->path_style; }
 
+std::string S3FileIO::MetricsText() const {
+  S3Stats s = stats();
+  std::string out;
+  auto counter = [&out](const char* name, const char* help, int64_t value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
+           std::to_string(value) + "\n";
+  };
+  counter("frazil_s3_requests_total", "S3 requests sent, retries included.", s.requests);
+  counter("frazil_s3_retries_total", "S3 requests sent again after a throttle, 5xx, timeout or dropped connection.",
+          s.retries);
+  counter("frazil_s3_uploaded_bytes_total", "Object bytes uploaded to S3.", s.bytes_uploaded);
+  counter("frazil_s3_downloaded_bytes_total", "Object bytes frazil downloaded from S3 (DuckDB's reads not included).",
+          s.bytes_downloaded);
+  return out;
+}
+
 S3Stats S3FileIO::stats() const {
   return S3Stats{impl_->requests.load(), impl_->retries.load(), impl_->uploaded.load(), impl_->downloaded.load()};
 }

@@ -122,6 +122,9 @@ class S3FileIO final : public FileIO {
   // True when requests address buckets in the path (S3Addressing resolved).
   bool path_style() const;
   S3Stats stats() const;
+  // Prometheus text of stats(): frazil_s3_requests_total, frazil_s3_retries_total,
+  // frazil_s3_uploaded_bytes_total, frazil_s3_downloaded_bytes_total.
+  std::string MetricsText() const;
 
  private:
   struct Impl;
