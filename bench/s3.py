@@ -206,7 +206,7 @@ def transfer_bench(s3, work, size_mb, sweep=False):
     with open(src, "wb") as f:  # random: nothing compresses or dedups
         for _ in range(size_mb):
             f.write(os.urandom(1 << 20))
-    print(f"## 1. Transfer of one {size_mb} MiB random file to / from versitygw on loopback "
+    print(f"## 11a. S3 transfer of one {size_mb} MiB random file to / from versitygw on loopback "
           f"(median of {REPEATS}; data dir and local file on the same disk, both in page cache)")
     t = Transfers(s3, work, src, size)
     tools = ["frazil_p16_c4", "frazil_p16_c1", "curl", "curl_sha", "curl_sync", "pyarrow", "floor"]
@@ -290,7 +290,7 @@ def cdc_bench(s3, work, changes, snap_rows):
     cdc.frazil_env, cdc.row = frazil_env, row
     for run, use_s3 in (("local", False), ("s3", True)):
         mode.update(run=run, s3=use_s3)
-        print(f"\n# CDC with the warehouse {'in S3 (versitygw, s3://bench/cdc)' if use_s3 else 'in a local directory'}")
+        print(f"\n# 11b. CDC (bench/cdc.py) with the warehouse {'in S3 (versitygw, s3://bench/cdc)' if use_s3 else 'in a local directory'}")
         pg = cdc.Cluster()
         d = tempfile.mkdtemp(prefix=f"cdc-{run}-", dir=work)
         try:
@@ -299,7 +299,7 @@ def cdc_bench(s3, work, changes, snap_rows):
         finally:
             pg.destroy()
             shutil.rmtree(d, ignore_errors=True)
-    print(f"\n## 2. CDC: warehouse in S3 vs a local directory ({changes:,} inserts + {changes:,} updates; "
+    print(f"\n## 11b. CDC: warehouse in S3 vs a local directory ({changes:,} inserts + {changes:,} updates; "
           f"snapshot of {snap_rows:,} rows)")
     print(f"  {'measurement':<38}{'local K rows/s':>15}{'S3 K rows/s':>13}{'S3/local':>10}"
           f"{'local cpu s':>12}{'S3 cpu s':>10}{'local MB':>10}{'S3 MB':>8}")
