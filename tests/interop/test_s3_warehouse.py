@@ -357,10 +357,11 @@ def load_per_partition(lake: Lake, ident: str, data: pa.Table, schema: dict, spe
 
 @pytest.mark.parametrize("layout", ["unpartitioned", "partitioned"])
 def test_lifecycle_in_s3(layout, lake, spark, spark_s3):
-    """A table (unpartitioned, and partitioned by identity and bucket)
-    through its life: load, position deletes, time travel, schema evolution, compaction,
-    expire and remove-orphans. After each step every reader returns exactly the expected
-    rows, and every file the metadata references is an object of the recorded size."""
+    """A table (unpartitioned, and partitioned by identity and bucket, loaded one partition
+    per `frazil load`: see load_per_partition) through its life: load, position deletes, time
+    travel, schema evolution, compaction, expire and remove-orphans. After each step every
+    reader returns exactly the expected rows, and every file the metadata references is an
+    object of the recorded size."""
     vended, keys = spark_s3
     lk = lake
     schema = S.all_types_schema(with_time=False, with_fixed=False)
@@ -399,11 +400,13 @@ def test_lifecycle_in_s3(layout, lake, spark, spark_s3):
     deletes = {d.file_path for t in tasks for d in t.delete_files}
     assert deletes and all(d.content.name == "POSITION_DELETES" for t in tasks for d in t.delete_files)
     read_all(lk, ident, rows2, schema, "after deletes", spark=spark, spark_catalog=vended)
-    # Spark with its own keys (no delegation) reads the same.
-    S.assert_same_rows(spark_collect(spark, f"SELECT * FROM {keys}.{ident}"), S.spark_rows(S.rows_to_arrow(rows2, schema), schema),
-                       S.spark_schema(schema), "Spark (own keys) after deletes")
+    # Spark is slow: its own-keys catalog and its time travel once (unpartitioned) suffice.
+    once = layout == "unpartitioned"
+    if once:  # Spark with its own keys (no delegation) reads the same.
+        S.assert_same_rows(spark_collect(spark, f"SELECT * FROM {keys}.{ident}"),
+                           S.spark_rows(S.rows_to_arrow(rows2, schema), schema), S.spark_schema(schema), "Spark (own keys) after deletes")
     # Time travel to the first snapshot, before any schema change.
-    read_all(lk, ident, rows1, schema, "time travel", snapshot_id=s1, spark=spark, spark_catalog=vended)
+    read_all(lk, ident, rows1, schema, "time travel", snapshot_id=s1, spark=spark if once else None, spark_catalog=vended)
 
     # Schema evolution: add a column, rename, promote; then rows in the new schema (so the
     # snapshot of that load, read by time travel below, has the final schema).
