@@ -112,6 +112,14 @@ TEST_F(S3WarehouseTest, WriteReadDeleteCompactExpireAndRemoveOrphans) {
     ASSERT_TRUE(r) << r.error().ToString();
   }
   EXPECT_EQ(Value(**w, "SELECT count(*) FROM sales.orders"), "3000");
+  {
+    io::S3Stats st = (*w)->s3()->stats();
+    EXPECT_GT(st.requests, 0);
+    EXPECT_GT(st.bytes_uploaded, 0);
+    std::string metrics = (*w)->s3()->MetricsText();
+    EXPECT_NE(metrics.find("frazil_s3_requests_total " + std::to_string(st.requests)), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("# TYPE frazil_s3_uploaded_bytes_total counter"), std::string::npos) << metrics;
+  }
   EXPECT_EQ(Value(**w, "SELECT sum(id) FROM sales.orders"), std::to_string(2999LL * 3000 / 2));
   ExpectReferencedFilesExist(**w, id);
   // The metadata pointer is an object in the bucket too.
