@@ -71,6 +71,8 @@ def _no_aws_environment():
         if k.startswith("AWS_") and k != "AWS_CA_BUNDLE":
             mp.delenv(k)
     mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)  # no ~/.aws profiles either
+    mp.setenv("AWS_CONFIG_FILE", os.devnull)
     yield
     mp.undo()
 
