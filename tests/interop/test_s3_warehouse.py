@@ -199,9 +199,6 @@ def lake(s3, tmp_path_factory) -> Lake:
     assert rc == 0, f"frazil serve exited {rc} on SIGTERM:\n{lk.srv.logs()}"
     for p in (lk.srv.stdout_path, lk.srv.stderr_path):
         assert s3.secret_key not in p.read_text(errors="replace"), f"the S3 secret key appears in {p}"
-    # The state directory holds frazil's state only: no table file is left in staging.
-    left = [p for p in lk.state_dir.rglob("*") if p.is_file() and re.search(r"\.(parquet|avro|metadata\.json)$", p.name)]
-    assert not left, f"table files left in state_dir: {left[:5]}"
 
 
 @pytest.fixture(scope="module")
@@ -808,3 +805,14 @@ def test_every_referenced_file_is_in_the_bucket(lake):
     assert total > len(idents) * 3
     # Nothing of the warehouse was written to local disk outside state_dir.
     assert not (lake.srv.root / "warehouse").exists()
+
+
+def test_state_dir_keeps_no_table_files(lake):
+    """state_dir holds frazil's own state only (docs/s3.md): once the store has acknowledged
+    an upload the local copy is gone, and the staging area is left empty (no files, no
+    directories), so it cannot grow with every write."""
+    left = [p for p in lake.state_dir.rglob("*") if p.is_file() and re.search(r"\.(parquet|avro|metadata\.json)$", p.name)]
+    assert not left, f"table files left in state_dir: {left[:5]}"
+    staging = lake.state_dir / ".frazil" / "staging"
+    leftovers = sorted(str(p.relative_to(staging)) for p in staging.rglob("*")) if staging.exists() else []
+    assert not leftovers, f"{len(leftovers)} entries left in {staging} after every write finished, e.g. {leftovers[:4]}"
