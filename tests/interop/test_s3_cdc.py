@@ -24,12 +24,18 @@ Tests:
     transfers, updates, deletes, savepoints, rollbacks, TOASTed notes) plus a multi-table
     transaction with a TRUNCATE and a medium transaction.
   * test_s3_kill_points: FRAZIL_KILL_POINT at each commit window (after Parquet upload, after
-    manifests, after the catalog commit, after the LSN confirm) under a workload.
+    manifests, after the catalog commit, after the LSN confirm) under a workload, and a
+    SIGKILL while a multipart upload's parts are held by the proxy; then remove-orphans,
+    itself through the proxy with faults on DeleteObjects and AbortMultipartUpload.
   * test_s3_store_faults_during_ingest: through the FaultProxy, while frazil streams: bursts
     of 503 SlowDown (and 500/429), responses delayed by seconds, connections dropped before
     forwarding, after forwarding (the answer lost, metadata PUTs included), in the middle of
     a data upload and of a multipart upload part; then the store stopped for 3 s and
-    SIGKILLed/restarted. The proxy's counters must show each fault happened.
+    SIGKILLed/restarted, and a 3 s outage with s3.max_attempts=2 (requests give up). The
+    proxy's counters must show each fault happened; every error frazil logs names the object.
+  * test_s3_remove_orphans_during_ingest: `remove-orphans --older-than 0s` on every table
+    over and over while frazil commits, its manifest and metadata PUTs held 0.1 s by the
+    proxy (the write lease must protect uploaded, not yet committed files).
 """
 
 from __future__ import annotations
@@ -711,3 +717,55 @@ def test_s3_store_faults_during_ingest(fz: S3Frazil, pg: PgCluster, s3_readers: 
     # Runs that gave up are allowed (with a clear error naming the store, checked when
     # restarting them); no other exit.
     assert len(runner.unexpected_exits()) == len(restarts), (restarts, runner.unexpected_exits())
+
+
+
+def _remove_orphans_while_streaming(fz: S3Frazil, pg: PgCluster, lake: Lake, proxy: FaultProxy, runners, workloads,
+                                    tmp_path: Path, hold: float, duration: float) -> dict:
+    """`remove-orphans --older-than 0s` on every table, again and again, while `frazil run`
+    commits under a workload (docs/maintenance.md: the write lease protects the files of
+    commits in flight). The proxy holds frazil's manifest and metadata PUTs for `hold`
+    seconds (S3 latency), so data files sit uploaded and not yet referenced for a while.
+    Afterwards nothing committed is missing and every change is there exactly once.
+    Returns how long each remove-orphans took and whether the workload was still running."""
+    t0 = time.monotonic()
+    r_expected, boundary = prepare_source(pg)
+    runner = S3Runner(fz.binary, lake, tmp_path / "cdc", pg, ALL, proxy.endpoint)
+    runners.append(runner)
+    runner.start()
+    wait_started(runner)
+    work = X.Workload(pg, tmp_path / "workload", duration=duration, rate=80, clients=2, bulk=False)
+    workloads.append(work)
+    work.start()
+    proxy.delay_next(1000, hold, method="PUT", path="-m0.avro")
+    proxy.delay_next(1000, hold, method="PUT", path=".metadata.json")
+    calls = []  # (table, seconds, workload still running when it ended)
+    removed = 0
+    while work.remaining() > 0:
+        for ident in sorted(catalog_tables(lake)):
+            t = time.monotonic()
+            res = fz.run("maintain", "remove-orphans", ident, "--older-than", "0s", "--format", "json", check=False)
+            calls.append((ident, round(time.monotonic() - t, 1), work.remaining() > 0))
+            assert res.returncode == 0, f"remove-orphans {ident} during ingestion: exit {res.returncode}\n{res.stderr[-2000:]}"
+            removed += json.loads(res.stdout)["orphans"]
+            runner.current.proc.poll() is None or pytest.fail(f"frazil run exited\n{runner.diagnostics()}")
+    work.wait()
+    held = 2000 - proxy.pending()
+    proxy.clear()
+    catch_up = X.finish_and_stop(fz, pg, runner)
+    assert not runner.unexpected_exits(), "\n\n".join(runner.unexpected_exits())
+    check_nothing_missing(lake)
+    stats = verify_all(fz, pg, runner, r_expected, boundary)
+    print(f"\nS3 remove-orphans during ingestion (PUTs held {hold}s): {len(calls)} calls, {removed} orphans removed, "
+          f"{held} PUTs held; calls {[(c[1], c[2]) for c in calls]}; catch-up {catch_up:.1f}s, "
+          f"total {time.monotonic() - t0:.0f}s; {stats}")
+    return {"calls": calls, "held": held}
+
+
+@pytest.mark.timeout(240)
+def test_s3_remove_orphans_during_ingest(fz: S3Frazil, pg: PgCluster, s3_readers: Lake, proxy: FaultProxy, runners,
+                                         workloads, tmp_path):
+    got = _remove_orphans_while_streaming(fz, pg, s3_readers, proxy, runners, workloads, tmp_path, hold=0.1, duration=12)
+    during = [c for c in got["calls"] if c[2]]
+    assert len(during) >= 6 and got["held"] >= 20, got
+
