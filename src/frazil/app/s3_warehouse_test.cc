@@ -184,6 +184,35 @@ TEST_F(S3WarehouseTest, WriteReadDeleteCompactExpireAndRemoveOrphans) {
   EXPECT_EQ(staged, 0);
 }
 
+TEST_F(S3WarehouseTest, SmallPartitionsOfOneWriteGetAnObjectEach) {
+  // Partitions below the target size are written by one DuckDB COPY into per-partition
+  // subdirectories whose files share their names: each must still become its own object.
+  auto w = Warehouse::Open(S3Config());
+  ASSERT_TRUE(w) << w.error().ToString();
+  const auto id = Id("p.t");
+  iceberg::PartitionSpec spec;
+  auto field = ParsePartitionField(Schema(), "bucket(4, id)", 1000);
+  ASSERT_TRUE(field) << field.error().ToString();
+  spec.fields.push_back(*field);
+  ASSERT_TRUE(CreateTable(**w, id, Schema(), spec, {}));
+  ASSERT_TRUE(AppendQuery(**w, id, "SELECT i::BIGINT AS id, 'n' || i AS name FROM range(40) t(i)", false));
+  EXPECT_EQ(Value(**w, "SELECT count(*) FROM p.t"), "40");
+  EXPECT_EQ(Value(**w, "SELECT count(DISTINCT id) FROM p.t"), "40");
+  EXPECT_EQ(Value(**w, "SELECT sum(id) FROM p.t"), std::to_string(39 * 40 / 2));
+  auto t = (*w)->catalog().LoadTable(id);
+  ASSERT_TRUE(t);
+  auto plan = iceberg::PlanScan(t->metadata, (*w)->io(), iceberg::ScanOptions{});
+  ASSERT_TRUE(plan);
+  std::set<std::string> paths;
+  for (const auto& task : plan->tasks) paths.insert(task.data_file.file_path);
+  EXPECT_EQ(paths.size(), plan->tasks.size());
+  EXPECT_EQ(plan->tasks.size(), 4u);
+  ExpectReferencedFilesExist(**w, id);
+  // Nothing left in the staging area, not even empty directories.
+  std::error_code ec;
+  EXPECT_TRUE(std::filesystem::is_empty(state_ / ".frazil" / "staging", ec)) << ec.message();
+}
+
 TEST_F(S3WarehouseTest, AnotherProcessSeesTheSameTablesThroughTheSameCatalog) {
   {
     auto w = Warehouse::Open(S3Config());

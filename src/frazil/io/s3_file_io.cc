@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <random>
@@ -733,15 +734,30 @@ Result<std::string> S3FileIO::WriteDir(std::string_view dir_location) {
 }
 
 Result<std::string> S3FileIO::Publish(std::string_view dir_location, const std::string& local_path) {
-  std::filesystem::path local(local_path);
-  std::string location = JoinLocation(dir_location, local.filename().string());
+  namespace fs = std::filesystem;
+  fs::path local = fs::path(local_path).lexically_normal();
+  // The file's path inside the WriteDir() directory it was written to (a partitioned write
+  // puts files in subdirectories such as `__pid=3/`, all with the same names), kept in the
+  // location so that no two files of one write share a key.
+  fs::path staging = fs::path(impl_->options.staging_dir).lexically_normal();
+  fs::path rel = impl_->options.staging_dir.empty() ? fs::path() : local.lexically_relative(staging);
+  fs::path write_dir;  // staging/<one WriteDir>
+  if (!rel.empty() && *rel.begin() != ".." && std::distance(rel.begin(), rel.end()) >= 2) {
+    write_dir = staging / *rel.begin();
+    rel = local.lexically_relative(write_dir);
+  } else {
+    rel = local.filename();
+  }
+  std::string location = JoinLocation(dir_location, rel.generic_string());
   FRZ_RETURN_IF_ERROR(PutFile(local_path, location));
   std::error_code ec;
-  std::filesystem::remove(local, ec);
-  // The staging directory WriteDir made, once empty (never a directory of the caller's).
-  if (!impl_->options.staging_dir.empty() &&
-      local.parent_path().parent_path() == std::filesystem::path(impl_->options.staging_dir)) {
-    std::filesystem::remove(local.parent_path(), ec);
+  fs::remove(local, ec);
+  // Empty directories of that WriteDir, up to and including it (never one of the caller's).
+  if (!write_dir.empty()) {
+    for (fs::path d = local.parent_path(); d.string().size() >= write_dir.string().size(); d = d.parent_path()) {
+      if (!fs::remove(d, ec)) break;  // not empty (or gone): stop
+      if (d == write_dir) break;
+    }
   }
   return location;
 }
