@@ -53,7 +53,7 @@ Result<KeyDeletes> DeleteByKeys(Warehouse& w, engine::Connection& con, const cat
   FRZ_RETURN_IF_ERROR(con.Execute("CREATE TEMP TABLE " + positions.name + " AS SELECT t." + file_col + " AS f, t." + pos_col +
                                   " AS p, k.__frazil_hit IS NOT NULL AS hit FROM (" + scan + ") AS t LEFT JOIN (SELECT DISTINCT *, "
                                   "true AS __frazil_hit FROM (" + write.delete_keys_sql + ")) AS k ON " + on));
-  std::map<std::string, const iceberg::FileScanTask*> task_of;  // by local path
+  std::map<std::string, const iceberg::FileScanTask*> task_of;  // by the path DuckDB reads (ScanPath)
   for (const auto& t : plan.tasks) task_of[w.io().ScanPath(t.data_file.file_path)] = &t;
   FRZ_ASSIGN_OR_RETURN(auto counts, con.Query("SELECT f, count(*) FILTER (WHERE hit), count(*) FROM " + positions.name +
                                               " GROUP BY 1 HAVING count(*) FILTER (WHERE hit) > 0 ORDER BY 1"));

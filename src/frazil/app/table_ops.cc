@@ -232,7 +232,7 @@ Result<WriteResult> DeleteWhere(Warehouse& w, const catalog::TableIdentifier& id
   FRZ_ASSIGN_OR_RETURN(auto con, engine::Connection::Open(w.db()));
   // One delete file per data file: each names exactly one data file, so readers match it
   // without partition logic, and rewriting that data file later drops its deletes with it.
-  std::map<std::string, const iceberg::FileScanTask*> task_of;  // by local path
+  std::map<std::string, const iceberg::FileScanTask*> task_of;  // by the path DuckDB reads (ScanPath)
   for (const auto& t : plan.tasks) task_of[w.io().ScanPath(t.data_file.file_path)] = &t;
   std::string matched = "SELECT " + std::string(engine::kFilePathColumn) + ", " + engine::kRowPositionColumn + " FROM (" +
                         scan + ") WHERE (" + predicate + ")";
