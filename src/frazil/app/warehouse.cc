@@ -72,6 +72,7 @@ Result<std::shared_ptr<io::S3FileIO>> OpenS3(const Config& config, const std::st
                      "s3.access_key_id is set but s3.secret_access_key is not (set it, or s3.secret_access_key_env)");
   }
   o.part_size = config.s3.part_size;
+  o.crc32c_checksums = config.s3.checksum != "sha256";
   o.upload_concurrency = config.s3.upload_concurrency;
   o.max_attempts = config.s3.max_attempts;
   o.verify_tls = config.s3.verify_tls;

@@ -266,6 +266,14 @@ const std::vector<Key>& Keys() {
          }
          return Ok();
        }},
+      {"s3.checksum", "FRAZIL_S3_CHECKSUM",
+       [](Config& c, const std::string& v) -> Status {
+         if (v != "crc32c" && v != "sha256") {
+           return Status(MakeError(ErrorKind::kInvalidArgument, "s3.checksum must be crc32c or sha256, got '" + v + "'"));
+         }
+         c.s3.checksum = v;
+         return Ok();
+       }},
       {"s3.upload_concurrency", "FRAZIL_S3_UPLOAD_CONCURRENCY",
        [](Config& c, const std::string& v) -> Status { return SetCount(v, &c.s3.upload_concurrency, "s3.upload_concurrency", 1, 64); }},
       {"s3.max_attempts", "FRAZIL_S3_MAX_ATTEMPTS",

@@ -30,6 +30,7 @@ struct Config {
     std::string secret_access_key;   // or secret_access_key_env: the variable holding it
     std::string session_token;
     int64_t part_size = 16LL << 20;  // multipart uploads above this
+    std::string checksum = "crc32c"; // crc32c (x-amz-checksum-crc32c) | sha256 (signed payload)
     int upload_concurrency = 4;
     int max_attempts = 10;           // per request, with exponential backoff and jitter
     bool verify_tls = true;

@@ -3,6 +3,8 @@
 
 #include <curl/curl.h>
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -113,8 +115,15 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   }
   size_t colon = line.find(':');
   if (colon != std::string_view::npos) {
-    r->response.headers.Add(std::string(Trim(line.substr(0, colon))),
-                            std::string(Trim(line.substr(colon + 1))));
+    std::string name(Trim(line.substr(0, colon)));
+    std::string value(Trim(line.substr(colon + 1)));
+    if (EqualsIgnoreCase(name, "Content-Length")) {
+      // One allocation for the body instead of growing it chunk by chunk (bounded: a
+      // lying header cannot make us reserve more than 1 GiB up front).
+      long long n = std::atoll(value.c_str());
+      if (n > 0 && n <= (1LL << 30)) r->response.body.reserve(static_cast<size_t>(n));
+    }
+    r->response.headers.Add(std::move(name), std::move(value));
   }
   return size * n;
 }
@@ -167,6 +176,8 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for timeouts: threads
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    // 512 KiB reads instead of 16 KiB: a 16 MiB object range in 32 calls, not 1000.
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
     // Send the path as given: "a/./b" and "a/../b" are S3 keys, and the path was signed as is.
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));

