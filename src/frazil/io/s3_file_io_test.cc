@@ -5,6 +5,7 @@
 //  - S3Server*: against a real S3 server (Versity S3 Gateway, io/test_s3_server.h) over the
 //    curl transport. A missing server binary fails these tests; they never skip.
 #include "frazil/io/s3_file_io.h"
+#include "frazil/io/crc32c.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -344,12 +345,21 @@ class FakeS3 {
       problems_.push_back(what + ": no Authorization");
       return;
     }
-    if (req.headers.Get("x-amz-content-sha256") != Sha256Hex(req.body)) {
+    // The body is protected either by its signed SHA-256 or, unsigned, by a CRC-32C header.
+    const std::string payload = req.headers.Get("x-amz-content-sha256");
+    if (payload == kUnsignedPayload) {
+      if (!req.headers.Has("x-amz-checksum-crc32c")) {
+        problems_.push_back(what + ": UNSIGNED-PAYLOAD without x-amz-checksum-crc32c");
+      } else if (req.headers.Get("x-amz-checksum-crc32c") != Crc32cBase64(req.body)) {
+        problems_.push_back(what + ": x-amz-checksum-crc32c is not the body's CRC-32C");
+      }
+    } else if (payload != Sha256Hex(req.body)) {
       problems_.push_back(what + ": x-amz-content-sha256 is not the body's SHA-256");
     }
     HttpRequest copy = req;
     copy.headers.Remove("Authorization");
-    Status st = SignRequestV4(&copy, creds, region_, "s3", signing_time, Sha256Hex(req.body));
+    Status st = SignRequestV4(&copy, creds, region_, "s3", signing_time,
+                              payload == kUnsignedPayload ? std::string(kUnsignedPayload) : Sha256Hex(req.body));
     if (!st) {
       problems_.push_back(what + ": cannot re-sign: " + st.error().ToString());
     } else if (copy.headers.Get("Authorization") != *auth) {
@@ -906,6 +916,40 @@ TEST_F(S3FakeTest, SmallWriteIsOnePut) {
   ASSERT_TRUE(io->Write("s3://b/exact", exact));
   EXPECT_EQ(fake_.Count("POST"), 0);
   EXPECT_EQ(fake_.Get("b", "exact"), exact);
+}
+
+TEST_F(S3FakeTest, UploadsCarryACrc32cOrASignedSha256) {
+  // Default: object data unsigned, with its CRC-32C for the store to check; multipart
+  // uploads declare the algorithm and repeat each part's checksum in the completion.
+  auto io = Make();
+  ASSERT_TRUE(io);
+  ASSERT_TRUE(io->Write("s3://b/small", "abc"));
+  ASSERT_TRUE(io->Write("s3://b/big", RandomBytes(size_t(11 * kMiB), 3)));
+  int parts = 0;
+  for (const Seen& r : fake_.seen()) {
+    if (r.method == "PUT") {
+      EXPECT_EQ(r.headers.Get("x-amz-content-sha256"), kUnsignedPayload) << r.url;
+      EXPECT_TRUE(r.headers.Has("x-amz-checksum-crc32c")) << r.url;
+      parts += r.Has("partNumber") ? 1 : 0;
+    } else if (r.method == "POST" && r.Has("uploads")) {
+      EXPECT_EQ(r.headers.Get("x-amz-checksum-algorithm"), "CRC32C");
+    } else if (r.method == "POST" && r.Has("uploadId")) {
+      EXPECT_NE(r.body.find("<ChecksumCRC32C>"), std::string::npos) << r.body;
+    }
+  }
+  EXPECT_EQ(parts, 3);
+  // sha256: every body signed, no checksum header (stores without S3's checksum headers).
+  S3Options o = Options();
+  o.crc32c_checksums = false;
+  auto signed_io = Make(o);
+  ASSERT_TRUE(signed_io);
+  size_t before = fake_.seen().size();
+  ASSERT_TRUE(signed_io->Write("s3://b/small2", "abc"));
+  auto seen = fake_.seen();
+  ASSERT_GT(seen.size(), before);
+  EXPECT_EQ(seen.back().headers.Get("x-amz-content-sha256"), Sha256Hex("abc"));
+  EXPECT_FALSE(seen.back().headers.Has("x-amz-checksum-crc32c"));
+  EXPECT_EQ(fake_.Get("b", "small2"), "abc");
 }
 
 TEST_F(S3FakeTest, MultipartWriteOf12MiBIsThreeParts) {
