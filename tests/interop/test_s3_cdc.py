@@ -27,7 +27,8 @@ Tests:
     manifests, after the catalog commit, after the LSN confirm) under a workload, and a
     SIGKILL while a multipart upload's parts are held by the proxy; then remove-orphans,
     itself through the proxy with faults on DeleteObjects and AbortMultipartUpload.
-  * test_s3_store_faults_during_ingest: through the FaultProxy, while frazil streams: bursts
+  * test_s3_store_faults_during_ingest: through the FaultProxy, during the initial snapshot
+    (503s, answers lost, a metadata PUT cut) and while frazil streams: bursts
     of 503 SlowDown (and 500/429), responses delayed by seconds, connections dropped before
     forwarding, after forwarding (the answer lost, metadata PUTs included), in the middle of
     a data upload and of a multipart upload part; then the store stopped for 3 s and
@@ -611,8 +612,13 @@ def test_s3_store_faults_during_ingest(fz: S3Frazil, pg: PgCluster, s3_readers: 
     # Parts of 5 MiB: the big transaction's Parquet file (~7 MB) is a multipart upload.
     runner = S3Runner(fz.binary, lake, tmp_path / "cdc", pg, ALL, proxy.endpoint, {"FRAZIL_S3_PART_SIZE": "5MiB"})
     runners.append(runner)
+    # 0. Faults during the set-up and the initial snapshot too.
+    proxy.fail_next(3, status=503, method="PUT")
+    proxy.drop_next(1, after_bytes=0, forward=True, method="PUT", path=".parquet")
+    proxy.drop_next(1, forward=False, method="PUT", path=".metadata.json")
     runner.start()
     wait_started(runner)
+    assert proxy.pending() == 0, f"faults left unused by the initial snapshot: {proxy.pending()}"
 
     work = X.Workload(pg, tmp_path / "workload", duration=300, rate=60, clients=2, bulk=False)
     workloads.append(work)
@@ -715,8 +721,8 @@ def test_s3_store_faults_during_ingest(fz: S3Frazil, pg: PgCluster, s3_readers: 
                 raise AssertionError(f"run #{run.n}: an error that does not name the object: {line}")
     assert all(n > 0 for n in unanswered.values()), f"frazil sent no request while the store was down: {unanswered}"
     # The faults happened.
-    assert ev["failed N"] >= 17 and ev["dropped before forwarding"] >= 5, ev
-    assert sum(n for a, n in ev.items() if a.startswith("dropped after")) >= 8, ev
+    assert ev["failed N"] >= 20 and ev["dropped before forwarding"] >= 6, ev
+    assert sum(n for a, n in ev.items() if a.startswith("dropped after")) >= 9, ev
     cut_gets = [e for e in proxy.events if e.method == "GET" and e.action == "dropped after 400 bytes"]
     assert len(cut_gets) == 2 and all(e.status in (200, 206) for e in cut_gets), cut_gets
     assert multipart and len(part_faults) >= 2, (len(multipart), part_faults)
