@@ -75,6 +75,8 @@ Result<std::shared_ptr<io::S3FileIO>> OpenS3(const Config& config, const std::st
   o.crc32c_checksums = config.s3.checksum != "sha256";
   o.upload_concurrency = config.s3.upload_concurrency;
   o.max_attempts = config.s3.max_attempts;
+  o.request_timeout = std::chrono::milliseconds(config.s3.request_timeout_ms);
+  o.connect_timeout = std::chrono::milliseconds(config.s3.connect_timeout_ms);
   o.verify_tls = config.s3.verify_tls;
   o.ca_file = config.s3.ca_file;
   o.staging_dir = staging_dir;

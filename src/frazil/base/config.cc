@@ -278,6 +278,14 @@ const std::vector<Key>& Keys() {
        [](Config& c, const std::string& v) -> Status { return SetCount(v, &c.s3.upload_concurrency, "s3.upload_concurrency", 1, 64); }},
       {"s3.max_attempts", "FRAZIL_S3_MAX_ATTEMPTS",
        [](Config& c, const std::string& v) -> Status { return SetCount(v, &c.s3.max_attempts, "s3.max_attempts", 1, 100); }},
+      {"s3.request_timeout", "FRAZIL_S3_REQUEST_TIMEOUT",
+       [](Config& c, const std::string& v) -> Status {
+         return SetDuration(v, &c.s3.request_timeout_ms, "s3.request_timeout", 100);
+       }},
+      {"s3.connect_timeout", "FRAZIL_S3_CONNECT_TIMEOUT",
+       [](Config& c, const std::string& v) -> Status {
+         return SetDuration(v, &c.s3.connect_timeout_ms, "s3.connect_timeout", 100);
+       }},
       {"s3.verify_tls", "FRAZIL_S3_VERIFY_TLS",
        [](Config& c, const std::string& v) -> Status { return ParseBool(v, &c.s3.verify_tls, "s3.verify_tls"); }},
       {"s3.vended_access_key_id", "FRAZIL_S3_VENDED_ACCESS_KEY_ID",

@@ -33,6 +33,8 @@ struct Config {
     std::string checksum = "crc32c"; // crc32c (x-amz-checksum-crc32c) | sha256 (signed payload)
     int upload_concurrency = 4;
     int max_attempts = 10;           // per request, with exponential backoff and jitter
+    int64_t request_timeout_ms = 60'000;  // one attempt, connect to last byte
+    int64_t connect_timeout_ms = 10'000;
     bool verify_tls = true;
     std::string ca_file;
     // The keys the REST catalog vends to its clients (rest.vend_credentials); empty = the

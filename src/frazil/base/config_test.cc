@@ -94,6 +94,7 @@ TEST(ConfigTest, ObjectStorageSection) {
   std::string f = WriteTemp(
       "warehouse: s3://lake/prod\nstate_dir: /tmp/st\ns3:\n  endpoint: http://127.0.0.1:7070\n  addressing: path\n"
       "  access_key_id: AK\n  secret_access_key_env: FRAZIL_TEST_S3_SECRET\n  part_size: 8MiB\n  max_attempts: 3\n"
+      "  request_timeout: 5s\n"
       "rest:\n  vend_credentials: false\n");
   setenv("FRAZIL_TEST_S3_SECRET", "s3cr3t/+x", 1);
   auto c = LoadConfig(f, {{"FRAZIL_S3_REGION", "eu-west-1"}});
@@ -108,6 +109,8 @@ TEST(ConfigTest, ObjectStorageSection) {
   EXPECT_EQ(c->s3.region, "eu-west-1");
   EXPECT_EQ(c->s3.part_size, 8LL << 20);
   EXPECT_EQ(c->s3.max_attempts, 3);
+  EXPECT_EQ(c->s3.request_timeout_ms, 5000);
+  EXPECT_EQ(c->s3.connect_timeout_ms, 10000);
   EXPECT_FALSE(c->rest.vend_credentials);
   std::filesystem::remove(f);
 

@@ -50,7 +50,7 @@ struct S3Options {
   int max_attempts = 10;                                // per request, including the first
   std::chrono::milliseconds base_backoff{100};          // first retry waits up to this
   std::chrono::milliseconds max_backoff{5'000};         // cap of one wait
-  std::chrono::milliseconds request_timeout{120'000};   // one attempt
+  std::chrono::milliseconds request_timeout{60'000};    // one attempt (a 16 MiB part at 0.3 MB/s)
   std::chrono::milliseconds connect_timeout{10'000};
 
   // Where DuckDB writes data files before they are uploaded (WriteDir). Empty: no data
