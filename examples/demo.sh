@@ -46,8 +46,9 @@ if [[ ${DEMO_STORAGE:-s3} == s3 ]]; then
   ROOT_ACCESS_KEY=demo ROOT_SECRET_KEY=demo-secret-key .deps/bin/versitygw --port "127.0.0.1:$S3_PORT" --keep-alive posix "$DEMO/s3" >"$DEMO/s3.log" 2>&1 &
   S3_PID=$!
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null && break; sleep 0.1; done
-  # CreateBucket, signed (curl speaks SigV4 too)
-  curl -fsS -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user demo:demo-secret-key "http://127.0.0.1:$S3_PORT/lake"
+  # CreateBucket, signed (curl speaks SigV4; the hash is that of the empty body)
+  curl -fsS -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user demo:demo-secret-key \
+    -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "http://127.0.0.1:$S3_PORT/lake"
   export DEMO_S3_SECRET=demo-secret-key
   WAREHOUSE_YAML="warehouse: s3://lake/bank
 state_dir: $DEMO/state                # frazil's local state (catalog.db, run history); the tables are in S3
