@@ -291,6 +291,14 @@ struct S3FileIO::Impl {
 
   int64_t Now() const { return options.now_seconds ? options.now_seconds() : int64_t(std::time(nullptr)); }
 
+  // A failed attempt that will be retried: a warning, so a struggling store shows in the log.
+  void LogRetry(std::string_view what, const S3Location& where, int attempt, const std::string& error) const {
+    if (attempt >= options.max_attempts) return;  // the caller gets the error instead
+    Log(LogLevel::kWarn, "s3 request failed, retrying",
+        {{"op", std::string(what)}, {"location", Name(where)}, {"attempt", std::to_string(attempt)},
+         {"of", std::to_string(options.max_attempts)}, {"error", error}});
+  }
+
   // Sends `call` until it gets an answer that is not worth retrying; returns that answer
   // (which may be a 4xx) or the last failure. `what` names the operation in messages.
   // The body is moved into the request once and sent again as is on every retry.
@@ -326,8 +334,7 @@ struct S3FileIO::Impl {
       if (!resp) {
         if (resp.error().kind != ErrorKind::kIOError) return std::unexpected(resp.error());
         last = resp.error();
-        Log(LogLevel::kDebug, "s3 retry", { {"op", std::string(what)}, {"attempt", std::to_string(attempt)},
-                      {"error", last.message}});
+        LogRetry(what, call.where, attempt, last.message);
         continue;
       }
       if (resp->status >= 200 && resp->status < 300) {
@@ -338,8 +345,7 @@ struct S3FileIO::Impl {
         last = Error{ErrorKind::kIOError, "HTTP " + std::to_string(resp->status) +
                                               (err.code.empty() ? "" : " " + err.code) +
                                               (err.message.empty() ? "" : ": " + err.message)};
-        Log(LogLevel::kDebug, "s3 retry", { {"op", std::string(what)}, {"attempt", std::to_string(attempt)},
-                      {"status", std::to_string(resp->status)}});
+        LogRetry(what, call.where, attempt, last.message);
         continue;
       }
       return resp;
