@@ -1,14 +1,16 @@
-// The S3 FileIO against a small in-memory S3 behind FakeHttpTransport (FakeS3 below), which
+// The S3 FileIO against a small in-memory S3 behind FakeHttpTransport (FakeS3, fake_s3.h), which
 // checks every request's SigV4 signature and its body's SHA-256 or CRC-32C, and lets a test
 // inject throttling, 5xx, errors in 200 answers and lost responses. The same FileIO against a
 // real S3 server: s3_server_test.cc.
 #include "frazil/io/s3_file_io.h"
 #include "frazil/io/crc32c.h"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -27,6 +29,7 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
 #include "frazil/base/strings.h"
 #include "frazil/io/http_client.h"
 #include "frazil/io/sigv4.h"

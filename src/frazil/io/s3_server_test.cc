@@ -2,11 +2,13 @@
 // curl transport. A missing server binary fails these tests; they never skip.
 #include "frazil/io/s3_file_io.h"
 #include "frazil/io/crc32c.h"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -25,6 +27,7 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
 #include "frazil/base/strings.h"
 #include "frazil/io/http_client.h"
 #include "frazil/io/sigv4.h"
