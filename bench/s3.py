@@ -6,7 +6,7 @@ and CDC with the warehouse in S3 vs a local directory, all against one versitygw
    same object on the same server, each measurement repeated 3 times (the run with the median
    transfer time is shown):
      frazil      build/s3_io (S3FileIO::PutFile / GetFile), part size 16 MiB, concurrency 4 and 1 (--sweep:
-                 8 / 64 MiB parts, concurrency 2 / 8, and s3_io --transport tuned: larger curl buffers)
+                 8 / 64 MiB parts, concurrency 2 / 8)
      curl        curl --aws-sigv4 -T file / -o file, one stream (curl 7.88 does not add
                  x-amz-content-sha256 itself and versitygw requires it: UNSIGNED-PAYLOAD, so curl
                  sends no checksum at all, while frazil sends every body's CRC-32C for the server
@@ -152,10 +152,10 @@ class Transfers:
         requests = None
         before = proc_cpu(self.s3.pid)
         if name.startswith("frazil"):  # frazil_p<part MiB>_c<concurrency>
-            _, part, conc, *tuned = name.split("_")
+            _, part, conc = name.split("_")
             out, wall, cpu, rss = run_timed([S3_IO, op, self.s3.endpoint, f"{BUCKET}/{KEY}", local,
                                              "--part-size", part[1:], "--concurrency", conc[1:]]
-                                            + (["--transport", "tuned"] if tuned else []), self.env)
+                                            , self.env)
             j = json.loads(out)
             seconds, requests = j["seconds"], j["requests"]
             assert j["bytes"] == self.size and j["retries"] == 0, j
@@ -211,10 +211,10 @@ def transfer_bench(s3, work, size_mb, sweep=False):
           f"(median of {REPEATS}; data dir and local file on the same disk, both in page cache)")
     t = Transfers(s3, work, src, size)
     tools = ["frazil_p16_c4", "frazil_p16_c1", "curl", "curl_sha", "curl_sync", "pyarrow", "floor"]
-    if sweep:  # part size at concurrency 4, concurrency at 16 MiB, the experimental transport (s3_io.cc)
-        tools[2:2] = ["frazil_p8_c4", "frazil_p64_c4", "frazil_p16_c2", "frazil_p16_c8", "frazil_p16_c4_tuned"]
+    if sweep:  # part size at concurrency 4, concurrency at 16 MiB
+        tools[2:2] = ["frazil_p8_c4", "frazil_p64_c4", "frazil_p16_c2", "frazil_p16_c8"]
     labels = {name: f"frazil S3FileIO ({name.split('_')[1][1:]} MiB parts, conc {name.split('_')[2][1:]}"
-                    f"{', tuned curl' if name.endswith('tuned') else ''})"
+                    ")"
               for name in tools if name.startswith("frazil")}
     labels |= {
               "curl": "curl --aws-sigv4 (1 stream, UNSIGNED-PAYLOAD)",

@@ -9,36 +9,12 @@
 
 #include "frazil/base/random.h"
 #include "frazil/io/file_io.h"
+#include "frazil/io/posix_file.h"
 
 namespace frazil::io {
 namespace {
 
 namespace fs = std::filesystem;
-
-Error SysError(std::string_view what, const std::string& path, int err) {
-  ErrorKind kind = err == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIOError;
-  return Error{kind, std::string(what) + " " + path + ": " + std::strerror(err)};
-}
-
-// A file descriptor that closes itself.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-
- private:
-  int fd_;
-};
 
 Status WriteAll(int fd, std::string_view data, const std::string& path) {
   const char* p = data.data();

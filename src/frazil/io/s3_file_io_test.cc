@@ -57,11 +57,7 @@ class S3FakeTest : public ::testing::Test {
     };
     return o;
   }
-  std::unique_ptr<S3FileIO> Make(S3Options o) {
-    auto io = S3FileIO::Make(std::move(o));
-    EXPECT_TRUE(io) << Err(io);
-    return io ? std::move(*io) : nullptr;
-  }
+  std::unique_ptr<S3FileIO> Make(S3Options o) { return MakeS3(std::move(o)); }
   std::unique_ptr<S3FileIO> Make() { return Make(Options()); }
   std::vector<milliseconds> waits() {
     std::lock_guard<std::mutex> l(waits_mu_);

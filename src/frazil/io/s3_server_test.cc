@@ -93,11 +93,7 @@ class S3ServerTest : public ::testing::Test {
     o.request_timeout = milliseconds(60'000);
     return o;
   }
-  std::unique_ptr<S3FileIO> Make(S3Options o) {
-    auto io = S3FileIO::Make(std::move(o));
-    EXPECT_TRUE(io) << Err(io);
-    return io ? std::move(*io) : nullptr;
-  }
+  std::unique_ptr<S3FileIO> Make(S3Options o) { return MakeS3(std::move(o)); }
   std::unique_ptr<S3FileIO> Make() { return Make(Options()); }
 
   std::unique_ptr<TestS3Server> s3_;

@@ -148,4 +148,11 @@ inline std::string Err(const Result<T>& r) {
 }
 
 
+// S3FileIO::Make that fails the test (and returns nullptr) when it fails.
+inline std::unique_ptr<S3FileIO> MakeS3(S3Options o) {
+  auto io = S3FileIO::Make(std::move(o));
+  EXPECT_TRUE(io) << Err(io);
+  return io ? std::move(*io) : nullptr;
+}
+
 }  // namespace frazil::io::s3test
